@@ -1,0 +1,51 @@
+"""textsmooth: label smoothing that knows language.
+
+Top-level names are imported lazily, so ``import textsmooth`` stays fast; sub-packages
+(``textsmooth.losses``, ``textsmooth.sequence``, ``textsmooth.metrics`` ...) are imported on use.
+
+Example:
+    >>> from textsmooth import KeywordSmoother
+    >>> soft = KeywordSmoother().fit_transform(["good fun film", "dull bad film"], [1, 0])
+    >>> soft.shape
+    (2, 2)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from textsmooth._version import __version__
+
+_LAZY = {
+    "KeywordSmoother": "textsmooth.targets.keyword",
+    "TfidfSmoother": "textsmooth.targets.keyword",
+    "UniformSmoother": "textsmooth.targets.classic",
+    "PriorSmoother": "textsmooth.targets.classic",
+    "TeacherSmoother": "textsmooth.targets.teacher",
+    "flip_labels": "textsmooth.targets.flip",
+    "read_dataset": "textsmooth.io.readers",
+    "TextDataset": "textsmooth.io.readers",
+}
+
+__all__ = ["__version__", *sorted(_LAZY)]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from textsmooth.io.readers import TextDataset, read_dataset
+    from textsmooth.targets.classic import PriorSmoother, UniformSmoother
+    from textsmooth.targets.flip import flip_labels
+    from textsmooth.targets.keyword import KeywordSmoother, TfidfSmoother
+    from textsmooth.targets.teacher import TeacherSmoother
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'textsmooth' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

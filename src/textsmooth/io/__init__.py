@@ -1,0 +1,1 @@
+"""Reading data sets and writing artifacts (atomic, with manifests)."""

@@ -1,0 +1,1 @@
+"""Classification soft-label generators (scikit-learn estimator API) and label flipping."""

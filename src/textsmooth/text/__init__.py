@@ -1,0 +1,1 @@
+"""Text processing: tokenisers, vocabularies, sparse count matrices, sentence BLEU."""
