@@ -92,7 +92,8 @@ def test_full_multi30k_random_pairs_match_sacrebleu():
 
 
 # Tokens chosen to exercise 13a: punctuation, digits with . , -, entities, repeated n-grams, case.
-_TOKENS = ["a", "A", "the", "dog", "dog.", "3.5", "1,000", "x-y", "9-", "(", ")", "&amp;", "&", '"', ".", ",", "!"]
+_TOKENS = ["a", "A", "the", "dog", "dog.", "3.5", "1,000", "x-y", "9-", "(", ")", "&amp;", "&", '"', "."]
+_TOKENS += [",", "!"]
 _sentence = st.lists(st.sampled_from(_TOKENS), max_size=14).map(" ".join) | st.text(max_size=25)
 _pairs = st.lists(st.tuples(_sentence, _sentence), min_size=1, max_size=40)
 

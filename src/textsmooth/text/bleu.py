@@ -47,7 +47,7 @@ Example:
     >>> from textsmooth.text.bleu import sentence_bleu
     >>> scores = sentence_bleu(["a dog runs on the grass ."], ["a dog runs on grass ."])
     >>> round(float(scores[0]), 4)
-    66.0633
+    48.8923
 """
 
 from __future__ import annotations
@@ -461,8 +461,8 @@ def sentence_bleu(
         (len(hypotheses),) float64 scores in [0, 100].
 
     Example:
-        >>> sentence_bleu(["the cat sat"], ["the cat sat"]).tolist()
-        [100.0]
+        >>> sentence_bleu(["the cat sat", "the cat"], ["the cat sat", "the cat sat"]).round(4).tolist()
+        [100.0, 60.6531]
     """
     _check_params(max_order, smooth_method, smooth_value)
     hyps = _check_texts(hypotheses, "hypotheses")
@@ -495,7 +495,7 @@ def sentence_bleu_many(
 
     Example:
         >>> sentence_bleu_many("a man rides a horse", ["a man rides a horse", "a dog"]).round(1).tolist()
-        [100.0, 0.0]
+        [100.0, 11.2]
     """
     if not isinstance(reference, str):
         raise InputError(f"reference must be a string, got {type(reference).__name__}", column="reference")
