@@ -31,11 +31,11 @@ _LAZY = {
 __all__ = ["__version__", *sorted(_LAZY)]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from textsmooth.io.readers import TextDataset, read_dataset
-    from textsmooth.targets.classic import PriorSmoother, UniformSmoother
-    from textsmooth.targets.flip import flip_labels
-    from textsmooth.targets.keyword import KeywordSmoother, TfidfSmoother
-    from textsmooth.targets.teacher import TeacherSmoother
+    from textsmooth.io.readers import TextDataset, read_dataset  # noqa: F401
+    from textsmooth.targets.classic import PriorSmoother, UniformSmoother  # noqa: F401
+    from textsmooth.targets.flip import flip_labels  # noqa: F401
+    from textsmooth.targets.keyword import KeywordSmoother, TfidfSmoother  # noqa: F401
+    from textsmooth.targets.teacher import TeacherSmoother  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

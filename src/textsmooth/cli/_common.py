@@ -30,3 +30,30 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(code=2) from exc
 
     return wrapper
+
+
+def read_cli_dataset(
+    data: str,
+    text_cols: list[str] | None,
+    label_col: str | None,
+    id_col: str | None = None,
+    file_format: str | None = None,
+    columns: str | None = None,
+):
+    """Read a data file from CLI options (see :func:`textsmooth.io.readers.read_dataset`)."""
+    from textsmooth.io.readers import read_dataset
+
+    return read_dataset(
+        data,
+        text_cols or ["text"],
+        label_col,
+        id_col=id_col,
+        file_format=file_format,
+        columns=[c.strip() for c in columns.split(",")] if columns else None,
+    )
+
+
+TEXT_COL_HELP = "Text column; repeat to join several columns with a space (e.g. title + description)."
+LABEL_COL_HELP = "Label column (names or ids; mapped to ids in sorted order)."
+FORMAT_HELP = "File format: csv, tsv, jsonl or parquet (default: from the file name)."
+COLUMNS_HELP = "Comma-separated column names for a CSV/TSV file without a header row."

@@ -1,0 +1,352 @@
+"""Read labelled text data sets: CSV, TSV, JSONL, Parquet files and Hugging Face ``datasets``.
+
+Every reader returns a :class:`TextDataset`: texts (several text columns joined with one space, e.g.
+title + description), integer label ids, the label names, row ids and a content hash.
+
+Label names are mapped to ids in sorted order, numerically when every label is an integer
+(``"2" < "10"``), otherwise as strings; ``TextDataset.label_names[i]`` is the name of id ``i``.
+
+Errors name the file, the row (1-based as a person counts it: in a CSV/TSV with a header, the header
+is row 1; in JSONL, the line number) and the column, and say what to do. Files may be compressed
+(``.gz``, ``.xz``, ``.bz2``); bytes must be UTF-8.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import io
+import json
+import lzma
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from textsmooth.errors import DataError, LabelError
+from textsmooth.io.manifest import hash_texts, sha256_file
+
+__all__ = ["FORMATS", "TextDataset", "from_hf_dataset", "read_dataset"]
+
+FORMATS = ("csv", "tsv", "jsonl", "parquet")
+_COMPRESSION = {".gz": gzip.decompress, ".xz": lzma.decompress, ".bz2": bz2.decompress}
+_SUFFIX_FORMAT = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+
+
+@dataclass
+class TextDataset:
+    """A labelled (or unlabelled) text data set in memory.
+
+    Attributes:
+        texts: one string per row.
+        labels: ``(n,)`` int64 label ids, or ``None`` when no label column was read.
+        label_names: name of each id (``label_names[i]`` for id ``i``).
+        ids: row identifiers (the id column, or the 0-based row index as a string).
+        source: where the data came from (a path, or a description).
+        file_sha256: sha256 of the source file's bytes, if it was a file.
+    """
+
+    texts: list[str]
+    labels: np.ndarray | None = None
+    label_names: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    source: str = "<memory>"
+    file_sha256: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.ids:
+            self.ids = [str(i) for i in range(len(self.texts))]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.label_names)
+
+    @property
+    def content_sha256(self) -> str:
+        """Hash of the texts and labels, independent of file format (see :func:`hash_texts`)."""
+        labels = None if self.labels is None else self.labels.tolist()
+        return hash_texts(self.texts, labels)
+
+    def describe(self) -> dict[str, Any]:
+        """What a manifest records about this input."""
+        return {
+            "source": self.source,
+            "file_sha256": self.file_sha256,
+            "content_sha256": self.content_sha256,
+            "n_rows": len(self),
+            "label_names": list(self.label_names),
+        }
+
+    def subset(self, rows: Sequence[int] | np.ndarray) -> TextDataset:
+        """The rows ``rows`` as a new data set (same label names)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return TextDataset(
+            texts=[self.texts[i] for i in rows],
+            labels=None if self.labels is None else self.labels[rows],
+            label_names=list(self.label_names),
+            ids=[self.ids[i] for i in rows],
+            source=f"{self.source}[subset]",
+        )
+
+
+def read_dataset(
+    source: str | Path | Any,
+    text_cols: str | Sequence[str] = "text",
+    label_col: str | None = "label",
+    *,
+    id_col: str | None = None,
+    file_format: str | None = None,
+    columns: Sequence[str] | None = None,
+) -> TextDataset:
+    """Read a labelled text data set.
+
+    Args:
+        source: a path (``.csv``, ``.tsv``, ``.jsonl``, ``.parquet``, optionally ``.gz``/``.xz``/``.bz2``)
+            or a Hugging Face ``datasets.Dataset``.
+        text_cols: the text column, or several columns joined with a space.
+        label_col: the label column, or ``None`` for unlabelled data.
+        id_col: a column of row identifiers (default: the row index).
+        file_format: override the format guessed from the suffix (``csv``, ``tsv``, ``jsonl``, ``parquet``).
+        columns: column names for a CSV/TSV file *without* a header row.
+
+    Raises:
+        DataError: unreadable file, unknown format, non-UTF-8 bytes, empty file, ragged rows, missing
+            columns or values. LabelError: missing/NaN labels.
+    """
+    text_cols = [text_cols] if isinstance(text_cols, str) else list(text_cols)
+    if not text_cols:
+        raise DataError("at least one text column is needed", hint="pass --text-col")
+    if not isinstance(source, str | Path):
+        return from_hf_dataset(source, text_cols, label_col, id_col=id_col)
+    path = Path(source)
+    if not path.exists():
+        raise DataError("file does not exist", path=path)
+    if path.is_dir():
+        raise DataError("is a folder, not a data file", path=path)
+    fmt = file_format or _guess_format(path)
+    if fmt not in FORMATS:
+        raise DataError(f"unknown format {fmt!r}", path=path, hint=f"use one of {', '.join(FORMATS)}")
+    if fmt == "parquet":
+        records = _read_parquet(path, text_cols, label_col, id_col)
+    elif fmt == "jsonl":
+        records = _read_jsonl(path)
+    else:
+        records = _read_delimited(path, "\t" if fmt == "tsv" else ",", columns)
+    dataset = _build(records, text_cols, label_col, id_col, path)
+    dataset.file_sha256 = sha256_file(path)
+    return dataset
+
+
+def from_hf_dataset(
+    dataset: Any,
+    text_cols: str | Sequence[str] = "text",
+    label_col: str | None = "label",
+    *,
+    id_col: str | None = None,
+) -> TextDataset:
+    """Read a Hugging Face ``datasets.Dataset``; a ``ClassLabel`` label column keeps its names."""
+    text_cols = [text_cols] if isinstance(text_cols, str) else list(text_cols)
+    names = list(getattr(dataset, "column_names", []))
+    source = f"<datasets.Dataset {(getattr(dataset, 'info', None) and dataset.info.dataset_name) or ''}>"
+    for col in [*text_cols, *(c for c in (label_col, id_col) if c)]:
+        if col not in names:
+            raise DataError(f"no column {col!r}", path=source, column=col, hint=f"columns: {names}")
+    columns = {c: dataset[c] for c in {*text_cols, *(c for c in (label_col, id_col) if c)}}
+    records = [{c: columns[c][i] for c in columns} for i in range(len(dataset))]
+    out = _build(records, text_cols, label_col, id_col, source)
+    feature = getattr(dataset, "features", {}).get(label_col) if label_col else None
+    class_names = getattr(feature, "names", None)
+    if class_names and out.labels is not None:
+        # ClassLabel ids are already ids: keep them and their names rather than re-sorting.
+        out.labels = np.asarray(columns[label_col], dtype=np.int64)
+        out.label_names = list(class_names)
+    return out
+
+
+def _guess_format(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSION:
+        suffixes = suffixes[:-1]
+    if suffixes and suffixes[-1] in _SUFFIX_FORMAT:
+        return _SUFFIX_FORMAT[suffixes[-1]]
+    raise DataError(
+        "cannot tell the format from the file name",
+        path=path,
+        hint="name it .csv/.tsv/.jsonl/.parquet (optionally .gz/.xz/.bz2) or pass --format",
+    )
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    decompress = _COMPRESSION.get(path.suffix.lower())
+    if decompress is not None:
+        try:
+            raw = decompress(raw)
+        except (OSError, EOFError, lzma.LZMAError) as exc:
+            raise DataError(f"cannot decompress: {exc}", path=path) from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataError(
+            f"bytes are not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+            path=path,
+            row=line,
+            hint="re-encode the file as UTF-8",
+        ) from exc
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        raise DataError("file is empty", path=path)
+    return text
+
+
+def _read_delimited(path: Path, delimiter: str, columns: Sequence[str] | None) -> list[dict[str, Any]]:
+    """Records of a CSV/TSV file, each with ``__row__`` = the file line where the record ends."""
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""), delimiter=delimiter)
+    try:
+        rows = [(reader.line_num, row) for row in reader if row]
+    except csv.Error as exc:
+        raise DataError(f"malformed CSV: {exc}", path=path, row=reader.line_num) from exc
+    if columns is None:
+        (_, header), body = rows[0], rows[1:]
+        if len(set(header)) != len(header):
+            raise DataError("header has duplicate column names", path=path, row=1)
+    else:
+        header, body = list(columns), rows
+    if not body:
+        raise DataError("file has a header but no data rows", path=path)
+    width = len(header)
+    records = []
+    for line, row in body:
+        if len(row) != width:
+            raise DataError(
+                f"row has {len(row)} fields, the header has {width}",
+                path=path,
+                row=line,
+                hint="check quoting and delimiters in that row",
+            )
+        record: dict[str, Any] = dict(zip(header, row, strict=True))
+        record["__row__"] = line
+        records.append(record)
+    return records
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    records = []
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"invalid JSON: {exc.msg}", path=path, row=number) from exc
+        if not isinstance(record, dict):
+            raise DataError("line is not a JSON object", path=path, row=number)
+        record["__row__"] = number
+        records.append(record)
+    return records
+
+
+def _read_parquet(
+    path: Path, text_cols: list[str], label_col: str | None, id_col: str | None
+) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise DataError(f"cannot read Parquet: {exc}", path=path) from exc
+    if table.num_rows == 0:
+        raise DataError("file is empty", path=path)
+    wanted = [*text_cols, *(c for c in (label_col, id_col) if c)]
+    for col in wanted:
+        if col not in table.column_names:
+            raise DataError(
+                f"no column {col!r}", path=path, column=col, hint=f"columns: {table.column_names}"
+            )
+    data = {c: table.column(c).to_pylist() for c in dict.fromkeys(wanted)}
+    return [{c: data[c][i] for c in data} for i in range(table.num_rows)]
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _build(
+    records: list[dict[str, Any]],
+    text_cols: list[str],
+    label_col: str | None,
+    id_col: str | None,
+    source: str | Path,
+) -> TextDataset:
+    if not records:
+        raise DataError("no rows", path=source)
+    available = list(records[0].keys() - {"__row__"})
+    for col in [*text_cols, *(c for c in (label_col, id_col) if c)]:
+        if col not in records[0]:
+            hint = f"columns: {sorted(available)}"
+            raise DataError(f"no column {col!r}", path=source, column=col, hint=hint)
+    texts, raw_labels, ids = [], [], []
+    for offset, record in enumerate(records):
+        row = record.get("__row__", offset + 1)
+        parts = []
+        for col in text_cols:
+            if col not in record:
+                raise DataError("field is missing", path=source, row=row, column=col)
+            value = record[col]
+            if _is_missing(value):
+                raise DataError("text is missing (null/NaN)", path=source, row=row, column=col)
+            if not isinstance(value, str):
+                what = type(value).__name__
+                raise DataError(f"text is {what}, not a string", path=source, row=row, column=col)
+            parts.append(value)
+        texts.append(" ".join(parts))
+        if label_col is not None:
+            value = record.get(label_col)
+            if _is_missing(value) or (isinstance(value, str) and not value.strip()):
+                raise LabelError("label is missing", path=source, row=row, column=label_col)
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise LabelError(
+                    f"label is {type(value).__name__}, not a name or number",
+                    path=source,
+                    row=row,
+                    column=label_col,
+                )
+            raw_labels.append(value)
+        ids.append(str(record[id_col]) if id_col else str(offset))
+    if label_col is None:
+        return TextDataset(texts=texts, ids=ids, source=str(source))
+    labels, names = _encode_labels(raw_labels)
+    return TextDataset(texts=texts, labels=labels, label_names=names, ids=ids, source=str(source))
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    text = value.strip()
+    if text.lstrip("+-").isdigit():
+        return int(text)
+    return None
+
+
+def _encode_labels(raw: list[Any]) -> tuple[np.ndarray, list[str]]:
+    """Map label values to ids in sorted order (numeric when all are integers)."""
+    as_ints = [_as_int(v) for v in raw]
+    if all(v is not None for v in as_ints):
+        keys: list[Any] = as_ints
+    else:
+        keys = [v.strip() if isinstance(v, str) else str(v) for v in raw]
+    classes = sorted(set(keys))
+    index = {c: i for i, c in enumerate(classes)}
+    labels = np.fromiter((index[k] for k in keys), dtype=np.int64, count=len(keys))
+    return labels, [str(c) for c in classes]

@@ -1,0 +1,479 @@
+"""Keyword-based label smoothing (KWLS) and its TF-IDF variant (LS-TFIDF).
+
+Liu, Xi, Ye & Zhang, *Label Smoothing for Text Mining* (COLING 2022), section 4. With ``X_m`` the
+training instances of label ``m``, ``p`` labels, ``N`` instances:
+
+* eq. (1) word-label correlation  ``WLC[w,m] = f(w, X_m) * k1 / (f(w, X_m) + K_m)``,
+  ``K_m = k1 * (1 - b + b * S_m / S_avg)``, ``S_m`` = number of tokens in ``X_m``,
+  ``S_avg`` = mean of ``S_m``;
+* eq. (2) word-label weight       ``WLW[w] = log(p / #labels whose instances contain w) + 1``;
+* eq. (3) word-label relevance    ``WLR[w,m] = WLW[w] * WLC[w,m]``;
+* eq. (4) word-instance correlation ``WIC[w,i] = f(w, x_i) * k2 / (f(w, x_i) + k2)``;
+* eq. (5) word-instance weight    ``WIW[w] = log(N / #instances containing w) + 1``;
+* eq. (6) word-instance relevance ``WIR[w,i] = WIW[w] * WIC[w,i]``;
+* eq. (7) instance-label relevance ``ILR[i,m] = (1 / X_avg) * sum_{w in x_i} WLR[w,m] * WIR[w,i]``,
+  ``X_avg`` = mean number of tokens per training instance;
+* eq. (8) soft label ``d_i = softmax(ILR_i)``.
+
+Paper versus the authors' generator (``PeiYangLiu/KWLS``, ``generate_soft_label.py``): the sum in eq. (7)
+runs over the *distinct* words of ``x_i`` in their code (``ilr_sum="distinct"``, our default, which
+reproduces their output to 1e-12), while the paper's notation can be read as a sum over every token
+occurrence (``ilr_sum="tokens"``, where a word seen ``f`` times contributes ``f`` times). Everything else
+agrees. ``temperature`` (default 1, the paper) divides ILR before the softmax: below 1 sharpens the
+soft labels, which matters on long documents where they come out close to uniform.
+
+Implementation: a sparse document-term matrix ``X`` (Arrow tokenisation + hashing, see
+:mod:`textsmooth.text.counts`), label-term counts ``F = Y^T X``, and ``ILR = (W_X @ WLR) / X_avg`` as one
+sparse-dense product, so fit and transform are linear in the corpus size with no Python loop over
+tokens.
+"""
+
+from __future__ import annotations
+
+import abc
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import scipy.sparse as sp
+
+from textsmooth.errors import ArtifactError, ConfigError, InputError
+from textsmooth.io.atomic import atomic_path
+from textsmooth.io.manifest import read_manifest, write_manifest
+from textsmooth.targets.base import SoftLabelGenerator, check_labels, check_texts
+from textsmooth.text.counts import CountMatrix, count_matrix
+from textsmooth.text.tokenize import Tokenizer, resolve_tokenizer, tokenize_many
+
+__all__ = ["KeywordSmoother", "LabelExplanation", "TfidfSmoother", "load_smoother"]
+
+# Above this many (word x label) cells the word-label relevance stays sparse in the product.
+_DENSE_RELEVANCE_CELLS = 50_000_000
+
+
+@dataclass(frozen=True)
+class LabelExplanation:
+    """Why a text got its soft label, for one label.
+
+    Attributes:
+        label: the class (as in ``classes_``).
+        name: its display name.
+        probability: the soft-label value for this label.
+        relevance: instance-label relevance ``ILR`` (before the softmax).
+        words: the words that contributed most to ``relevance``, as ``(word, contribution)`` pairs,
+            largest first; contributions over all words of the text sum to ``relevance``.
+    """
+
+    label: Any
+    name: str
+    probability: float
+    relevance: float
+    words: list[tuple[str, float]]
+
+
+class _TermRelevanceSmoother(SoftLabelGenerator):
+    """Shared pipeline of KWLS and LS-TFIDF: term weights -> instance-label relevance -> softmax."""
+
+    kind: str = "term-relevance"
+
+    tokenizer: Tokenizer | None
+    dtype: Any
+    temperature: float
+    ilr_sum: str
+
+    # -- the two places where KWLS and LS-TFIDF differ ---------------------------------------------
+    @abc.abstractmethod
+    def _label_term_weight(
+        self, counts: np.ndarray, label_length: np.ndarray, mean_label_length: float
+    ) -> np.ndarray:
+        """WLC per nonzero (label, word) entry, from the count, ``S_m`` of its label and ``S_avg``."""
+
+    @abc.abstractmethod
+    def _instance_term_weight(self, counts: np.ndarray) -> np.ndarray:
+        """WIC per nonzero (instance, word) entry, from the count."""
+
+    def _check_params(self) -> None:
+        if not (np.isfinite(self.temperature) and self.temperature > 0):
+            raise ConfigError(f"temperature must be > 0, got {self.temperature}")
+        if self.ilr_sum not in ("distinct", "tokens"):
+            raise ConfigError(f"ilr_sum must be 'distinct' or 'tokens', got {self.ilr_sum!r}")
+        resolve_tokenizer(self.tokenizer)
+
+    # -- estimator API ---------------------------------------------------------------------------
+    def fit(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[Any],
+        *,
+        n_classes: int | None = None,
+        label_names: Sequence[str] | None = None,
+    ) -> _TermRelevanceSmoother:
+        """Learn word-label relevance (eqs. 1-3) and word-instance weights (eq. 5) from training data.
+
+        Args:
+            texts: training texts.
+            labels: one hard label per text: ids ``0..C-1`` or names (sorted to ids).
+            n_classes: number of classes when labels are ids (default: max id + 1).
+            label_names: display names of the classes (default: ``str`` of each class).
+
+        Raises:
+            InputError: lengths differ, a text is not a string, or no text has any token.
+            LabelError: a label is missing/NaN or out of range, or a class has no instance.
+        """
+        self._fit_counts(self._count(texts, None), labels, n_classes, label_names)
+        return self
+
+    def transform(self, texts: Sequence[str], labels: Sequence[Any] | None = None) -> np.ndarray:
+        """Soft labels for ``texts`` from the fitted statistics (eqs. 4-8).
+
+        ``labels`` is accepted for API symmetry and ignored: KWLS soft labels depend on the text only.
+        Words never seen in training contribute nothing; a text with no known word gets the uniform
+        soft label.
+        """
+        self._check_fitted()
+        return self._soft_labels(self._count(texts, self.vocabulary_))
+
+    def fit_transform(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[Any],
+        *,
+        n_classes: int | None = None,
+        label_names: Sequence[str] | None = None,
+    ) -> np.ndarray:
+        """``fit`` then ``transform`` on the same texts, tokenising and counting them once."""
+        counts = self._count(texts, None)
+        self._fit_counts(counts, labels, n_classes, label_names)
+        return self._soft_labels(counts)
+
+    def relevance(self, texts: Sequence[str]) -> np.ndarray:
+        """Instance-label relevance ``ILR`` (eq. 7), ``(n, n_classes)`` float64, before the softmax."""
+        self._check_fitted()
+        return self._relevance(self._count(texts, self.vocabulary_))
+
+    def explain(self, text: str, top: int = 10) -> list[LabelExplanation]:
+        """For each label, the words of ``text`` that contributed most to its relevance (Table 1).
+
+        The contribution of word ``w`` to label ``m`` is ``WLR[w,m] * WIR[w,i] / X_avg`` (times the
+        word's count with ``ilr_sum="tokens"``); contributions sum to ``ILR[i,m]``.
+        """
+        self._check_fitted()
+        if top < 1:
+            raise ConfigError(f"top must be >= 1, got {top}")
+        counts = self._count([text], self.vocabulary_)
+        row = counts.counts
+        weights = self._instance_weights(row)  # 1 x V, nonzero on the text's known words
+        cols = weights.indices
+        contributions = (self._wlr_dense_rows(cols) * weights.data[:, None]) / self.mean_length_
+        relevance = contributions.sum(axis=0)
+        probs = _softmax(relevance[None, :] / self.temperature)[0]
+        words = self.vocabulary_.take(pa.array(cols)).to_pylist() if cols.size else []
+        out = []
+        for m, label in enumerate(self.classes_.tolist()):
+            order = np.argsort(-contributions[:, m], kind="stable")[:top]
+            ranked = [(words[j], float(contributions[j, m])) for j in order if contributions[j, m] > 0]
+            out.append(
+                LabelExplanation(
+                    label=label,
+                    name=self.label_names_[m],
+                    probability=float(probs[m]),
+                    relevance=float(relevance[m]),
+                    words=ranked,
+                )
+            )
+        return out
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted smoother to ``path`` (NPZ, no pickles) with a JSON manifest, atomically."""
+        self._check_fitted()
+        path = Path(path)
+        if callable(self.tokenizer):
+            tokenizer_param: str = f"callable:{getattr(self.tokenizer, '__qualname__', 'tokenizer')}"
+        else:
+            tokenizer_param = resolve_tokenizer(self.tokenizer)  # type: ignore[assignment]
+        vocab_bytes, vocab_offsets = _strings_to_buffers(self.vocabulary_)
+        wlr = self.word_label_relevance_
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez(
+                    handle,
+                    vocab_bytes=vocab_bytes,
+                    vocab_offsets=vocab_offsets,
+                    wlr_data=wlr.data,
+                    wlr_indices=wlr.indices,
+                    wlr_indptr=wlr.indptr,
+                    word_instance_weight=self.word_instance_weight_,
+                    label_lengths=self.label_lengths_,
+                    mean_length=np.array(self.mean_length_),
+                    n_instances=np.array(self.n_instances_),
+                )
+        params = {**self.get_params(), "tokenizer": tokenizer_param, "dtype": str(np.dtype(self.dtype))}
+        write_manifest(
+            path,
+            kind=self.kind,
+            parameters=params,
+            extra={
+                "classes": self.classes_.tolist(),
+                "label_names": list(self.label_names_),
+                "n_words": len(self.vocabulary_),
+            },
+        )
+        return path
+
+    # -- internals -------------------------------------------------------------------------------
+    def _count(self, texts: Sequence[str], vocabulary: pa.Array | None) -> CountMatrix:
+        self._check_params()
+        texts = check_texts(texts)
+        return count_matrix(tokenize_many(texts, self.tokenizer), vocabulary)
+
+    def _fit_counts(
+        self,
+        counts: CountMatrix,
+        labels: Sequence[Any],
+        n_classes: int | None,
+        label_names: Sequence[str] | None,
+    ) -> None:
+        n_texts, n_words = counts.counts.shape
+        ids, classes = check_labels(labels, n_rows=n_texts, n_classes=n_classes, require_all_classes=True)
+        n_labels = len(classes)
+        if n_texts == 0:
+            raise InputError("cannot fit on zero texts")
+        if counts.lengths.sum() == 0:
+            raise InputError("no training text has any token", hint="check the text column and tokenizer")
+        if label_names is not None and len(label_names) != n_labels:
+            raise InputError(f"{len(label_names)} label names for {n_labels} classes")
+        x = counts.counts
+        y = sp.csr_matrix((np.ones(n_texts), ids, np.arange(n_texts + 1)), shape=(n_texts, n_labels))
+        label_counts = (y.T @ x).tocsr()  # F[m, w] = f(w, X_m)
+        label_counts.sort_indices()
+        label_lengths = np.bincount(ids, weights=counts.lengths, minlength=n_labels)  # S_m
+        label_of_entry = np.repeat(np.arange(n_labels), np.diff(label_counts.indptr))
+        wlc = self._label_term_weight(
+            label_counts.data, label_lengths[label_of_entry], float(label_lengths.mean())
+        )  # eq. (1)
+        labels_with_word = np.bincount(label_counts.indices, minlength=n_words)
+        wlw = np.log(n_labels / np.maximum(labels_with_word, 1)) + 1.0  # eq. (2)
+        wlr = sp.csr_matrix(
+            (wlc * wlw[label_counts.indices], label_counts.indices, label_counts.indptr),
+            shape=(n_labels, n_words),
+        )  # eq. (3), labels x words
+        instances_with_word = np.bincount(x.indices, minlength=n_words)
+        self.classes_ = classes
+        self.label_names_ = [str(c) for c in classes.tolist()] if label_names is None else list(label_names)
+        self.vocabulary_ = counts.vocabulary
+        self.word_label_relevance_ = wlr.T.tocsr()  # words x labels
+        self.word_instance_weight_ = np.log(n_texts / np.maximum(instances_with_word, 1)) + 1.0  # eq. (5)
+        self.label_lengths_ = label_lengths
+        self.mean_length_ = float(counts.lengths.mean())  # X_avg
+        self.n_instances_ = n_texts
+        self._wlr_dense: np.ndarray | None = None
+
+    def _instance_weights(self, x: sp.csr_matrix) -> sp.csr_matrix:
+        """WIR (eq. 6) per nonzero (instance, word), times the count for ``ilr_sum='tokens'``."""
+        data = self._instance_term_weight(x.data) * self.word_instance_weight_[x.indices]
+        if self.ilr_sum == "tokens":
+            data = data * x.data
+        return sp.csr_matrix((data, x.indices, x.indptr), shape=x.shape)
+
+    def _wlr_dense_rows(self, cols: np.ndarray) -> np.ndarray:
+        return self.word_label_relevance_[cols].toarray()
+
+    def _relevance(self, counts: CountMatrix) -> np.ndarray:
+        weights = self._instance_weights(counts.counts)
+        wlr = self.word_label_relevance_
+        if wlr.shape[0] * wlr.shape[1] <= _DENSE_RELEVANCE_CELLS:
+            if getattr(self, "_wlr_dense", None) is None:
+                self._wlr_dense = wlr.toarray()
+            ilr = weights @ self._wlr_dense
+        else:
+            ilr = (weights @ wlr).toarray()
+        return np.asarray(ilr) / self.mean_length_  # eq. (7)
+
+    def _soft_labels(self, counts: CountMatrix) -> np.ndarray:
+        ilr = self._relevance(counts)
+        empty = np.flatnonzero(np.diff(counts.counts.indptr) == 0)
+        if empty.size:
+            rows = ", ".join(str(r + 1) for r in empty[:5]) + (" ..." if empty.size > 5 else "")
+            warnings.warn(
+                f"{empty.size} text(s) have no known word and get the uniform soft label (rows {rows})",
+                stacklevel=3,
+            )
+        return _softmax(ilr / self.temperature).astype(self.dtype, copy=False)  # eq. (8)
+
+
+class KeywordSmoother(_TermRelevanceSmoother):
+    """KWLS soft labels (Liu et al. 2022, eqs. 1-8); see the module docstring for every formula.
+
+    Args:
+        k1: saturation of word-label counts (eq. 1), > 0.
+        b: label-length normalisation (eq. 1), in [0, 1].
+        k2: saturation of word-instance counts (eq. 4), > 0.
+        tokenizer: ``"words"`` (default: lower-cased Unicode words), ``"space"`` (``str.split(" ")``,
+            the authors' convention), ``"whitespace"``, or a callable ``str -> list[str]``.
+        dtype: dtype of the returned soft labels (computations are float64).
+        temperature: softmax temperature applied to ILR (1 = the paper).
+        ilr_sum: ``"distinct"`` (authors' code, default) or ``"tokens"`` (every occurrence) in eq. (7).
+
+    Fitted attributes: ``classes_``, ``label_names_``, ``vocabulary_`` (Arrow strings),
+    ``word_label_relevance_`` (CSR, words x labels: WLR), ``word_instance_weight_`` (WIW),
+    ``label_lengths_`` (S_m), ``mean_length_`` (X_avg), ``n_instances_``.
+
+    Example:
+        >>> smoother = KeywordSmoother(tokenizer="space")
+        >>> soft = smoother.fit_transform(["great fun", "dull plot", "fun plot"], [1, 0, 1])
+        >>> soft.shape, bool(abs(soft.sum(axis=1) - 1).max() < 1e-6)
+        ((3, 2), True)
+    """
+
+    kind = "kwls-smoother"
+
+    def __init__(
+        self,
+        k1: float = 2.0,
+        b: float = 0.75,
+        k2: float = 2.0,
+        tokenizer: Tokenizer | None = None,
+        dtype: Any = np.float32,
+        temperature: float = 1.0,
+        ilr_sum: Literal["distinct", "tokens"] = "distinct",
+    ) -> None:
+        self.k1 = k1
+        self.b = b
+        self.k2 = k2
+        self.tokenizer = tokenizer
+        self.dtype = dtype
+        self.temperature = temperature
+        self.ilr_sum = ilr_sum
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if not self.k1 > 0:
+            raise ConfigError(f"k1 must be > 0, got {self.k1}")
+        if not 0 <= self.b <= 1:
+            raise ConfigError(f"b must be in [0, 1], got {self.b}")
+        if not self.k2 > 0:
+            raise ConfigError(f"k2 must be > 0, got {self.k2}")
+
+    def _label_term_weight(
+        self, counts: np.ndarray, label_length: np.ndarray, mean_label_length: float
+    ) -> np.ndarray:
+        k = self.k1 * (1 - self.b + self.b * label_length / mean_label_length)  # K_m, eq. (1)
+        return counts * self.k1 / (counts + k)
+
+    def _instance_term_weight(self, counts: np.ndarray) -> np.ndarray:
+        return counts * self.k2 / (counts + self.k2)  # eq. (4)
+
+
+class TfidfSmoother(_TermRelevanceSmoother):
+    """LS-TFIDF: the KWLS pipeline with plain tf * idf weights instead of the saturated BM25 ones.
+
+    ``WLC[w,m] = tf(f(w, X_m))`` and ``WIC[w,i] = tf(f(w, x_i))`` replace eqs. (1) and (4); the idf-style
+    weights (eqs. 2, 5), ILR (eq. 7) and the softmax (eq. 8) are unchanged. ``tf`` is
+
+    * ``"sublinear"`` (default): ``1 + ln f`` for ``f > 0``, else 0;
+    * ``"raw"``: ``f``. On long documents raw counts make ILR huge and the soft labels one-hot (a pilot
+      measured 93% of IMDb soft labels pointing to one class), which is why it is not the default.
+
+    The paper does not define LS-TFIDF's weights beyond "based on TF-IDF"; this is our definition.
+    Other arguments as :class:`KeywordSmoother`.
+    """
+
+    kind = "tfidf-smoother"
+
+    def __init__(
+        self,
+        tf: Literal["sublinear", "raw"] = "sublinear",
+        tokenizer: Tokenizer | None = None,
+        dtype: Any = np.float32,
+        temperature: float = 1.0,
+        ilr_sum: Literal["distinct", "tokens"] = "distinct",
+    ) -> None:
+        self.tf = tf
+        self.tokenizer = tokenizer
+        self.dtype = dtype
+        self.temperature = temperature
+        self.ilr_sum = ilr_sum
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.tf not in ("sublinear", "raw"):
+            raise ConfigError(f"tf must be 'sublinear' or 'raw', got {self.tf!r}")
+
+    def _tf(self, counts: np.ndarray) -> np.ndarray:
+        if self.tf == "raw":
+            return counts.astype(np.float64, copy=True)
+        return 1.0 + np.log(counts)
+
+    def _label_term_weight(
+        self, counts: np.ndarray, label_length: np.ndarray, mean_label_length: float
+    ) -> np.ndarray:
+        return self._tf(counts)
+
+    def _instance_term_weight(self, counts: np.ndarray) -> np.ndarray:
+        return self._tf(counts)
+
+
+def load_smoother(path: str | Path) -> KeywordSmoother | TfidfSmoother:
+    """Load a smoother written by ``save``; checks its manifest first (never unpickles).
+
+    A smoother fitted with a callable tokenizer is loaded with the default tokenizer name replaced
+    by ``None``; set ``smoother.tokenizer`` to the same callable before ``transform``.
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    kind = manifest.get("kind")
+    classes_by_kind: dict[str, type[_TermRelevanceSmoother]] = {
+        KeywordSmoother.kind: KeywordSmoother,
+        TfidfSmoother.kind: TfidfSmoother,
+    }
+    if kind not in classes_by_kind:
+        raise ArtifactError(f"not a saved smoother (kind {kind!r})", path=path)
+    params = dict(manifest["parameters"])
+    if str(params.get("tokenizer", "")).startswith("callable:"):
+        params["tokenizer"] = None
+    params["dtype"] = np.dtype(params["dtype"])
+    smoother = classes_by_kind[kind](**params)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"cannot read the saved smoother: {exc}", path=path) from exc
+    classes = manifest["classes"]
+    smoother.classes_ = np.array(
+        classes, dtype=np.int64 if all(isinstance(c, int) for c in classes) else object
+    )
+    smoother.label_names_ = list(manifest["label_names"])
+    smoother.vocabulary_ = _buffers_to_strings(arrays["vocab_bytes"], arrays["vocab_offsets"])
+    n_words, n_labels = len(smoother.vocabulary_), len(classes)
+    smoother.word_label_relevance_ = sp.csr_matrix(
+        (arrays["wlr_data"], arrays["wlr_indices"], arrays["wlr_indptr"]), shape=(n_words, n_labels)
+    )
+    smoother.word_instance_weight_ = arrays["word_instance_weight"]
+    smoother.label_lengths_ = arrays["label_lengths"]
+    smoother.mean_length_ = float(arrays["mean_length"])
+    smoother.n_instances_ = int(arrays["n_instances"])
+    smoother._wlr_dense = None
+    return smoother
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True) if z.size else z
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _strings_to_buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    large = strings.cast(pa.large_string())
+    offsets = np.frombuffer(large.buffers()[1], dtype=np.int64)[large.offset : large.offset + len(large) + 1]
+    data = np.frombuffer(large.buffers()[2], dtype=np.uint8) if large.buffers()[2] else np.zeros(0, np.uint8)
+    return data[offsets[0] : offsets[-1]].copy(), (offsets - offsets[0]).copy()
+
+
+def _buffers_to_strings(data: np.ndarray, offsets: np.ndarray) -> pa.Array:
+    return pa.LargeStringArray.from_buffers(
+        len(offsets) - 1, pa.py_buffer(offsets.astype(np.int64)), pa.py_buffer(data.astype(np.uint8))
+    )
