@@ -4,13 +4,12 @@
 :func:`textsmooth.text.tokenize.tokenize_many`) into a ``scipy.sparse.csr_matrix`` ``X`` of shape
 ``(n_texts, n_words)`` with ``X[i, j]`` = how often word ``j`` occurs in text ``i``. Words are numbered
 by a hash-based dictionary encoding in Arrow; per-text counts come from sorting ``row * V + word`` keys
-block by block (numpy's SIMD sort), so the cost is linear in the number of tokens up to a log factor
-and the blocks run on all cores.
+chunk by chunk (numpy's SIMD sort), so the cost is linear in the number of tokens up to a log factor,
+memory stays bounded by the chunk size, and the chunks run on all cores.
 """
 
 from __future__ import annotations
 
-import itertools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -20,9 +19,6 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 
 __all__ = ["CountMatrix", "count_matrix"]
-
-# Tokens per block when counting: bounds the temporary key arrays (8 bytes per token).
-_BLOCK_TOKENS = 1 << 21
 
 
 @dataclass(frozen=True)
@@ -41,84 +37,75 @@ class CountMatrix:
     lengths: np.ndarray
 
 
-def count_matrix(tokens: pa.Array, vocabulary: pa.Array | None = None) -> CountMatrix:
+def count_matrix(tokens: pa.ChunkedArray | pa.Array, vocabulary: pa.Array | None = None) -> CountMatrix:
     """Count every word of every tokenised text.
 
     Args:
-        tokens: list array, one list of token strings per text.
+        tokens: (chunked) list array, one list of token strings per text, e.g. from
+            :func:`textsmooth.text.tokenize.tokenize_many`.
         vocabulary: fixed word list to count against; tokens not in it are ignored (but still
             counted in ``lengths``). ``None`` learns the vocabulary, in order of first appearance.
 
     Returns:
         The :class:`CountMatrix`.
     """
-    offsets = tokens.offsets.to_numpy().astype(np.int64, copy=False)
-    offsets = offsets - offsets[0]
-    lengths = np.diff(offsets)
-    flat = tokens.flatten()
+    chunks = tokens.chunks if isinstance(tokens, pa.ChunkedArray) else [tokens]
+    chunks = [c for c in chunks if len(c)] or chunks[:1]
+    chunk_offsets = [_relative_offsets(c) for c in chunks]
+    lengths = np.concatenate([np.diff(o) for o in chunk_offsets]) if chunks else np.zeros(0, np.int64)
+    values = [c.flatten() for c in chunks]
     if vocabulary is None:
-        encoded = flat.dictionary_encode()
-        vocabulary = encoded.dictionary
-        word_ids = encoded.indices.to_numpy().astype(np.int64, copy=False)
-        present = None
+        value_type = values[0].type if values else pa.string()
+        encoded = pc.dictionary_encode(pa.chunked_array(values, type=value_type))
+        # All output chunks share one dictionary; Arrow may drop empty chunks, so re-split by length.
+        vocabulary = encoded.chunks[0].dictionary if encoded.num_chunks else pa.array([], value_type)
+        all_ids = np.concatenate([c.indices.to_numpy() for c in encoded.chunks] or [np.zeros(0, np.int32)])
+        word_ids = np.split(all_ids, np.cumsum([len(v) for v in values])[:-1])
+        present: list[np.ndarray | None] = [None] * len(word_ids)
     else:
-        looked_up = pc.index_in(flat, value_set=vocabulary)
-        present = looked_up.is_valid().to_numpy(zero_copy_only=False)
-        word_ids = looked_up.fill_null(0).to_numpy().astype(np.int64, copy=False)
+        looked_up = [pc.index_in(v, value_set=vocabulary) for v in values]
+        present = [x.is_valid().to_numpy(zero_copy_only=False) for x in looked_up]
+        word_ids = [x.fill_null(0).to_numpy() for x in looked_up]
     n_texts, n_words = len(lengths), len(vocabulary)
-    counts = _count_blocks(offsets, word_ids, present, n_texts, n_words)
-    return CountMatrix(counts=counts, vocabulary=vocabulary, lengths=lengths)
+    firsts = np.concatenate(([0], np.cumsum([len(o) - 1 for o in chunk_offsets]))).astype(np.int64)
+    jobs = list(zip(firsts[:-1].tolist(), chunk_offsets, word_ids, present, strict=True))
 
-
-def _count_blocks(
-    offsets: np.ndarray,
-    word_ids: np.ndarray,
-    present: np.ndarray | None,
-    n_texts: int,
-    n_words: int,
-) -> sp.csr_matrix:
-    """Per-text word counts as CSR, computed over blocks of whole texts in parallel threads."""
-    bounds = _block_bounds(offsets, _BLOCK_TOKENS)
-    blocks = list(itertools.pairwise(bounds))
-
-    def count(block: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        first, last = block  # texts [first, last)
-        lo, hi = offsets[first], offsets[last]
-        rows = np.repeat(np.arange(first, last, dtype=np.int64), np.diff(offsets[first : last + 1]))
-        keys = rows * n_words + word_ids[lo:hi]
-        if present is not None:
-            keys = keys[present[lo:hi]]
+    def count(job: tuple[int, np.ndarray, np.ndarray, np.ndarray | None]) -> tuple[np.ndarray, ...]:
+        first, offsets, ids, keep = job
+        n = len(offsets) - 1
+        # key = text * V + word, with texts numbered globally; sorting groups (text, word) pairs.
+        keys = np.repeat(np.arange(first, first + n, dtype=np.int64) * n_words, np.diff(offsets))
+        keys += ids
+        if keep is not None:
+            keys = keys[keep]
         keys.sort()
         if keys.size == 0:
-            return keys, keys, keys
+            return np.zeros(0, np.int64), np.zeros(0), np.zeros(n, np.int64)
         starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-        tallies = np.diff(np.append(starts, keys.size))
+        tallies = np.diff(np.append(starts, keys.size)).astype(np.float64)
         unique = keys[starts]
-        return unique // n_words, unique % n_words, tallies
+        del keys, starts
+        rows = unique // n_words
+        cols = unique - rows * n_words
+        return cols, tallies, np.bincount(rows - first, minlength=n)
 
-    if len(blocks) > 1:
+    if len(jobs) > 1:
         with ThreadPoolExecutor() as pool:
-            parts = list(pool.map(count, blocks))
+            parts = list(pool.map(count, jobs))
     else:
-        parts = [count(block) for block in blocks]
-    rows = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-    cols = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
-    data = np.concatenate([p[2] for p in parts]).astype(np.float64) if parts else np.zeros(0)
-    indptr = np.zeros(n_texts + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_texts), out=indptr[1:])
-    index_dtype = np.int32 if max(n_words, data.size) < np.iinfo(np.int32).max else np.int64
-    matrix = sp.csr_matrix(
-        (data, cols.astype(index_dtype), indptr.astype(index_dtype)), shape=(n_texts, n_words)
-    )
+        parts = [count(job) for job in jobs]
+    nnz = sum(len(p[0]) for p in parts)
+    index_dtype = np.int32 if max(n_words, nnz) < np.iinfo(np.int32).max else np.int64
+    cols = np.concatenate([p[0].astype(index_dtype) for p in parts]) if parts else np.zeros(0, index_dtype)
+    data = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
+    indptr = np.zeros(n_texts + 1, dtype=index_dtype)
+    if parts:
+        np.cumsum(np.concatenate([p[2] for p in parts]), out=indptr[1:])
+    matrix = sp.csr_matrix((data, cols, indptr), shape=(n_texts, n_words))
     matrix.has_sorted_indices = True
-    return matrix
+    return CountMatrix(counts=matrix, vocabulary=vocabulary, lengths=lengths)
 
 
-def _block_bounds(offsets: np.ndarray, block_tokens: int) -> list[int]:
-    """Text indices that cut the corpus into blocks of about ``block_tokens`` tokens each."""
-    n_texts = len(offsets) - 1
-    if n_texts <= 0:
-        return [0, 0]
-    targets = np.arange(block_tokens, offsets[-1], block_tokens)
-    cuts = np.searchsorted(offsets, targets, side="left")
-    return sorted({0, *cuts.tolist(), n_texts})
+def _relative_offsets(chunk: pa.Array) -> np.ndarray:
+    offsets = chunk.offsets.to_numpy().astype(np.int64)
+    return offsets - offsets[0]

@@ -73,13 +73,18 @@ def _drop_empty(pieces: pa.Array, strip: str | None = None) -> pa.Array:
     # Each list's new end is the number of kept pieces before its old end.
     kept_before = np.concatenate(([0], np.cumsum(keep, dtype=np.int64)))
     new_offsets = kept_before[offsets - offsets[0]]
-    return pa.LargeListArray.from_arrays(pa.array(new_offsets, pa.int64()), values.filter(pa.array(keep)))
+    kept = values.filter(pa.array(keep))
+    if new_offsets[-1] < np.iinfo(np.int32).max:
+        return pa.ListArray.from_arrays(pa.array(new_offsets.astype(np.int32)), kept)
+    return pa.LargeListArray.from_arrays(pa.array(new_offsets), kept)
 
 
-def tokenize_many(texts: Sequence[str] | pa.Array, tokenizer: Tokenizer | None = None) -> pa.Array:
-    """Tokenise every text; return an Arrow list array (one list of token strings per text).
+def tokenize_many(texts: Sequence[str] | pa.Array, tokenizer: Tokenizer | None = None) -> pa.ChunkedArray:
+    """Tokenise every text; return an Arrow chunked list array (one list of token strings per text).
 
-    Named tokenisers run in Arrow kernels over chunks in parallel threads; a callable runs per text.
+    Named tokenisers run in Arrow kernels over chunks of texts in parallel threads (Arrow releases
+    the GIL); a callable runs once per text. The chunks are kept as they are (no concatenation copy):
+    :func:`textsmooth.text.counts.count_matrix` consumes them chunk by chunk.
 
     Raises:
         DataError: a text is not a string (the row is named, 1-based).
@@ -91,34 +96,32 @@ def tokenize_many(texts: Sequence[str] | pa.Array, tokenizer: Tokenizer | None =
             if not isinstance(text, str):
                 raise DataError(f"text is {type(text).__name__}, not a string", row=row + 1)
             lists.append(list(tokenizer(text)))
-        return pa.array(lists, type=pa.large_list(pa.large_string()))
+        return pa.chunked_array([pa.array(lists, type=pa.list_(pa.string()))])
     array = texts if isinstance(texts, pa.Array) else _to_arrow_strings(texts)
-    if len(array) <= _CHUNK_TEXTS:
-        return _as_large_list(_split_chunk(array, tokenizer))
     chunks = [array.slice(start, _CHUNK_TEXTS) for start in range(0, len(array), _CHUNK_TEXTS)]
-    with ThreadPoolExecutor() as pool:
-        parts = list(pool.map(lambda c: _as_large_list(_split_chunk(c, tokenizer)), chunks))
-    return pa.concat_arrays(parts)
+    if len(chunks) <= 1:
+        parts = [_split_chunk(array, tokenizer)]
+    else:
+        with ThreadPoolExecutor() as pool:
+            parts = list(pool.map(lambda c: _split_chunk(c, tokenizer), chunks))
+    target = parts[0].type
+    return pa.chunked_array([p if p.type == target else p.cast(target) for p in parts], type=target)
 
 
 def tokenize(text: str, tokenizer: Tokenizer | None = None) -> list[str]:
     """Tokenise one text with the same rules as :func:`tokenize_many`."""
-    return tokenize_many([text], tokenizer)[0].as_py()
-
-
-def _as_large_list(array: pa.Array) -> pa.Array:
-    target = pa.large_list(pa.large_string())
-    return array if array.type == target else array.cast(target)
+    return tokenize_many([text], tokenizer).chunk(0)[0].as_py()
 
 
 def _to_arrow_strings(texts: Sequence[str]) -> pa.Array:
     try:
-        array = pa.array(texts, type=pa.large_string())
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        array = pa.array(texts, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         for row, text in enumerate(texts):
             if not isinstance(text, str):
                 raise DataError(f"text is {type(text).__name__}, not a string", row=row + 1) from None
-        raise
+        # More than 2 GiB of text: fall back to 64-bit offsets.
+        array = pa.array(texts, type=pa.large_string())
     if array.null_count:
         row = int(pc.index(pc.is_null(array), True).as_py()) + 1
         raise DataError("text is missing (None)", row=row)
