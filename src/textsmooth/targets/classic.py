@@ -85,7 +85,7 @@ class UniformSmoother(_MixtureSmoother):
         dtype: dtype of the soft labels.
 
     Example:
-        >>> UniformSmoother(0.1).fit_transform(["a", "b"], [0, 1]).round(3).tolist()
+        >>> UniformSmoother(0.1, dtype=float).fit_transform(["a", "b"], [0, 1]).round(3).tolist()
         [[0.95, 0.05], [0.05, 0.95]]
     """
 
@@ -124,7 +124,7 @@ class PriorSmoother(_MixtureSmoother):
         dtype: dtype of the soft labels.
 
     Example:
-        >>> PriorSmoother(0.5).fit_transform(["a", "b", "c", "d"], [0, 0, 0, 1])[3].tolist()
+        >>> PriorSmoother(0.5, dtype=float).fit_transform(["a", "b", "c", "d"], [0, 0, 0, 1])[3].tolist()
         [0.375, 0.625]
     """
 

@@ -38,9 +38,9 @@ class TeacherSmoother(SoftLabelGenerator):
 
     Example:
         >>> import numpy as np
-        >>> t = TeacherSmoother(temperature=2.0)
+        >>> t = TeacherSmoother(temperature=2.0, dtype=float)
         >>> t.fit(["a", "b"], [0, 1], teacher_outputs=np.array([[2.0, 0.0], [0.0, 2.0]]))
-        TeacherSmoother(temperature=2.0, outputs='logits', teacher=None, dtype=<class 'numpy.float32'>)
+        TeacherSmoother(temperature=2.0, outputs='logits', teacher=None, dtype=<class 'float'>)
         >>> t.transform(["b"]).round(3).tolist()
         [[0.269, 0.731]]
     """

@@ -1,0 +1,34 @@
+"""Run the examples in the public docstrings of the soft-label modules."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "textsmooth",
+    "textsmooth.io.atomic",
+    "textsmooth.targets.keyword",
+    "textsmooth.targets.classic",
+    "textsmooth.targets.teacher",
+    "textsmooth.targets.flip",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0
+
+
+def test_import_is_light():
+    import subprocess
+    import sys
+
+    code = "import sys, textsmooth; print(sorted(m for m in ('torch','sentence_transformers','faiss','scipy','pyarrow') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
