@@ -40,6 +40,11 @@ class CountMatrix:
 def count_matrix(tokens: pa.ChunkedArray | pa.Array, vocabulary: pa.Array | None = None) -> CountMatrix:
     """Count every word of every tokenised text.
 
+    Each chunk of texts is handled by one thread: its tokens are numbered by a hash-based dictionary
+    encoding local to the chunk (or looked up in ``vocabulary``), and its (text, word) pairs are counted
+    by sorting ``text * V + word`` keys. Local numbers are then mapped to one vocabulary by encoding the
+    (much smaller) chunk dictionaries once more.
+
     Args:
         tokens: (chunked) list array, one list of token strings per text, e.g. from
             :func:`textsmooth.text.tokenize.tokenize_many`.
@@ -47,63 +52,86 @@ def count_matrix(tokens: pa.ChunkedArray | pa.Array, vocabulary: pa.Array | None
             counted in ``lengths``). ``None`` learns the vocabulary, in order of first appearance.
 
     Returns:
-        The :class:`CountMatrix`.
+        The :class:`CountMatrix` (column indices are sorted within each row only with a fixed
+        ``vocabulary``; scipy sorts lazily where an operation needs it).
     """
     chunks = tokens.chunks if isinstance(tokens, pa.ChunkedArray) else [tokens]
     chunks = [c for c in chunks if len(c)] or chunks[:1]
-    chunk_offsets = [_relative_offsets(c) for c in chunks]
-    lengths = np.concatenate([np.diff(o) for o in chunk_offsets]) if chunks else np.zeros(0, np.int64)
-    values = [c.flatten() for c in chunks]
-    if vocabulary is None:
-        value_type = values[0].type if values else pa.string()
-        encoded = pc.dictionary_encode(pa.chunked_array(values, type=value_type))
-        # All output chunks share one dictionary; Arrow may drop empty chunks, so re-split by length.
-        vocabulary = encoded.chunks[0].dictionary if encoded.num_chunks else pa.array([], value_type)
-        all_ids = np.concatenate([c.indices.to_numpy() for c in encoded.chunks] or [np.zeros(0, np.int32)])
-        word_ids = np.split(all_ids, np.cumsum([len(v) for v in values])[:-1])
-        present: list[np.ndarray | None] = [None] * len(word_ids)
-    else:
-        looked_up = [pc.index_in(v, value_set=vocabulary) for v in values]
-        present = [x.is_valid().to_numpy(zero_copy_only=False) for x in looked_up]
-        word_ids = [x.fill_null(0).to_numpy() for x in looked_up]
-    n_texts, n_words = len(lengths), len(vocabulary)
-    firsts = np.concatenate(([0], np.cumsum([len(o) - 1 for o in chunk_offsets]))).astype(np.int64)
-    jobs = list(zip(firsts[:-1].tolist(), chunk_offsets, word_ids, present, strict=True))
+    fixed = vocabulary is not None
 
-    def count(job: tuple[int, np.ndarray, np.ndarray, np.ndarray | None]) -> tuple[np.ndarray, ...]:
-        first, offsets, ids, keep = job
-        n = len(offsets) - 1
-        # key = text * V + word, with texts numbered globally; sorting groups (text, word) pairs.
-        keys = np.repeat(np.arange(first, first + n, dtype=np.int64) * n_words, np.diff(offsets))
-        keys += ids
-        if keep is not None:
-            keys = keys[keep]
-        keys.sort()
-        if keys.size == 0:
-            return np.zeros(0, np.int64), np.zeros(0), np.zeros(n, np.int64)
-        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-        tallies = np.diff(np.append(starts, keys.size)).astype(np.float64)
-        unique = keys[starts]
-        del keys, starts
-        rows = unique // n_words
-        cols = unique - rows * n_words
-        return cols, tallies, np.bincount(rows - first, minlength=n)
+    def count_chunk(
+        chunk: pa.Array,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pa.Array | None]:
+        offsets = _relative_offsets(chunk)
+        values = chunk.flatten()
+        keep = None
+        if fixed:
+            looked_up = pc.index_in(values, value_set=vocabulary)
+            if looked_up.null_count:
+                keep = looked_up.is_valid().to_numpy(zero_copy_only=False)
+            ids = looked_up.fill_null(0).to_numpy()
+            local_vocabulary, width = None, len(vocabulary)
+        else:
+            encoded = values.dictionary_encode()
+            ids, local_vocabulary = encoded.indices.to_numpy(), encoded.dictionary
+            width = len(local_vocabulary)
+        cols, tallies, row_counts = _count_pairs(offsets, ids, keep, width)
+        return np.diff(offsets), cols, tallies, row_counts, local_vocabulary
 
-    if len(jobs) > 1:
+    if len(chunks) > 1:
         with ThreadPoolExecutor() as pool:
-            parts = list(pool.map(count, jobs))
+            parts = list(pool.map(count_chunk, chunks))
     else:
-        parts = [count(job) for job in jobs]
-    nnz = sum(len(p[0]) for p in parts)
+        parts = [count_chunk(c) for c in chunks]
+    if not fixed:
+        vocabulary, to_global = _unify([p[4] for p in parts])
+        parts = [(p[0], to_global[i][p[1]], p[2], p[3], None) for i, p in enumerate(parts)]
+    lengths = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+    n_texts, n_words = len(lengths), len(vocabulary)
+    nnz = sum(len(p[1]) for p in parts)
     index_dtype = np.int32 if max(n_words, nnz) < np.iinfo(np.int32).max else np.int64
-    cols = np.concatenate([p[0].astype(index_dtype) for p in parts]) if parts else np.zeros(0, index_dtype)
-    data = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
+    cols = np.concatenate([p[1].astype(index_dtype) for p in parts]) if parts else np.zeros(0, index_dtype)
+    data = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
     indptr = np.zeros(n_texts + 1, dtype=index_dtype)
     if parts:
-        np.cumsum(np.concatenate([p[2] for p in parts]), out=indptr[1:])
+        np.cumsum(np.concatenate([p[3] for p in parts]), out=indptr[1:])
     matrix = sp.csr_matrix((data, cols, indptr), shape=(n_texts, n_words))
-    matrix.has_sorted_indices = True
+    matrix.has_sorted_indices = fixed
     return CountMatrix(counts=matrix, vocabulary=vocabulary, lengths=lengths)
+
+
+def _count_pairs(
+    offsets: np.ndarray, ids: np.ndarray, keep: np.ndarray | None, width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (text, word) pairs of one chunk: their word ids, counts, and pairs per text."""
+    n = len(offsets) - 1
+    # int32 keys when they fit: numpy's SIMD sort is several times faster on them than on int64.
+    key_type = np.int32 if n * max(width, 1) < np.iinfo(np.int32).max else np.int64
+    keys = np.repeat(np.arange(n, dtype=key_type) * key_type(width), np.diff(offsets))
+    keys += ids.astype(key_type, copy=False)
+    if keep is not None:
+        keys = keys[keep]
+    if keys.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(n, np.int64)
+    keys.sort()
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    tallies = np.diff(np.append(starts, keys.size)).astype(np.float64)
+    unique = keys[starts]
+    del keys, starts
+    rows = unique // width
+    return (unique - rows * width).astype(np.int64), tallies, np.bincount(rows, minlength=n)
+
+
+def _unify(dictionaries: list[pa.Array]) -> tuple[pa.Array, list[np.ndarray]]:
+    """One vocabulary (first-appearance order) for per-chunk dictionaries, and each chunk's id map."""
+    if not dictionaries:
+        return pa.array([], pa.string()), []
+    value_type = dictionaries[0].type
+    encoded = pc.dictionary_encode(pa.chunked_array(dictionaries, type=value_type))
+    vocabulary = encoded.chunks[0].dictionary if encoded.num_chunks else pa.array([], value_type)
+    # All output chunks share one dictionary; Arrow may drop empty chunks, so re-split by length.
+    ids = np.concatenate([c.indices.to_numpy() for c in encoded.chunks] or [np.zeros(0, np.int32)])
+    return vocabulary, np.split(ids.astype(np.int64), np.cumsum([len(d) for d in dictionaries])[:-1])
 
 
 def _relative_offsets(chunk: pa.Array) -> np.ndarray:
