@@ -1,0 +1,274 @@
+"""``textsmooth neighbors``: related targets for seq2seq smoothing (build a table, show examples)."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from textsmooth.cli._common import console, friendly_errors
+
+
+class _BuildByDefault(TyperGroup):
+    """``textsmooth neighbors TARGETS ...`` means ``textsmooth neighbors build TARGETS ...``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["build", *args]
+        return super().parse_args(ctx, args)
+
+
+class Method(StrEnum):
+    semantic = "semantic"
+    within_batch = "within-batch"
+    token_swap = "token-swap"
+
+
+class PoolingOpt(StrEnum):
+    mean = "mean"
+    cls = "cls"
+
+
+class IndexOpt(StrEnum):
+    flat = "flat"
+    hnsw = "hnsw"
+    brute = "brute"
+
+
+class SideOpt(StrEnum):
+    target = "target"
+    source = "source"
+
+
+class DupOpt(StrEnum):
+    normalized = "normalized"
+    exact = "exact"
+
+
+class PrecisionOpt(StrEnum):
+    auto = "auto"
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
+neighbors_app = typer.Typer(
+    cls=_BuildByDefault,
+    no_args_is_help=True,
+    help=(
+        "Related targets for sequence-to-sequence label smoothing: embed the targets, take the k nearest "
+        "neighbours, re-rank them by sentence BLEU, keep k' (semantic label smoothing, Algorithm 1).\n\n"
+        "Examples:\n\n"
+        "  textsmooth neighbors train.en -o neighbors.parquet --k 100 --keep 5 --bleu-order 4\n\n"
+        "  textsmooth neighbors train.de --embed-side source --sources train.en -o de.parquet\n\n"
+        "  textsmooth neighbors show neighbors.parquet"
+    ),
+)
+
+
+def _default_cache() -> Path:
+    base = os.environ.get("TEXTSMOOTH_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "textsmooth"
+    )
+    return Path(base) / "embeddings"
+
+
+@neighbors_app.command("build")
+@friendly_errors
+def build(
+    targets: Path = typer.Argument(..., help="Target sentences, one per line (.gz read too)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Neighbour table to write (.parquet)."),
+    k: int = typer.Option(100, "--k", help="Neighbours retrieved by cosine."),
+    keep: int = typer.Option(5, "--keep", help="Neighbours kept after BLEU re-ranking (k')."),
+    bleu_order: int = typer.Option(4, "--bleu-order", help="BLEU-n for re-ranking; 0 = no re-ranking."),
+    method: Method = typer.Option(Method.semantic, "--method", help="semantic (the paper) or a baseline."),
+    model: Path | None = typer.Option(
+        None, "--model", help="Local sentence encoder folder (default MiniLM)."
+    ),
+    pooling: PoolingOpt = typer.Option(
+        PoolingOpt.mean, "--pooling", help="mean (MiniLM) or cls (the paper)."
+    ),
+    precision: PrecisionOpt = typer.Option(PrecisionOpt.auto, "--precision", help="Encoder precision."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Sentences per encoder batch."),
+    threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: torch's)."),
+    embed_side: SideOpt = typer.Option(SideOpt.target, "--embed-side", help="Embed targets or sources."),
+    sources: Path | None = typer.Option(None, "--sources", help="Aligned sources (for --embed-side source)."),
+    index: IndexOpt = typer.Option(IndexOpt.flat, "--index", help="flat (exact), hnsw or brute."),
+    duplicates: DupOpt = typer.Option(DupOpt.normalized, "--duplicates", help="What counts as a duplicate."),
+    shard_size: int = typer.Option(8192, "--shard-size", help="Targets per resumable shard."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Embedding cache folder."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not keep embeddings after the run."),
+    with_text: bool = typer.Option(True, "--with-text/--no-text", help="Store neighbour texts in the table."),
+    train_batch: int = typer.Option(64, "--train-batch", help="within-batch: mini-batch size."),
+    samples: int = typer.Option(5, "--samples", help="token-swap: copies per target."),
+    tau: float = typer.Option(0.5, "--tau", help="token-swap: temperature of the number of swaps."),
+    seed: int = typer.Option(0, "--seed", help="Seed (within-batch, token-swap)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Build a neighbour table (the default command: `textsmooth neighbors TARGETS -o table.parquet`)."""
+    import time
+    import warnings
+
+    from textsmooth.errors import ConfigError
+    from textsmooth.sequence.data import read_lines
+
+    started = time.perf_counter()
+    texts = read_lines(targets)
+    inputs: dict[str, Any] = {"targets_path": str(targets.resolve())}
+    if method is not Method.semantic:
+        table, params = _baseline(method, texts, train_batch, samples, tau, seed, bleu_order, keep)
+        table.write(output, kind_detail=method.value, parameters=params, texts=texts, inputs=inputs)
+        console.print(f"wrote {len(table)} rows for {len(texts)} targets to {output}", highlight=False)
+        return
+
+    from textsmooth.sequence.encoder import SentenceEncoder
+    from textsmooth.sequence.neighbors import SemanticNeighbors
+
+    src = None
+    if embed_side is SideOpt.source:
+        if sources is None:
+            raise ConfigError("--embed-side source needs --sources FILE (aligned source sentences)")
+        src = read_lines(sources)
+        inputs["sources_path"] = str(sources.resolve())
+    elif sources is not None:
+        raise ConfigError("--sources is only used with --embed-side source")
+    encoder = SentenceEncoder(
+        model, pooling=pooling.value, batch_size=batch_size, num_threads=threads, precision=precision.value
+    )
+    sn = SemanticNeighbors(
+        k=k,
+        keep=keep,
+        bleu_order=bleu_order or None,
+        encoder=encoder,
+        index=index.value,
+        embed_side=embed_side.value,
+        duplicates=duplicates.value,
+        shard_size=shard_size,
+        with_text=with_text,
+    )
+    work = output.with_name(output.name + ".work")
+    cache = work if no_cache else (cache_dir or _default_cache())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sn.fit(texts, sources=src, work_dir=work, cache_dir=cache, progress=not quiet)
+    for w in caught:
+        console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+    t0 = time.perf_counter()
+    sn.write(output, texts, inputs=inputs)
+    write_s = time.perf_counter() - t0
+    SemanticNeighbors.clean_work(work)
+    _print_summary(sn, output, len(texts), write_s, time.perf_counter() - started)
+
+
+def _baseline(
+    method: Method,
+    texts: list[str],
+    train_batch: int,
+    samples: int,
+    tau: float,
+    seed: int,
+    order: int,
+    keep: int,
+) -> tuple[Any, dict[str, Any]]:
+    from textsmooth.sequence.baselines import TokenSwapTargets, WithinBatchTargets
+
+    if method is Method.within_batch:
+        gen: Any = WithinBatchTargets(train_batch, bleu_order=order or None, keep=keep, seed=seed)
+    else:
+        gen = TokenSwapTargets(samples, tau=tau, bleu_order=order or 4, keep=keep, seed=seed)
+    gen.fit(texts)
+    return gen.table_, gen.get_params()
+
+
+def _print_summary(sn: Any, output: Path, n: int, write_s: float, total_s: float) -> None:
+    from rich.table import Table
+
+    enc = sn.encoder_info_
+    console.print(
+        f"wrote {len(sn.table_)} rows ({n} targets, {len(sn.first_rows_)} distinct; k={sn.k_}, "
+        f"k'={sn.keep_}, BLEU-{sn.bleu_order or 'none'}) to {output}",
+        highlight=False,
+    )
+    console.print(
+        f"signature: model={_short(enc.get('model'))}|pool={enc.get('pooling')}|"
+        f"prec={enc.get('precision')}|index={sn.index}|dup={sn.duplicates}|side={sn.embed_side}|"
+        f"fp={str(enc.get('fingerprint'))[:12]}",
+        highlight=False,
+    )
+    table = Table(title="time per stage (s)")
+    for name in ("embed", "index", "knn", "rerank", "assemble"):
+        table.add_column(name, justify="right")
+    table.add_column("write", justify="right")
+    table.add_column("total", justify="right")
+    table.add_row(*[f"{sn.timings_[s]:.2f}" for s in ("embed", "index", "knn", "rerank", "assemble")],
+                  f"{write_s:.2f}", f"{total_s:.2f}")  # fmt: skip
+    console.print(table)
+
+
+@neighbors_app.command("show")
+@friendly_errors
+def show(
+    table_path: Path = typer.Argument(..., help="A neighbour table written by `textsmooth neighbors`."),
+    targets: Path | None = typer.Option(None, "--targets", help="Targets file (default: the one recorded)."),
+    n: int = typer.Option(3, "-n", help="How many targets to show."),
+    ids: list[int] | None = typer.Option(None, "--id", help="Show these target rows (0-based)."),
+    top: int = typer.Option(2, "--top", help="Related targets per example."),
+    seed: int = typer.Option(0, "--seed", help="Seed for picking examples."),
+) -> None:
+    """Print examples like the paper's Table 1: a target and its best related targets."""
+    import numpy as np
+
+    from textsmooth.errors import InputError
+    from textsmooth.sequence.data import read_lines
+    from textsmooth.sequence.table import NeighborTable
+
+    table = NeighborTable.read(table_path)
+    params = table.meta.get("parameters", {})
+    path = targets or table.meta.get("inputs", {}).get("targets_path")
+    if path is None or not Path(path).is_file():
+        raise InputError("cannot find the targets file", path=path, hint="pass --targets FILE")
+    texts = read_lines(path)
+    table = NeighborTable.read(table_path, texts=texts)  # refuses a table of other targets
+    lists = table.related_texts(texts)
+    with_related = [t for t in range(table.n_targets) if lists[t]]
+    if ids:
+        chosen = list(ids)
+        for t in chosen:
+            if not 0 <= t < table.n_targets:
+                raise InputError(f"--id {t} is not a target row (0..{table.n_targets - 1})", column="--id")
+    else:
+        rng = np.random.default_rng(seed)
+        chosen = sorted(rng.choice(with_related, size=min(n, len(with_related)), replace=False).tolist())
+    console.print(
+        f"{table_path}: {params.get('generator')} | k={params.get('k_effective', params.get('k'))} "
+        f"k'={params.get('keep_effective', params.get('keep'))} BLEU-{params.get('bleu_order')} | "
+        f"{table.n_targets} targets, {len(table)} rows",
+        highlight=False,
+    )
+    ordinal = {1: "1st", 2: "2nd", 3: "3rd"}
+    starts = np.zeros(table.n_targets + 1, dtype=np.int64)
+    np.cumsum(np.bincount(table.target_id, minlength=table.n_targets), out=starts[1:])
+    for t in chosen:
+        console.print(f"\n[bold]Orig ({t}):[/] {texts[t]}", highlight=False)
+        for j, text in enumerate(lists[t][:top]):
+            row = starts[t] + j
+            score = f"BLEU {table.bleu[row]:.1f}" if np.isfinite(table.bleu[row]) else ""
+            cos = f"cos {table.cosine[row]:.3f}" if np.isfinite(table.cosine[row]) else ""
+            detail = ", ".join(x for x in (score, cos) if x)
+            console.print(
+                f"  {ordinal.get(j + 1, f'{j + 1}th')}: {text}  [dim]({detail})[/]", highlight=False
+            )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``neighbors`` command group to the root app."""
+    app.add_typer(neighbors_app, name="neighbors")
+
+
+def _short(path: Any) -> str:
+    p = Path(str(path))
+    return f"{p.parent.name}/{p.name}" if p.parent.name else p.name

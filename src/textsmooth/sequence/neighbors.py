@@ -1,0 +1,498 @@
+"""Semantic related targets: embed -> k nearest neighbours -> BLEU re-rank -> keep k' (Algorithm 1).
+
+For each target ``y`` of a training corpus (Lukasik et al., "Semantic label smoothing for sequence to
+sequence problems", Algorithm 1):
+
+1. embed every target with a sentence encoder (unit vectors, so cosine = inner product);
+2. ``N(y)``: the ``k`` targets with the highest cosine to ``y`` (``k = 100`` in the paper), never ``y``
+   itself nor a duplicate of it;
+3. sort ``N(y)`` by sentence BLEU-n of the neighbour (hypothesis) against ``y`` (reference), ties by
+   cosine then by row (``n = 4`` in the paper, 3 and 5 in its Table 4; ``bleu_order=None`` keeps the
+   cosine order: the "without BLEU pruning" ablation);
+4. ``R(y)``: the first ``k'`` (``keep = 5`` in the paper), used by the loss (2)
+   ``-log p(y|x) + alpha / |R(y)| * sum_{y' in R(y)} -log p(y'|x)``.
+
+Duplicates. Targets are grouped by a duplicate key (``duplicates="exact"``: identical strings;
+``"normalized"``, the default: also ignoring case, repeated white space and a final period, the
+Multi30k task 2 caveat). Each group is embedded and searched once, by its first row; the neighbours of
+a group are other groups, returned as their first row, so neither a target nor any duplicate of it is
+ever its own neighbour and a neighbour list holds distinct sentences. All rows of a group get the
+same neighbours.
+
+Embedding side. ``embed_side="target"`` embeds the targets (for English targets with the default
+English MiniLM). ``embed_side="source"`` embeds the aligned ``sources`` instead (e.g. English sources
+of an EN->DE corpus): neighbours are found through the sources and their *targets* are returned and
+BLEU-scored against the target. Any local multilingual model also works on the target side.
+
+Size. With fewer distinct targets than ``k + 1``, ``k`` is reduced to the number of other distinct
+targets (``k_`` records it, with a warning); ``keep > k`` is a :class:`~textsmooth.errors.ConfigError`.
+
+Resumable. With a ``work_dir``, embeddings and every shard of ``shard_size`` targets are saved
+atomically there as they finish; running ``fit`` again with the same inputs and parameters skips
+finished shards and gives the same table as an uninterrupted run (shard boundaries are fixed, so each
+shard is computed from the same inputs; an HNSW index is saved once and reloaded). A work folder left
+by other inputs or parameters is detected through its ``run.json`` and its shards are discarded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from textsmooth.errors import ConfigError, InputError, NotFittedError
+from textsmooth.io.atomic import atomic_path, atomic_write_text
+from textsmooth.io.manifest import hash_texts
+from textsmooth.sequence.data import check_texts
+from textsmooth.sequence.encoder import SentenceEncoder, embed_texts
+from textsmooth.sequence.knn import KnnIndex
+from textsmooth.sequence.table import NeighborTable
+from textsmooth.text.bleu import SMOOTH_METHODS, BleuCorpus
+
+__all__ = ["SemanticNeighbors", "duplicate_groups"]
+
+Duplicates = Literal["exact", "normalized"]
+
+
+def _normalize(text: str) -> str:
+    out = " ".join(text.split()).lower()
+    if out.endswith("."):
+        out = out[:-1].rstrip()
+    return out
+
+
+def duplicate_groups(
+    texts: Sequence[str], duplicates: Duplicates = "normalized"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Group identical texts: ``(group, first)`` with ``group[i]`` the group of row ``i`` (numbered in
+    order of first appearance) and ``first[g]`` the first row of group ``g``.
+
+    ``duplicates="exact"`` compares strings; ``"normalized"`` also ignores case, repeated white space
+    and a final period.
+    """
+    if duplicates not in ("exact", "normalized"):
+        raise ConfigError(
+            f"duplicates must be 'exact' or 'normalized', got {duplicates!r}", column="duplicates"
+        )
+    keys = texts if duplicates == "exact" else [_normalize(t) for t in texts]
+    index: dict[str, int] = {}
+    group = np.fromiter((index.setdefault(k, len(index)) for k in keys), dtype=np.int64, count=len(keys))
+    first = np.full(len(index), -1, dtype=np.int64)
+    rows = np.arange(len(keys), dtype=np.int64)
+    first[group[::-1]] = rows[::-1]  # the last write wins: the smallest row of each group
+    return group, first
+
+
+class SemanticNeighbors:
+    """Related targets by embedding similarity and BLEU re-ranking (see the module docstring).
+
+    Args:
+        k: neighbours retrieved by cosine (the paper: 100).
+        keep: neighbours kept after re-ranking, ``k'`` (the paper: 5); at most ``k``.
+        bleu_order: BLEU-n used to re-rank (3, 4, 5 in the paper's Table 4); ``None`` or 0: no re-ranking.
+        encoder: a :class:`~textsmooth.sequence.SentenceEncoder`, a local model path, or ``None`` for the
+            default offline MiniLM.
+        index: ``flat`` (exact faiss), ``hnsw`` (approximate faiss) or ``brute`` (exact torch/numpy).
+        embed_side: ``target`` or ``source`` (then ``fit`` needs ``sources``).
+        duplicates: ``normalized`` or ``exact`` (what counts as a duplicate of a target).
+        smooth_method, tokenize, lowercase: sentence BLEU settings (sacrebleu's names and defaults).
+        shard_size: targets per resumable shard.
+        block_size: queries per kNN block.
+        hnsw_m, ef_search: HNSW parameters.
+        with_text: store the neighbour texts in the table too.
+
+    Attributes (after ``fit``):
+        table_: the :class:`~textsmooth.sequence.NeighborTable`.
+        k_, keep_: the ``k`` and ``k'`` actually used (smaller when the corpus is).
+        groups_, first_rows_: duplicate groups of the rows and each group's first row.
+        timings_: seconds per stage (``embed``, ``index``, ``knn``, ``rerank``, ``assemble``).
+
+    Example:
+        >>> sn = SemanticNeighbors(k=100, keep=5, bleu_order=4)  # doctest: +SKIP
+        >>> table = sn.fit(targets, work_dir="run.work").table_  # doctest: +SKIP
+        >>> table.related_texts(targets)[0]  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        k: int = 100,
+        keep: int = 5,
+        bleu_order: int | None = 4,
+        encoder: SentenceEncoder | str | Path | None = None,
+        index: str = "flat",
+        *,
+        embed_side: str = "target",
+        duplicates: Duplicates = "normalized",
+        smooth_method: str = "exp",
+        tokenize: str = "13a",
+        lowercase: bool = False,
+        shard_size: int = 8192,
+        block_size: int = 2048,
+        hnsw_m: int = 32,
+        ef_search: int = 256,
+        with_text: bool = False,
+    ) -> None:
+        self.k = k
+        self.keep = keep
+        self.bleu_order = bleu_order
+        self.encoder = encoder
+        self.index = index
+        self.embed_side = embed_side
+        self.duplicates = duplicates
+        self.smooth_method = smooth_method
+        self.tokenize = tokenize
+        self.lowercase = lowercase
+        self.shard_size = shard_size
+        self.block_size = block_size
+        self.hnsw_m = hnsw_m
+        self.ef_search = ef_search
+        self.with_text = with_text
+
+    # ------------------------------------------------------------------ sklearn-style params
+    _PARAMS = (
+        "k",
+        "keep",
+        "bleu_order",
+        "encoder",
+        "index",
+        "embed_side",
+        "duplicates",
+        "smooth_method",
+        "tokenize",
+        "lowercase",
+        "shard_size",
+        "block_size",
+        "hnsw_m",
+        "ef_search",
+        "with_text",
+    )
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor parameters (scikit-learn convention)."""
+        return {name: getattr(self, name) for name in self._PARAMS}
+
+    def set_params(self, **params: Any) -> SemanticNeighbors:
+        """Set constructor parameters; returns ``self``."""
+        for name, value in params.items():
+            if name not in self._PARAMS:
+                raise ConfigError(f"unknown parameter {name!r}", column=name)
+            setattr(self, name, value)
+        return self
+
+    def _validate(self) -> None:
+        for name in ("k", "keep", "shard_size", "block_size", "hnsw_m", "ef_search"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}", column=name)
+        if self.keep > self.k:
+            raise ConfigError(
+                f"keep (k' = {self.keep}) is larger than k = {self.k}",
+                column="keep",
+                hint="k' neighbours are kept out of the k retrieved: use keep <= k",
+            )
+        if self.bleu_order not in (None, 0) and (
+            isinstance(self.bleu_order, bool) or not isinstance(self.bleu_order, int) or self.bleu_order < 1
+        ):
+            raise ConfigError(
+                f"bleu_order must be None or >= 1, got {self.bleu_order!r}", column="bleu_order"
+            )
+        if self.embed_side not in ("target", "source"):
+            raise ConfigError(
+                f"embed_side must be 'target' or 'source', got {self.embed_side!r}", column="embed_side"
+            )
+        if self.smooth_method not in SMOOTH_METHODS:
+            raise ConfigError(f"unknown smooth_method {self.smooth_method!r}", column="smooth_method")
+        if self.index not in ("flat", "hnsw", "brute"):
+            raise ConfigError(f"unknown index {self.index!r}", column="index", hint="flat, hnsw or brute")
+
+    def _encoder(self) -> SentenceEncoder:
+        if isinstance(self.encoder, SentenceEncoder):
+            return self.encoder
+        return SentenceEncoder(self.encoder)
+
+    def describe(self) -> dict[str, Any]:
+        """Parameters for the manifest (the encoder as its settings and fingerprint)."""
+        params = {name: getattr(self, name) for name in self._PARAMS if name != "encoder"}
+        params["bleu_order"] = self.bleu_order or None
+        params["k_effective"] = getattr(self, "k_", None)
+        params["keep_effective"] = getattr(self, "keep_", None)
+        params["encoder"] = getattr(self, "encoder_info_", None)
+        return params
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        targets: Sequence[str],
+        *,
+        sources: Sequence[str] | None = None,
+        embeddings: np.ndarray | None = None,
+        work_dir: str | Path | None = None,
+        cache_dir: str | Path | None = None,
+        progress: bool = False,
+        on_shard: Callable[[int, int], None] | None = None,
+    ) -> SemanticNeighbors:
+        """Find the related targets of every target; the result is ``self.table_``.
+
+        Args:
+            targets: the target sequences (also the retrieval pool, ``Y_ref`` in the paper).
+            sources: aligned source sentences; needed for ``embed_side="source"``.
+            embeddings: precomputed unit vectors, one row per target (skips the encoder).
+            work_dir: folder for resumable shards (kept until the caller removes it; see :meth:`write`).
+            cache_dir: embedding cache folder (reused across runs); defaults to ``work_dir``.
+            progress: show progress bars.
+            on_shard: called as ``on_shard(i, n_shards)`` after each finished shard.
+        """
+        self._validate()
+        targets = check_texts(targets, name="targets")
+        n = len(targets)
+        if n == 0:
+            raise InputError("targets is empty", column="targets")
+        side = targets
+        if self.embed_side == "source":
+            if sources is None:
+                raise ConfigError(
+                    "embed_side='source' needs sources (aligned source sentences)", column="sources"
+                )
+            side = check_texts(sources, name="sources")
+            if len(side) != n:
+                raise InputError(f"sources has {len(side)} rows, targets {n}", column="sources")
+        timings: dict[str, float] = {}
+        groups, first = duplicate_groups(targets, self.duplicates)
+        self.groups_, self.first_rows_ = groups, first
+        n_groups = first.shape[0]
+        self.k_ = min(int(self.k), n_groups - 1)
+        self.keep_ = min(int(self.keep), self.k_)
+        if self.k_ < int(self.k):
+            warnings.warn(
+                f"only {n_groups} distinct targets: k reduced from {self.k} to {self.k_}"
+                + (f" and keep from {self.keep} to {self.keep_}" if self.keep_ < int(self.keep) else ""),
+                stacklevel=2,
+            )
+        group_texts = [targets[i] for i in first.tolist()]
+        embed_texts_ = [side[i] for i in first.tolist()]
+
+        # -- run folder (resume) -------------------------------------------------------------
+        work = Path(work_dir) if work_dir is not None else None
+        t0 = time.perf_counter()
+        if embeddings is not None:
+            vectors = np.asarray(embeddings, dtype=np.float32)
+            if vectors.ndim != 2 or vectors.shape[0] != n:
+                raise InputError(
+                    f"embeddings must have shape ({n}, d), got {vectors.shape}", column="embeddings"
+                )
+            if not np.isfinite(vectors).all():
+                raise InputError("embeddings contain NaN or infinite values", column="embeddings")
+            vectors = vectors[first]
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = vectors / np.where(norms > 0, norms, 1.0)
+            self.encoder_info_ = {"precomputed_sha256": hashlib.sha256(vectors.tobytes()).hexdigest()}
+        else:
+            encoder = self._encoder()
+            encoder.load()
+            self.encoder_info_ = encoder.describe()
+            vectors = embed_texts(
+                embed_texts_,
+                encoder,
+                cache_dir=cache_dir if cache_dir is not None else work,
+                progress=progress,
+            )
+        timings["embed"] = time.perf_counter() - t0
+
+        run_key = self._run_key(targets, side)
+        if work is not None:
+            self._prepare_work(work, run_key)
+
+        t0 = time.perf_counter()
+        knn = self._build_index(vectors, work)
+        bleu = None
+        if self.bleu_order:
+            bleu = BleuCorpus(
+                group_texts, max_order=int(self.bleu_order), tokenize=self.tokenize, lowercase=self.lowercase
+            )
+        timings["index"] = time.perf_counter() - t0
+
+        n_shards = (n_groups + int(self.shard_size) - 1) // int(self.shard_size)
+        ids_parts, cos_parts, bleu_parts = [], [], []
+        timings["knn"] = timings["rerank"] = 0.0
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=n_groups, desc="kNN + BLEU", unit="target")
+        try:
+            for s in range(n_shards):
+                lo, hi = s * int(self.shard_size), min((s + 1) * int(self.shard_size), n_groups)
+                shard = self._load_shard(work, s, hi - lo) if work is not None else None
+                if shard is None:
+                    shard = self._compute_shard(knn, bleu, lo, hi, timings)
+                    if work is not None:
+                        with atomic_path(work / f"shard-{s:05d}.npz") as tmp, open(tmp, "wb") as handle:
+                            np.savez(handle, ids=shard[0], cos=shard[1], bleu=shard[2])
+                ids_parts.append(shard[0])
+                cos_parts.append(shard[1])
+                bleu_parts.append(shard[2])
+                if bar is not None:
+                    bar.update(hi - lo)
+                if on_shard is not None:
+                    on_shard(s, n_shards)
+        finally:
+            if bar is not None:
+                bar.close()
+
+        t0 = time.perf_counter()
+        width = self.keep_
+        g_ids = np.concatenate(ids_parts) if ids_parts else np.zeros((0, width), dtype=np.int64)
+        g_cos = np.concatenate(cos_parts) if cos_parts else np.zeros((0, width), dtype=np.float32)
+        g_bleu = np.concatenate(bleu_parts) if bleu_parts else np.zeros((0, width), dtype=np.float64)
+        row_ids = g_ids[groups]  # (n, keep) group ids of each row's neighbours
+        valid = row_ids >= 0
+        target_id = np.broadcast_to(np.arange(n, dtype=np.int64)[:, None], row_ids.shape)[valid]
+        rank = np.broadcast_to(np.arange(1, width + 1, dtype=np.int32)[None, :], row_ids.shape)[valid]
+        neighbor_id = first[row_ids[valid]]
+        text = [targets[i] for i in neighbor_id.tolist()] if self.with_text else None
+        self.table_ = NeighborTable(
+            target_id=target_id,
+            rank=rank,
+            neighbor_id=neighbor_id,
+            cosine=g_cos[groups][valid],
+            bleu=g_bleu[groups][valid],
+            n_targets=n,
+            neighbor_text=text,
+        )
+        timings["assemble"] = time.perf_counter() - t0
+        self.timings_ = timings
+        self._targets_sha = hash_texts(targets)
+        self._side_sha = hash_texts(side) if side is not targets else None
+        return self
+
+    def _run_key(self, targets: list[str], side: list[str]) -> str:
+        info = {
+            "params": {name: getattr(self, name) for name in self._PARAMS if name != "encoder"},
+            "encoder": self.encoder_info_,
+            "targets": hash_texts(targets),
+            "side": hash_texts(side) if side is not targets else None,
+        }
+        return hashlib.sha256(json.dumps(info, sort_keys=True, default=str).encode()).hexdigest()
+
+    @staticmethod
+    def _prepare_work(work: Path, run_key: str) -> None:
+        work.mkdir(parents=True, exist_ok=True)
+        run_file = work / "run.json"
+        if run_file.exists():
+            try:
+                old = json.loads(run_file.read_text(encoding="utf-8")).get("run_key")
+            except (json.JSONDecodeError, AttributeError):
+                old = None
+            if old == run_key:
+                return
+            warnings.warn(f"{work}: work folder belongs to another run; discarding its shards", stacklevel=3)
+            for stale in [*work.glob("shard-*.npz"), *work.glob("index-*.faiss")]:
+                stale.unlink()
+        atomic_write_text(run_file, json.dumps({"run_key": run_key}))
+
+    def _build_index(self, vectors: np.ndarray, work: Path | None) -> KnnIndex:
+        if self.index != "hnsw" or work is None:
+            return KnnIndex(
+                vectors, backend=self.index, block_size=int(self.block_size), hnsw_m=int(self.hnsw_m),
+                ef_search=int(self.ef_search),
+            )  # fmt: skip
+        import faiss
+
+        path = work / "index-hnsw.faiss"
+        if path.exists():
+            try:
+                index = faiss.read_index(str(path))
+            except RuntimeError:
+                index = None
+            if index is not None and index.ntotal == vectors.shape[0]:
+                return KnnIndex.from_faiss(
+                    index,
+                    vectors,
+                    backend="hnsw",
+                    block_size=int(self.block_size),
+                    ef_search=int(self.ef_search),
+                )
+        knn = KnnIndex(
+            vectors, backend="hnsw", block_size=int(self.block_size), hnsw_m=int(self.hnsw_m),
+            ef_search=int(self.ef_search),
+        )  # fmt: skip
+        with atomic_path(path) as tmp:
+            faiss.write_index(knn.faiss_index, str(tmp))
+        return knn
+
+    def _load_shard(self, work: Path, s: int, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        path = work / f"shard-{s:05d}.npz"
+        if not path.exists():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                shard = (data["ids"], data["cos"], data["bleu"])
+        except (OSError, ValueError, KeyError):
+            return None
+        if any(a.shape != (rows, self.keep_) for a in shard):
+            return None
+        return shard
+
+    def _compute_shard(
+        self, knn: KnnIndex, bleu: BleuCorpus | None, lo: int, hi: int, timings: dict[str, float]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        t0 = time.perf_counter()
+        queries = np.arange(lo, hi, dtype=np.int64)
+        ids, cos = knn.search_rows(queries, self.k_)
+        t1 = time.perf_counter()
+        timings["knn"] += t1 - t0
+        if bleu is not None and self.k_ > 0:
+            scores = bleu.score_candidates(
+                queries, ids, max_order=int(self.bleu_order), smooth_method=self.smooth_method
+            )
+            # best BLEU first, then higher cosine, then smaller id; padding (-1, NaN) last
+            key_b = np.where(ids >= 0, -scores, np.inf)
+            key_c = np.where(ids >= 0, -cos, np.inf)
+            key_i = np.where(ids >= 0, ids, np.iinfo(np.int64).max)
+            order = np.lexsort((key_i, key_c, key_b), axis=1)[:, : self.keep_]
+            ids = np.take_along_axis(ids, order, 1)
+            cos = np.take_along_axis(cos, order, 1)
+            scores = np.take_along_axis(scores, order, 1)
+        else:
+            ids, cos = ids[:, : self.keep_], cos[:, : self.keep_]
+            scores = np.full(ids.shape, np.nan, dtype=np.float64)
+        timings["rerank"] += time.perf_counter() - t1
+        return ids, cos.astype(np.float32), scores.astype(np.float64)
+
+    # ------------------------------------------------------------------ output
+    def write(
+        self, path: str | Path, targets: Sequence[str], *, inputs: dict[str, Any] | None = None
+    ) -> Path:
+        """Write ``table_`` as Parquet + manifest (parameters, encoder fingerprint, targets hash)."""
+        if not hasattr(self, "table_"):
+            raise NotFittedError("call fit before write")
+        extra_inputs = dict(inputs or {})
+        if self._side_sha is not None:
+            extra_inputs["sources_sha256"] = self._side_sha
+        return self.table_.write(
+            path, kind_detail="semantic", parameters=self.describe(), texts=targets, inputs=extra_inputs
+        )
+
+    @staticmethod
+    def clean_work(work_dir: str | Path) -> None:
+        """Remove a finished run's work folder (only the files a run writes there)."""
+        work = Path(work_dir)
+        if not work.is_dir():
+            return
+        for item in [*work.glob("shard-*.npz"), *work.glob("index-*.faiss"), work / "run.json"]:
+            item.unlink(missing_ok=True)
+        for parts in work.glob("embeddings-*.parts*"):
+            shutil.rmtree(parts, ignore_errors=True)
+        for emb in work.glob("embeddings-*.npy*"):
+            emb.unlink(missing_ok=True)
+        try:
+            work.rmdir()
+        except OSError:
+            pass
