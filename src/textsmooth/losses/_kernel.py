@@ -1,0 +1,260 @@
+"""The one vocabulary-sized computation every loss here needs, done block by block.
+
+Every loss of the family is a small function of a few per-row statistics of the logits ``z`` (rows are
+positions, columns are classes, ``p = softmax(z)``):
+
+* ``lse_i = log sum_j exp(z_ij)``                        (log-partition)
+* ``z_i[idx_ik]``                                         (logits at a few gathered classes)
+* ``z_i . v``  for one class vector ``v`` or the row mean   (uniform / prior smoothing term)
+* ``q_i . z_i``  for a dense soft target ``q``               (dense soft-target term)
+* ``E_i = p_i . z_i``                                      (so that the entropy is ``lse_i - E_i``)
+
+:func:`row_stats` returns them as a differentiable autograd node. Its backward writes the gradient with
+respect to ``z`` in one ``(P, C)`` buffer, block by block::
+
+    dz_ij = g_lse_i p_ij + g_E_i p_ij (1 + z_ij - E_i) + g_dot_i v_j + g_soft_i q_ij
+            + sum_k g_idx_ik [j = idx_ik]
+
+The loss itself (a few operations on ``(P,)`` and ``(P, K)`` tensors) is ordinary autograd code in the
+modules that use this, so each formula reads as written in its paper while nothing of shape
+``(P, C)`` is allocated besides the gradient (PyTorch's own ``cross_entropy`` keeps the log-softmax
+and three more buffers of that size). Blocks of about a million elements stay in cache on a CPU, so the
+four or five passes over a block cost about one pass over memory.
+
+Arithmetic is float32 for float16/bfloat16/float32 logits and float64 for float64 logits; the gradient is
+returned in the logits' dtype. Stable for logits of any finite magnitude (max-shifted exponentials).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+from torch.autograd.function import FunctionCtx, once_differentiable
+
+__all__ = ["RowStats", "block_rows", "compute_dtype", "grad_block", "row_stats", "stats_block"]
+
+# Elements per block: ~4 MB of float32 on a CPU (cache-sized); large on GPUs, where launches cost more.
+CPU_BLOCK_ELEMENTS = 1 << 20
+GPU_BLOCK_ELEMENTS = 1 << 26
+
+_MEAN = "mean"  # marker: the class vector is the uniform 1/C (computed as a row mean, no matvec)
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def block_rows(num_classes: int, device: torch.device, block_elements: int | None = None) -> int:
+    if block_elements is None:
+        block_elements = CPU_BLOCK_ELEMENTS if device.type == "cpu" else GPU_BLOCK_ELEMENTS
+    return max(1, block_elements // max(1, num_classes))
+
+
+class RowStats(NamedTuple):
+    """Per-row statistics of logits ``z`` (P, C); fields not asked for are ``None``."""
+
+    lse: Tensor  # (P,) log-sum-exp
+    gathered: Tensor | None  # (P, K) z at the requested indices
+    dot: Tensor | None  # (P,) z . v  (v the class vector, or the row mean)
+    soft_dot: Tensor | None  # (P,) q . z for the dense soft target q
+    expected: Tensor | None  # (P,) p . z
+    finite: Tensor | None  # (P,) bool: every logit of the row is finite (not differentiable)
+
+
+def stats_block(
+    zc: Tensor,
+    vector: Tensor | str | None,
+    soft_c: Tensor | None,
+    want_expected: bool,
+    want_finite: bool,
+) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None, Tensor | None]:
+    """Statistics of one block ``zc`` (rows, C) already in the compute dtype."""
+    lse = torch.logsumexp(zc, dim=1)
+    dot = finite = soft_dot = expected = None
+    if vector is not None or want_finite:
+        if isinstance(vector, Tensor):
+            dot = zc @ vector
+            check = zc.sum(dim=1) if want_finite else None
+        else:
+            row_sum = zc.sum(dim=1)
+            dot = row_sum / zc.shape[1] if vector == _MEAN else None
+            check = row_sum
+        if want_finite:
+            finite = torch.isfinite(check) & torch.isfinite(lse)
+    if soft_c is not None:
+        soft_dot = torch.linalg.vecdot(soft_c.to(zc.dtype), zc, dim=1)
+    if want_expected:
+        p = torch.exp(zc - lse[:, None])
+        expected = torch.linalg.vecdot(p, zc, dim=1)
+    return lse, dot, soft_dot, expected, finite
+
+
+def grad_block(
+    zc: Tensor,
+    out: Tensor,
+    lse_c: Tensor,
+    *,
+    g_lse: Tensor | None,
+    g_dot: Tensor | None,
+    vector: Tensor | str | None,
+    g_soft: Tensor | None,
+    soft_c: Tensor | None,
+    g_exp: Tensor | None,
+    exp_c: Tensor | None,
+    g_idx: Tensor | None,
+    idx_c: Tensor | None,
+    use_shift: bool,
+) -> Tensor:
+    """Write the gradient of one block into ``out`` (same shape and dtype as ``zc``; may alias ``zc``)."""
+    if g_exp is not None:
+        assert exp_c is not None
+        # p * (g_lse + g_E (1 - E) + g_E z)
+        a = g_exp * (1.0 - exp_c)
+        if g_lse is not None:
+            a = a + g_lse
+        factor = torch.addcmul(a[:, None], zc, g_exp[:, None])
+        torch.sub(zc, lse_c[:, None], out=out).exp_()
+        out.mul_(factor)
+    elif g_lse is not None:
+        if use_shift:
+            # g * exp(z - lse) = exp(z - (lse - log g)) for g >= 0 (g = 0 gives exp(-inf) = 0): one pass less.
+            torch.sub(zc, (lse_c - torch.log(g_lse))[:, None], out=out).exp_()
+        else:
+            torch.sub(zc, lse_c[:, None], out=out).exp_()
+            out.mul_(g_lse[:, None])
+    else:
+        out.zero_()
+    if g_dot is not None:
+        if isinstance(vector, Tensor):
+            out.addr_(g_dot, vector)
+        else:
+            out.add_((g_dot / zc.shape[1])[:, None])
+    if g_soft is not None:
+        assert soft_c is not None
+        out.addcmul_(soft_c.to(out.dtype), g_soft[:, None])
+    if g_idx is not None:
+        assert idx_c is not None
+        out.scatter_add_(1, idx_c, g_idx)
+    return out
+
+
+class _RowStatsFn(torch.autograd.Function):
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: FunctionCtx,
+        z: Tensor,
+        index: Tensor | None,
+        vector: Tensor | None,
+        use_mean: bool,
+        soft: Tensor | None,
+        want_expected: bool,
+        want_finite: bool,
+        block_elements: int | None,
+    ) -> tuple[Tensor, ...]:
+        P, C = z.shape
+        cdt = compute_dtype(z.dtype)
+        vec: Tensor | str | None = vector.to(cdt) if vector is not None else (_MEAN if use_mean else None)
+        rows = block_rows(C, z.device, block_elements)
+        empty = z.new_empty(0, dtype=cdt)
+        lse = z.new_empty(P, dtype=cdt)
+        dot = z.new_empty(P, dtype=cdt) if vec is not None else empty
+        soft_dot = z.new_empty(P, dtype=cdt) if soft is not None else empty
+        expected = z.new_empty(P, dtype=cdt) if want_expected else empty
+        finite = z.new_empty(P, dtype=torch.bool) if want_finite else z.new_empty(0, dtype=torch.bool)
+        for s in range(0, P, rows):
+            e = min(P, s + rows)
+            zc = z[s:e].to(cdt)
+            l_c, d_c, sd_c, ex_c, f_c = stats_block(
+                zc, vec, soft[s:e] if soft is not None else None, want_expected, want_finite
+            )
+            lse[s:e] = l_c
+            if d_c is not None:
+                dot[s:e] = d_c
+            if sd_c is not None:
+                soft_dot[s:e] = sd_c
+            if ex_c is not None:
+                expected[s:e] = ex_c
+            if f_c is not None:
+                finite[s:e] = f_c
+        gathered = z.gather(1, index).to(cdt) if index is not None else empty
+        ctx.save_for_backward(z, lse, index, vector, soft, expected if want_expected else None)
+        ctx.use_mean = use_mean  # type: ignore[attr-defined]
+        ctx.block_elements = block_elements  # type: ignore[attr-defined]
+        ctx.mark_non_differentiable(finite)
+        ctx.set_materialize_grads(False)
+        return lse, gathered, dot, soft_dot, expected, finite
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: FunctionCtx, *grads: Tensor | None) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        g_lse, g_gat, g_dot, g_soft, g_exp, _ = grads
+        z, lse, index, vector, soft, expected = ctx.saved_tensors  # type: ignore[attr-defined]
+        nones = (None,) * 7
+        if not ctx.needs_input_grad[0]:  # type: ignore[attr-defined]
+            return (None, *nones)
+        P, C = z.shape
+        cdt = compute_dtype(z.dtype)
+        vec: Tensor | str | None = vector.to(cdt) if vector is not None else _MEAN
+        grads_c = [g if g is None else g.to(cdt) for g in (g_lse, g_gat, g_dot, g_soft, g_exp)]
+        g_lse, g_gat, g_dot, g_soft, g_exp = grads_c
+        use_shift = g_lse is not None and z.device.type == "cpu" and bool((g_lse >= 0).all())
+        rows = block_rows(C, z.device, ctx.block_elements)  # type: ignore[attr-defined]
+        grad = torch.empty_like(z, memory_format=torch.contiguous_format)
+        direct = grad.dtype == cdt
+        for s in range(0, P, rows):
+            e = min(P, s + rows)
+            zc = z[s:e].to(cdt)
+            out = grad[s:e] if direct else torch.empty_like(zc)
+            grad_block(
+                zc,
+                out,
+                lse[s:e],
+                g_lse=None if g_lse is None else g_lse[s:e],
+                g_dot=None if g_dot is None else g_dot[s:e],
+                vector=vec,
+                g_soft=None if g_soft is None else g_soft[s:e],
+                soft_c=None if soft is None else soft[s:e],
+                g_exp=None if g_exp is None else g_exp[s:e],
+                exp_c=None if expected is None else expected[s:e],
+                g_idx=None if g_gat is None else g_gat[s:e],
+                idx_c=None if (g_gat is None or index is None) else index[s:e],
+                use_shift=use_shift,
+            )
+            if not direct:
+                grad[s:e].copy_(out)
+        return (grad, *nones)
+
+
+def row_stats(
+    z: Tensor,
+    *,
+    index: Tensor | None = None,
+    vector: Tensor | str | None = None,
+    soft: Tensor | None = None,
+    expected: bool = False,
+    finite: bool = False,
+    block_elements: int | None = None,
+) -> RowStats:
+    """Differentiable per-row statistics of ``z`` (P, C); see the module docstring.
+
+    ``index`` (P, K) int64 must be in range; ``vector`` is a (C,) tensor or ``"mean"``; ``soft`` (P, C)
+    is treated as a constant (no gradient flows to it). Not twice differentiable.
+    """
+    vec = vector if isinstance(vector, Tensor) else None
+    use_mean = vector == _MEAN
+    if soft is not None:
+        soft = soft.detach()
+    if vec is not None:
+        vec = vec.detach()
+    out = _RowStatsFn.apply(z, index, vec, use_mean, soft, expected, finite, block_elements)
+    lse, gathered, dot, soft_dot, exp_, fin = out
+    return RowStats(
+        lse=lse,
+        gathered=gathered if index is not None else None,
+        dot=dot if vector is not None else None,
+        soft_dot=soft_dot if soft is not None else None,
+        expected=exp_ if expected else None,
+        finite=fin if finite else None,
+    )

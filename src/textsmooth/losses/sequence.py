@@ -1,0 +1,161 @@
+"""Semantic sequence-level label smoothing (semantic-smoothing paper, loss (2)), model-agnostic."""
+
+from __future__ import annotations
+
+from typing import Literal, overload
+
+import torch
+from torch import Tensor, nn
+
+from textsmooth.errors import InputError
+from textsmooth.losses._common import (
+    LossOutput,
+    Reduction,
+    as_tensor_arg,
+    check_non_negative,
+    check_reduction,
+    maybe_with_nll,
+    reduce_rows,
+)
+
+__all__ = ["SequenceSmoothedNLL", "sequence_smoothed_nll"]
+
+
+@overload
+def sequence_smoothed_nll(
+    nll_target: Tensor,
+    nll_related: Tensor,
+    related_mask: Tensor,
+    alpha: float,
+    reduction: Reduction = ...,
+    *,
+    num_items: int | float | Tensor | None = ...,
+    return_nll: Literal[False] = ...,
+    validate: bool = ...,
+) -> Tensor: ...
+@overload
+def sequence_smoothed_nll(
+    nll_target: Tensor,
+    nll_related: Tensor,
+    related_mask: Tensor,
+    alpha: float,
+    reduction: Reduction = ...,
+    *,
+    num_items: int | float | Tensor | None = ...,
+    return_nll: Literal[True],
+    validate: bool = ...,
+) -> LossOutput: ...
+def sequence_smoothed_nll(
+    nll_target: Tensor,
+    nll_related: Tensor,
+    related_mask: Tensor,
+    alpha: float,
+    reduction: Reduction = "mean",
+    *,
+    num_items: int | float | Tensor | None = None,
+    return_nll: bool = False,
+    validate: bool = True,
+) -> Tensor | LossOutput:
+    r"""Sequence-level smoothing towards related target sequences, loss (2) of the semantic-smoothing paper.
+
+    Per example ``b`` with gold target ``y`` and its set ``R(y)`` of related sequences::
+
+        loss_b = -log p(y | x) + alpha / |R(y)| * sum_{y' in R(y)} -log p(y' | x)
+
+    and ``loss_b = -log p(y | x)`` when ``R(y)`` is empty. ``R(y)`` may be semantic neighbours re-ranked by
+    BLEU, the other targets of the minibatch, or sampled token swaps: this function only sees their
+    sequence negative log-likelihoods, so it works for any model. Padded entries (``related_mask`` False)
+    are selected away, never multiplied by zero: a padded NaN or inf changes neither the value nor the
+    gradient, and their gradient is exactly 0.
+
+    Args:
+        nll_target: ``(B,)`` negative log-likelihood of each gold target sequence.
+        nll_related: ``(B, K)`` negative log-likelihoods of up to ``K`` related sequences per example.
+        related_mask: ``(B, K)`` bool, True where an entry of ``nll_related`` is real.
+        alpha: weight of the related sequences, >= 0.
+        reduction: ``"mean"`` over examples (default; or ``num_items``), ``"sum"`` or ``"none"`` (``(B,)``).
+        return_nll: also return the reduced ``nll_target`` (:class:`LossOutput`).
+        validate: check that the unmasked values are finite.
+    """
+    check_non_negative("alpha", alpha)
+    check_reduction(reduction, num_items)
+    for name, value in (
+        ("nll_target", nll_target),
+        ("nll_related", nll_related),
+        ("related_mask", related_mask),
+    ):
+        as_tensor_arg(name, value)
+    if nll_target.dim() != 1:
+        raise InputError(f"nll_target must have shape (B,), got {tuple(nll_target.shape)}")
+    B = nll_target.shape[0]
+    if nll_related.dim() != 2 or nll_related.shape[0] != B:
+        raise InputError(f"nll_related must have shape ({B}, K), got {tuple(nll_related.shape)}")
+    if tuple(related_mask.shape) != tuple(nll_related.shape):
+        raise InputError(
+            f"related_mask has shape {tuple(related_mask.shape)}, nll_related {tuple(nll_related.shape)}; "
+            "they must match"
+        )
+    if related_mask.dtype != torch.bool:
+        raise InputError(f"related_mask must be a bool tensor, got dtype {related_mask.dtype}")
+    if not nll_target.is_floating_point() or not nll_related.is_floating_point():
+        raise InputError("nll_target and nll_related must be floating tensors")
+    dtype = torch.promote_types(torch.promote_types(nll_target.dtype, nll_related.dtype), torch.float32)
+    target = nll_target.to(dtype)
+    related = torch.where(
+        related_mask, nll_related.to(dtype), torch.zeros((), dtype=dtype, device=target.device)
+    )
+    if validate:
+        if not bool(torch.isfinite(target).all()) or not bool(torch.isfinite(related).all()):
+            raise InputError("nll_target and the unmasked entries of nll_related must be finite")
+    count = related_mask.sum(dim=1)
+    factor = torch.where(count > 0, float(alpha) / count.clamp(min=1).to(dtype), torch.zeros((), dtype=dtype))
+    rows = target + factor * related.sum(dim=1)
+    denominator = torch.tensor(float(B), dtype=dtype, device=target.device)
+    loss = reduce_rows(
+        rows, reduction=reduction, denominator=denominator, num_items=num_items, batch_shape=(B,)
+    )
+    return maybe_with_nll(
+        loss,
+        target if return_nll else None,
+        return_nll=return_nll,
+        reduction=reduction,
+        count=denominator,
+        num_items=num_items,
+        batch_shape=(B,),
+    )
+
+
+class SequenceSmoothedNLL(nn.Module):
+    """Module form of :func:`sequence_smoothed_nll` (holds the hyper-parameters only)."""
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        *,
+        reduction: Reduction = "mean",
+        return_nll: bool = False,
+        validate: bool = True,
+    ) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.reduction: Reduction = reduction
+        self.return_nll = return_nll
+        self.validate = validate
+
+    def forward(
+        self,
+        nll_target: Tensor,
+        nll_related: Tensor,
+        related_mask: Tensor,
+        num_items: int | float | Tensor | None = None,
+    ) -> Tensor | LossOutput:
+        return sequence_smoothed_nll(
+            nll_target,
+            nll_related,
+            related_mask,
+            self.alpha,
+            self.reduction,
+            num_items=num_items,
+            return_nll=self.return_nll,  # type: ignore[call-overload]
+            validate=self.validate,
+        )
