@@ -38,6 +38,10 @@ __all__ = ["RowStats", "block_rows", "compute_dtype", "grad_block", "row_stats",
 # Elements per block: ~4 MB of float32 on a CPU (cache-sized); large on GPUs, where launches cost more.
 CPU_BLOCK_ELEMENTS = 1 << 20
 GPU_BLOCK_ELEMENTS = 1 << 26
+# ...but at most this many blocks on a CPU: each block is ~9 OpenMP parallel regions, and on a machine
+# whose cores are shared with other processes every region can wait a scheduler tick for a busy core, so
+# thousands of small regions lose more than the cache gains (measured: see docs/losses.md).
+CPU_MAX_BLOCKS = 16
 
 _MEAN = "mean"  # marker: the class vector is the uniform 1/C (computed as a row mean, no matvec)
 
@@ -46,10 +50,21 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def block_rows(num_classes: int, device: torch.device, block_elements: int | None = None) -> int:
+def block_rows(
+    num_classes: int,
+    device: torch.device,
+    total_rows: int,
+    block_elements: int | None = None,
+    max_blocks: int | None = None,
+) -> int:
+    """Rows per block for a ``(total_rows, num_classes)`` pass."""
     if block_elements is None:
         block_elements = CPU_BLOCK_ELEMENTS if device.type == "cpu" else GPU_BLOCK_ELEMENTS
-    return max(1, block_elements // max(1, num_classes))
+    rows = max(1, block_elements // max(1, num_classes))
+    if device.type == "cpu":
+        blocks = CPU_MAX_BLOCKS if max_blocks is None else max_blocks
+        rows = max(rows, -(-total_rows // blocks))
+    return rows
 
 
 class RowStats(NamedTuple):
@@ -156,7 +171,7 @@ class _RowStatsFn(torch.autograd.Function):
         P, C = z.shape
         cdt = compute_dtype(z.dtype)
         vec: Tensor | str | None = vector.to(cdt) if vector is not None else (_MEAN if use_mean else None)
-        rows = block_rows(C, z.device, block_elements)
+        rows = block_rows(C, z.device, P, block_elements)
         empty = z.new_empty(0, dtype=cdt)
         lse = z.new_empty(P, dtype=cdt)
         dot = z.new_empty(P, dtype=cdt) if vec is not None else empty
@@ -200,7 +215,7 @@ class _RowStatsFn(torch.autograd.Function):
         grads_c = [g if g is None else g.to(cdt) for g in (g_lse, g_gat, g_dot, g_soft, g_exp)]
         g_lse, g_gat, g_dot, g_soft, g_exp = grads_c
         use_shift = g_lse is not None and z.device.type == "cpu" and bool((g_lse >= 0).all())
-        rows = block_rows(C, z.device, ctx.block_elements)  # type: ignore[attr-defined]
+        rows = block_rows(C, z.device, P, ctx.block_elements)  # type: ignore[attr-defined]
         grad = torch.empty_like(z, memory_format=torch.contiguous_format)
         direct = grad.dtype == cdt
         for s in range(0, P, rows):
