@@ -66,9 +66,13 @@ def pipeline(targets: list[str], args) -> np.ndarray:
 
     print(f"\n## Multi30k EN train: {len(targets):,} targets, k=100, keep=5, BLEU-4, index=flat")
     with tempfile.TemporaryDirectory() as tmp:
-        encoder = SentenceEncoder(num_threads=args.threads)
         t_start = time.perf_counter()
-        sn = SemanticNeighbors(k=100, keep=5, bleu_order=4, encoder=encoder, index="flat")
+        encoder = SentenceEncoder(num_threads=args.threads).load()
+        encoder.fingerprint  # noqa: B018 - hashes the model files once
+        load_s = time.perf_counter() - t_start
+        sn = SemanticNeighbors(
+            k=100, keep=5, bleu_order=4, encoder=encoder, index="flat", num_threads=args.threads
+        )
         sn.fit(targets, work_dir=f"{tmp}/work", progress=False)
         t0 = time.perf_counter()
         sn.write(f"{tmp}/table.parquet", targets)
@@ -76,7 +80,6 @@ def pipeline(targets: list[str], args) -> np.ndarray:
         total = time.perf_counter() - t_start
         vectors = np.load(next(iter(__import__("pathlib").Path(f"{tmp}/work").glob("embeddings-*.npy"))))
     tm = sn.timings_
-    load_s = total - sum(tm.values()) - write_s
     rows = [
         ["model load + fingerprint", load_s],
         [f"embed ({len(sn.first_rows_):,} distinct targets, {sn.encoder_info_['precision']})", tm["embed"]],
@@ -103,7 +106,7 @@ def pipeline(targets: list[str], args) -> np.ndarray:
         t_auto.append(time.perf_counter() - t0)
     scale = len(sn.first_rows_) / len(sample)
     t0 = time.perf_counter()
-    KnnIndex(vectors, backend="brute").search_rows(np.arange(vectors.shape[0]), 100)
+    KnnIndex(vectors, backend="brute", num_threads=args.threads).search_rows(np.arange(vectors.shape[0]), 100)
     brute_s = time.perf_counter() - t0
     rng = np.random.default_rng(0)
     pairs = [(targets[i], targets[j]) for i, j in rng.integers(0, len(targets), size=(args.bleu_sample, 2))]
@@ -132,7 +135,7 @@ def knn_section(base_vectors: np.ndarray, args) -> None:
         vecs = _synthetic_vectors(base_vectors, n, seed=n)
         queries = np.random.default_rng(1).choice(n, size=min(1000, n), replace=False)
         t0 = time.perf_counter()
-        flat = KnnIndex(vecs, backend="flat")
+        flat = KnnIndex(vecs, backend="flat", num_threads=args.threads)
         exact_ids, _ = flat.search_rows(queries, 100)
         t_q = (time.perf_counter() - t0) / len(queries)
         if n <= args.flat_max:
@@ -144,7 +147,14 @@ def knn_section(base_vectors: np.ndarray, args) -> None:
             flat_s = t_q * n
             flat_note = f"extrapolated from {len(queries)} queries"
         t0 = time.perf_counter()
-        hnsw = KnnIndex(vecs, backend="hnsw", hnsw_m=args.hnsw_m, ef_construction=80, ef_search=128)
+        hnsw = KnnIndex(
+            vecs,
+            backend="hnsw",
+            hnsw_m=args.hnsw_m,
+            ef_construction=80,
+            ef_search=128,
+            num_threads=args.threads,
+        )
         build_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         approx_ids, _ = hnsw.search_rows(queries, 100)
@@ -200,7 +210,7 @@ def main() -> int:
     parser.add_argument("--flat-max", type=int, default=60_000, help="largest n searched fully with flat")
     parser.add_argument("--rerank-sizes", type=int, nargs="+", default=[290_000, 1_000_000])
     parser.add_argument("--hnsw-m", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: cores - 1)")
     parser.add_argument("--embed-sample", type=int, default=1000)
     parser.add_argument("--bleu-sample", type=int, default=2000)
     args = parser.parse_args()

@@ -94,7 +94,7 @@ def build(
     ),
     precision: PrecisionOpt = typer.Option(PrecisionOpt.auto, "--precision", help="Encoder precision."),
     batch_size: int = typer.Option(64, "--batch-size", help="Sentences per encoder batch."),
-    threads: int | None = typer.Option(None, "--threads", help="torch CPU threads (default: torch's)."),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: cores - 1, >= 1)."),
     embed_side: SideOpt = typer.Option(SideOpt.target, "--embed-side", help="Embed targets or sources."),
     sources: Path | None = typer.Option(None, "--sources", help="Aligned sources (for --embed-side source)."),
     index: IndexOpt = typer.Option(IndexOpt.flat, "--index", help="flat (exact), hnsw or brute."),
@@ -148,6 +148,7 @@ def build(
         embed_side=embed_side.value,
         duplicates=duplicates.value,
         shard_size=shard_size,
+        num_threads=threads,
         with_text=with_text,
     )
     work = output.with_name(output.name + ".work")

@@ -34,6 +34,7 @@ import numpy as np
 from textsmooth.errors import ArtifactError, ConfigError, InputError, ModelLoadError, StaleArtifactError
 from textsmooth.io.atomic import atomic_path
 from textsmooth.io.manifest import hash_texts, manifest_path, read_manifest, write_manifest
+from textsmooth.sequence._threads import thread_limit
 
 __all__ = [
     "EMBEDDINGS_KIND",
@@ -119,7 +120,8 @@ class SentenceEncoder:
         batch_size: sentences per forward pass (sentences are sorted by length to limit padding).
         max_length: tokens kept per sentence; default: the model's ``max_seq_length`` or at most 512.
         normalize: scale vectors to unit length (cosine = inner product). Keep it on for retrieval.
-        num_threads: torch CPU threads; ``None`` keeps torch's setting.
+        num_threads: torch CPU threads while encoding (restored afterwards); ``None``: all cores but one,
+            at least 1 (see :mod:`textsmooth.sequence._threads` for why).
         precision: ``auto`` (bf16 autocast where the CPU supports bf16 natively, else fp32), ``fp32``
             or ``bf16``.
 
@@ -196,7 +198,6 @@ class SentenceEncoder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
-            import torch
             from transformers import AutoModel, AutoTokenizer
             from transformers.utils import logging as hf_logging
 
@@ -211,8 +212,6 @@ class SentenceEncoder:
         if getattr(model.config, "is_encoder_decoder", False) and hasattr(model, "get_encoder"):
             model = model.get_encoder()
         model.eval()
-        if self.num_threads:
-            torch.set_num_threads(int(self.num_threads))
         limit = self.max_length or st_max_length or getattr(tokenizer, "model_max_length", 512)
         self._max_length = int(min(int(limit), 512 if self.max_length is None else int(limit)))
         self._bf16 = self.precision == "bf16" or (self.precision == "auto" and _cpu_has_bf16())
@@ -297,6 +296,13 @@ class SentenceEncoder:
         out = np.zeros((len(texts), self.dim_), dtype=np.float32)
         if not texts:
             return out
+        with thread_limit(self.num_threads, faiss_=False):
+            self._encode_into(out, texts, progress, on_batch)
+        return out
+
+    def _encode_into(
+        self, out: np.ndarray, texts: list[str], progress: bool, on_batch: Callable[[int], None] | None
+    ) -> None:
         order = np.argsort([-len(t) for t in texts], kind="stable")
         bar = None
         if progress:
@@ -314,7 +320,6 @@ class SentenceEncoder:
         finally:
             if bar is not None:
                 bar.close()
-        return out
 
 
 # ---------------------------------------------------------------------- cached embeddings

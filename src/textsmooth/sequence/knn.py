@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 
 from textsmooth.errors import ConfigError, InputError
+from textsmooth.sequence._threads import thread_limit
 
 __all__ = ["Backend", "KnnIndex", "faiss_available"]
 
@@ -46,6 +47,7 @@ class KnnIndex:
         backend: ``flat``, ``hnsw`` or ``brute`` (see the module docstring).
         block_size: queries per block (memory: ``block_size x n`` floats for ``brute``).
         hnsw_m, ef_construction, ef_search: HNSW parameters.
+        num_threads: faiss/torch threads while building and searching (``None``: cores - 1, at least 1).
 
     Example:
         >>> v = np.eye(3, dtype=np.float32)[[0, 0, 1]] + np.float32(0.1)
@@ -64,6 +66,7 @@ class KnnIndex:
         hnsw_m: int = 32,
         ef_construction: int = 80,
         ef_search: int = 256,
+        num_threads: int | None = None,
     ) -> None:
         if backend not in ("flat", "hnsw", "brute"):
             raise ConfigError(
@@ -87,7 +90,12 @@ class KnnIndex:
         self.vectors = vectors
         self.block_size = int(block_size)
         self.ef_search = int(ef_search)
+        self.num_threads = num_threads
         self._index: Any = None
+        with thread_limit(num_threads, torch_=False, faiss_=backend != "brute"):
+            self._build(vectors, backend, int(hnsw_m), int(ef_construction))
+
+    def _build(self, vectors: np.ndarray, backend: str, hnsw_m: int, ef_construction: int) -> None:
         if backend == "flat":
             import faiss
 
@@ -110,6 +118,7 @@ class KnnIndex:
         backend: Backend,
         block_size: int = 4096,
         ef_search: int = 256,
+        num_threads: int | None = None,
     ) -> KnnIndex:
         """Wrap an already built faiss index (e.g. one read back with ``faiss.read_index``) of ``vectors``."""
         self = cls.__new__(cls)
@@ -117,6 +126,7 @@ class KnnIndex:
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.block_size = int(block_size)
         self.ef_search = int(ef_search)
+        self.num_threads = num_threads
         self._index = index
         return self
 
@@ -139,11 +149,13 @@ class KnnIndex:
         sims = np.full((q, int(k)), np.nan, dtype=np.float32)
         if k_eff <= 0 or q == 0:
             return ids, sims
-        for lo in range(0, q, self.block_size):
-            hi = min(lo + self.block_size, q)
-            bi, bs = self._search_block(queries[lo:hi], k_eff)
-            ids[lo:hi, :k_eff] = bi
-            sims[lo:hi, :k_eff] = bs
+        brute = self.backend == "brute"
+        with thread_limit(self.num_threads, torch_=brute, faiss_=not brute):
+            for lo in range(0, q, self.block_size):
+                hi = min(lo + self.block_size, q)
+                bi, bs = self._search_block(queries[lo:hi], k_eff)
+                ids[lo:hi, :k_eff] = bi
+                sims[lo:hi, :k_eff] = bs
         return ids, sims
 
     def _search_block(self, block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

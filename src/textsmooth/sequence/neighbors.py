@@ -106,6 +106,8 @@ class SemanticNeighbors:
         shard_size: targets per resumable shard.
         block_size: queries per kNN block.
         hnsw_m, ef_search: HNSW parameters.
+        num_threads: faiss/torch threads for the kNN search (``None``: cores - 1, at least 1; the encoder
+            has its own setting).
         with_text: store the neighbour texts in the table too.
 
     Attributes (after ``fit``):
@@ -137,6 +139,7 @@ class SemanticNeighbors:
         block_size: int = 2048,
         hnsw_m: int = 32,
         ef_search: int = 256,
+        num_threads: int | None = None,
         with_text: bool = False,
     ) -> None:
         self.k = k
@@ -153,6 +156,7 @@ class SemanticNeighbors:
         self.block_size = block_size
         self.hnsw_m = hnsw_m
         self.ef_search = ef_search
+        self.num_threads = num_threads
         self.with_text = with_text
 
     # ------------------------------------------------------------------ sklearn-style params
@@ -171,6 +175,7 @@ class SemanticNeighbors:
         "block_size",
         "hnsw_m",
         "ef_search",
+        "num_threads",
         "with_text",
     )
 
@@ -374,7 +379,7 @@ class SemanticNeighbors:
 
     def _run_key(self, targets: list[str], side: list[str]) -> str:
         info = {
-            "params": {name: getattr(self, name) for name in self._PARAMS if name != "encoder"},
+            "params": {n: getattr(self, n) for n in self._PARAMS if n not in ("encoder", "num_threads")},
             "encoder": self.encoder_info_,
             "targets": hash_texts(targets),
             "side": hash_texts(side) if side is not targets else None,
@@ -401,7 +406,7 @@ class SemanticNeighbors:
         if self.index != "hnsw" or work is None:
             return KnnIndex(
                 vectors, backend=self.index, block_size=int(self.block_size), hnsw_m=int(self.hnsw_m),
-                ef_search=int(self.ef_search),
+                ef_search=int(self.ef_search), num_threads=self.num_threads,
             )  # fmt: skip
         import faiss
 
@@ -421,7 +426,7 @@ class SemanticNeighbors:
                 )
         knn = KnnIndex(
             vectors, backend="hnsw", block_size=int(self.block_size), hnsw_m=int(self.hnsw_m),
-            ef_search=int(self.ef_search),
+            ef_search=int(self.ef_search), num_threads=self.num_threads,
         )  # fmt: skip
         with atomic_path(path) as tmp:
             faiss.write_index(knn.faiss_index, str(tmp))
