@@ -193,3 +193,34 @@ def test_precomputed_embeddings_and_table_round_trip(en, encoder, tmp_path):
     assert back.neighbor_text == [targets[j] for j in sn.table_.neighbor_id]
     assert back.meta["parameters"]["k_effective"] == 6
     assert back.related_texts()[0] == [targets[j] for j in sn.table_.neighbors_of(0)]
+
+
+def test_leftovers_of_a_killed_run_are_ignored_and_cleaned(en, encoder, tmp_path):
+    targets = en[:40]
+    work = tmp_path / "work"
+    work.mkdir()
+    # what SIGKILL during an atomic write leaves behind: a temporary file, never the final name
+    (work / ".shard-00001.npz.k1ll3d.tmp").write_bytes(b"half-written")
+    (work / "shard-00002.npz").write_bytes(b"not an npz")  # a shard of no known run
+    with pytest.warns(UserWarning, match="another run"):
+        sn = _fit(targets, encoder, work, shard_size=16)
+    (work / "shard-00002.npz").write_bytes(b"not an npz")  # corrupt shard of this run: recomputed
+    sn = _fit(targets, encoder, work, shard_size=16)
+    ref = _fit(targets, encoder, shard_size=16)
+    np.testing.assert_array_equal(sn.table_.neighbor_id, ref.table_.neighbor_id)
+    SemanticNeighbors.clean_work(work)
+    assert not work.exists()
+
+
+def test_flat_falls_back_to_brute_without_faiss(en, encoder, monkeypatch):
+    import textsmooth.sequence.knn as knn
+
+    vec = encoder.encode(en[:30])
+    monkeypatch.setattr(knn, "faiss_available", lambda: False)
+    with pytest.warns(UserWarning, match="faiss is not installed"):
+        index = knn.KnnIndex(vec, backend="flat")
+    assert index.backend == "brute"
+    ids, _ = index.search_rows(np.arange(30), 5)
+    assert ids.shape == (30, 5) and not (ids == np.arange(30)[:, None]).any()
+    with pytest.raises(ConfigError, match="needs faiss"):
+        knn.KnnIndex(vec, backend="hnsw")

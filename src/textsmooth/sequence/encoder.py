@@ -9,6 +9,10 @@ Pooling: ``cls`` takes the first token's last hidden state (what the paper does 
 multilingual); ``mean`` averages the last hidden states over the real (non-padding) tokens, which is
 how MiniLM was trained and the default.
 
+Of a sentence-transformers folder only the Transformer module is used (its ``modules.json`` says where
+it is); our pooling and normalisation replace its Pooling/Normalize modules, and any other module (a
+Dense projection, for instance) is ignored with a warning.
+
 Precision: ``auto`` (default) runs the encoder under bfloat16 autocast when the CPU has native bf16
 support (AVX512-BF16/AMX, as on these machines: about 3x faster than float32, cosine to the float32
 vectors > 0.9999) and in float32 otherwise; ``fp32`` forces float32. Vectors are always stored float32.
@@ -93,9 +97,15 @@ def _transformer_folder(folder: Path) -> tuple[Path, int | None]:
         try:
             entries = json.loads(modules.read_text(encoding="utf-8"))
             for entry in entries:
-                if str(entry.get("type", "")).endswith("Transformer"):
+                kind = str(entry.get("type", ""))
+                if kind.endswith("Transformer") and hf_folder == folder:
                     hf_folder = folder / entry.get("path", "")
-                    break
+                elif not kind.endswith(("Transformer", "Pooling", "Normalize")):
+                    warnings.warn(
+                        f"{modules}: module {kind!r} is not used; vectors are the Transformer's hidden "
+                        "states pooled by textsmooth (cls/mean), normalised",
+                        stacklevel=3,
+                    )
         except (json.JSONDecodeError, AttributeError, TypeError) as exc:
             raise ModelLoadError(f"modules.json is not valid: {exc}", path=modules) from exc
     for name in ("sentence_bert_config.json",):

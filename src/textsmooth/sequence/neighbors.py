@@ -390,16 +390,19 @@ class SemanticNeighbors:
     def _prepare_work(work: Path, run_key: str) -> None:
         work.mkdir(parents=True, exist_ok=True)
         run_file = work / "run.json"
+        old = None
         if run_file.exists():
             try:
                 old = json.loads(run_file.read_text(encoding="utf-8")).get("run_key")
             except (json.JSONDecodeError, AttributeError):
                 old = None
-            if old == run_key:
-                return
+        if old == run_key:
+            return
+        stale = [*work.glob("shard-*.npz"), *work.glob("index-*.faiss")]
+        if stale:  # shards of another run, or of a run we cannot identify: never reused
             warnings.warn(f"{work}: work folder belongs to another run; discarding its shards", stacklevel=3)
-            for stale in [*work.glob("shard-*.npz"), *work.glob("index-*.faiss")]:
-                stale.unlink()
+            for path in stale:
+                path.unlink()
         atomic_write_text(run_file, json.dumps({"run_key": run_key}))
 
     def _build_index(self, vectors: np.ndarray, work: Path | None) -> KnnIndex:
@@ -491,7 +494,8 @@ class SemanticNeighbors:
         work = Path(work_dir)
         if not work.is_dir():
             return
-        for item in [*work.glob("shard-*.npz"), *work.glob("index-*.faiss"), work / "run.json"]:
+        leftovers = work.glob(".*.tmp")  # temporary files of a killed run (atomic writes never finished)
+        for item in [*work.glob("shard-*.npz"), *work.glob("index-*.faiss"), work / "run.json", *leftovers]:
             item.unlink(missing_ok=True)
         for parts in work.glob("embeddings-*.parts*"):
             shutil.rmtree(parts, ignore_errors=True)
