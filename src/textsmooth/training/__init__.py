@@ -1,0 +1,1 @@
+"""Training: a small trainer loop with every smoothing method, and Hugging Face Trainer integration."""
