@@ -87,10 +87,30 @@ def test_label_metrics_vectorised_equal_callable_path():
         assert fast.ci_low == pytest.approx(slow.ci_low, abs=1e-12)
         assert fast.ci_high == pytest.approx(slow.ci_high, abs=1e-12)
         assert fast.p_value < 0.01
-    # accuracy of predictions = mean of per-example correctness, resample for resample
-    acc = paired_bootstrap(a, b, labels, metric="accuracy", n_resamples=300, seed=7)
-    mean = paired_bootstrap(a == labels, b == labels, n_resamples=300, seed=7)
-    assert (acc.p_value, acc.ci_low, acc.ci_high) == pytest.approx((mean.p_value, mean.ci_low, mean.ci_high))
+
+
+@pytest.mark.parametrize("metric", ["mean", "accuracy", "macro_f1", "balanced_accuracy"])
+def test_multinomial_resampling_matches_index_resampling(metric):
+    # Few distinct per-example values: category counts are drawn from a multinomial instead of drawing
+    # indices. Same distribution: compare with the index-drawing function path on the same data.
+    from textsmooth.metrics import classification
+
+    rng = np.random.default_rng(8)
+    labels = rng.integers(0, 2, 3000)
+    a = np.where(rng.random(3000) < 0.80, labels, 1 - labels)
+    b = np.where(rng.random(3000) < 0.78, labels, 1 - labels)
+    if metric == "mean":
+        fast = paired_bootstrap(a == labels, b == labels, n_resamples=4000, seed=1)
+        slow = paired_bootstrap(a, b, labels, metric=classification.accuracy, n_resamples=4000, seed=2)
+    else:
+        fast = paired_bootstrap(a, b, labels, metric=metric, n_resamples=4000, seed=1)
+        slow = paired_bootstrap(
+            a, b, labels, metric=getattr(classification, metric), n_resamples=4000, seed=2
+        )
+    assert fast.delta == pytest.approx(slow.delta, abs=1e-12)
+    assert fast.ci_low == pytest.approx(slow.ci_low, abs=0.003)
+    assert fast.ci_high == pytest.approx(slow.ci_high, abs=0.003)
+    assert fast.p_value == pytest.approx(slow.p_value, abs=0.03)
 
 
 def test_bootstrap_bad_input():

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from textsmooth.errors import ConfigError, InputError
-from textsmooth.models import BiLSTM, TextCNN, WordVocab
+from textsmooth.models import BiLSTM, TextCNN, WordVocab, split_logits
 
 VOCAB_SIZE = 40
 SMALL = {"embedding_dim": 12}
@@ -43,6 +43,12 @@ def test_shapes_and_aux_head(kind):
     assert logits.shape == (4, 3) and aux.shape == (4, 5)
     # the aux head shares the features and does not change the main logits' computation
     assert torch.allclose(logits, two.heads.classifier(two.features(ids, mask)))
+    assert (two.heads.n_classes, two.heads.n_aux_classes) == (3, 5)
+    assert (model.heads.n_classes, model.heads.n_aux_classes) == (3, None)
+    main, extra = split_logits(two(ids, mask))
+    assert torch.equal(main, logits) and torch.equal(extra, aux)
+    main, extra = split_logits(model(ids, mask))
+    assert main.shape == (4, 3) and extra is None
 
 
 @pytest.mark.parametrize("kind", KINDS)

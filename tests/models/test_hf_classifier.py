@@ -69,6 +69,9 @@ def test_gradients_reach_encoder_and_heads(model):
 def test_freeze_encoder_and_config():
     torch.manual_seed(0)
     frozen = HFEncoderClassifier(2, pooling="cls", freeze_encoder=True)
+    assert frozen.training and frozen.encoder.training  # the encoder follows the module's mode
+    assert not frozen.eval().encoder.training
+    frozen.train()
     assert not any(p.requires_grad for p in frozen.encoder.parameters())
     assert all(p.requires_grad for p in frozen.heads.parameters())
     config = frozen.get_config()

@@ -11,6 +11,7 @@ import pytest
 
 MODULES = [
     "textsmooth.models",
+    "textsmooth.models._common",
     "textsmooth.models.bilstm",
     "textsmooth.models.textcnn",
     "textsmooth.models.vocab",

@@ -4,8 +4,11 @@ Every classifier is a ``torch.nn.Module`` with the same interface:
 
 * ``model(input_ids, attention_mask)`` returns logits ``(batch, n_classes)``, or ``(logits, aux_logits)``
   when built with ``aux_head=True`` (a second linear head on the same features, for losses such as the
-  KWLS authors' that train a separate output);
+  KWLS authors' that train a separate output); :func:`split_logits` turns either form into
+  ``(logits, aux_logits or None)``;
 * ``model.features(input_ids, attention_mask)`` returns the pooled text vectors (``model.n_features`` wide);
+* ``model.heads.n_classes`` and ``model.heads.n_aux_classes`` (``None`` without a second head) give the
+  output widths;
 * ``model.get_config()`` returns the constructor arguments, so a checkpoint is ``config + state_dict``;
 * inputs are right-padded; padding never changes the output (in eval mode);
 * nothing is moved to a device here (use ``model.to(device)``) and randomness follows ``torch.manual_seed``.
@@ -37,12 +40,13 @@ _LAZY = {
     "HFEncoderClassifier": "textsmooth.models.hf",
     "WordVocab": "textsmooth.models.vocab",
     "ClassifierOutput": "textsmooth.models._common",
+    "split_logits": "textsmooth.models._common",
 }
 
 __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from textsmooth.models._common import ClassifierOutput  # noqa: F401
+    from textsmooth.models._common import ClassifierOutput, split_logits  # noqa: F401
     from textsmooth.models.bilstm import BiLSTM  # noqa: F401
     from textsmooth.models.hf import HFEncoderClassifier  # noqa: F401
     from textsmooth.models.textcnn import TextCNN  # noqa: F401

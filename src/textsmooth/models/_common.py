@@ -9,11 +9,35 @@ from torch import Tensor, nn
 
 from textsmooth.errors import ConfigError, InputError
 
-__all__ = ["ClassifierOutput", "OutputHeads", "check_positive", "check_probability", "resolve_mask"]
+__all__ = [
+    "ClassifierOutput",
+    "OutputHeads",
+    "check_positive",
+    "check_probability",
+    "resolve_mask",
+    "split_logits",
+]
 
 ClassifierOutput: TypeAlias = Tensor | tuple[Tensor, Tensor]
 """``logits`` of shape ``(batch, n_classes)``, or ``(logits, aux_logits)`` for a model built with
 ``aux_head=True``."""
+
+
+def split_logits(output: ClassifierOutput) -> tuple[Tensor, Tensor | None]:
+    """``(logits, aux_logits)`` of a classifier's output; ``aux_logits`` is ``None`` without a second head.
+
+    Lets a training loop handle models built with and without ``aux_head`` the same way.
+
+    Example:
+        >>> import torch
+        >>> logits, aux = split_logits(torch.zeros(2, 3))
+        >>> logits.shape, aux
+        (torch.Size([2, 3]), None)
+    """
+    if isinstance(output, tuple):
+        logits, aux = output
+        return logits, aux
+    return output, None
 
 
 def check_positive(value: Any, name: str) -> int:
@@ -104,6 +128,8 @@ class OutputHeads(nn.Module):
         self, in_features: int, n_classes: int, dropout: float, aux_head: bool, n_aux_classes: int | None
     ) -> None:
         super().__init__()
+        self.n_classes = n_classes
+        self.n_aux_classes = (n_aux_classes or n_classes) if aux_head else None
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(in_features, n_classes)
         self.aux_classifier = nn.Linear(in_features, n_aux_classes or n_classes) if aux_head else None

@@ -90,6 +90,7 @@ class HFEncoderClassifier(nn.Module):
         self.max_length = int(max_length or model_max)
         self.hidden_size = int(self.encoder.config.hidden_size)
         self.n_features = self.hidden_size
+        self.encoder.train(self.training)  # from_pretrained returns eval mode; follow the module's mode
         if freeze_encoder:
             self.encoder.requires_grad_(False)
         self.heads = OutputHeads(self.hidden_size, n_classes, dropout, bool(aux_head), n_aux_classes)
