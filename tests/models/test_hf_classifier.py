@@ -35,6 +35,9 @@ def test_shapes_tokenizer_and_padding_invariance(model):
         assert torch.allclose(alone, logits[2:], atol=1e-5)
         # attention_mask=None: padding found from the tokenizer's pad id
         assert torch.allclose(model(ids)[0], logits, atol=1e-5)
+        # left padding is refused: absolute positions would shift
+        with pytest.raises(InputError, match="right-padded"):
+            model(ids, mask.flip(1))
         truncated, _ = model.encode(SENTENCES, max_length=4)
         assert truncated.shape == (3, 4)
 
@@ -82,8 +85,10 @@ def test_freeze_encoder_and_config():
     logits.sum().backward()
     assert frozen.heads.classifier.weight.grad is not None
     assert all(p.grad is None for p in frozen.encoder.parameters())
-    with pytest.raises(InputError, match="right-padded"):
-        frozen(torch.tensor([[101, 2000, 102]]), torch.tensor([[0, 1, 1]]))
+    with pytest.raises(InputError, match="shape"):
+        frozen(torch.tensor([[101, 2000, 102]]), torch.tensor([[1, 1]]))
+    with pytest.raises(InputError, match="2-D"):
+        frozen(torch.tensor([101, 2000, 102]))
 
 
 def test_bad_paths(tmp_path):

@@ -91,7 +91,8 @@ def make_embedding(
 def resolve_mask(input_ids: Tensor, attention_mask: Tensor | None, padding_idx: int | None) -> Tensor:
     """A boolean ``(batch, length)`` mask of real tokens, checked to be right-padded.
 
-    ``attention_mask=None`` means "every id that is not ``padding_idx`` is a token".
+    ``attention_mask=None`` means "every id that is not ``padding_idx`` is a token" (all tokens when
+    ``padding_idx`` is ``None``).
     """
     if not isinstance(input_ids, Tensor) or input_ids.dim() != 2:
         shape = tuple(input_ids.shape) if isinstance(input_ids, Tensor) else type(input_ids).__name__

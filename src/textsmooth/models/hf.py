@@ -135,6 +135,7 @@ class HFEncoderClassifier(nn.Module):
         self, input_ids: Tensor, attention_mask: Tensor | None = None, token_type_ids: Tensor | None = None
     ) -> Tensor:
         """Pooled vectors ``(batch, hidden_size)`` before dropout and the heads."""
+        # Right padding only: with absolute position embeddings, left padding would shift the positions.
         mask = resolve_mask(input_ids, attention_mask, self.pad_id if attention_mask is None else None)
         kwargs: dict[str, Tensor] = {"input_ids": input_ids, "attention_mask": mask.long()}
         if token_type_ids is not None:
@@ -188,6 +189,7 @@ def _load_encoder(folder: Path) -> tuple[nn.Module, Any, int]:
         model = model.get_encoder()
     elif getattr(config, "is_decoder", False):
         raise ModelLoadError("model is a decoder, not an encoder", path=folder, hint=hint)
+    tokenizer.padding_side = "right"  # the classifier's inputs are right-padded (see resolve_mask)
     if tokenizer.pad_token_id is None:
         raise ModelLoadError(
             "the tokenizer has no padding token, so this is not an encoder for classification", path=folder
