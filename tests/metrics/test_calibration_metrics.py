@@ -201,24 +201,16 @@ def test_reliability_diagram_bad_input_writes_nothing(tmp_path):
     assert not out.exists()
 
 
-def test_diagram_does_not_touch_pyplot_state():
-    import sys
+def test_diagram_does_not_touch_pyplot_state(tmp_path):
+    import matplotlib.pyplot as plt
 
-    if "matplotlib.pyplot" in sys.modules:
-        import matplotlib.pyplot as plt
-
-        before = plt.get_fignums()
-    else:
-        before = []
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as folder:
-        reliability_diagram([[0.9, 0.1]], [0], Path(folder) / "x.png")
-    if "matplotlib.pyplot" in sys.modules:
-        import matplotlib.pyplot as plt
-
-        assert plt.get_fignums() == before
+    plt.figure()  # a user's open figure must stay the only one, and stay current
+    try:
+        before, current = plt.get_fignums(), plt.gcf()
+        reliability_diagram([[0.9, 0.1]], [0], tmp_path / "x.png")
+        assert plt.get_fignums() == before and plt.gcf() is current
+    finally:
+        plt.close("all")
 
 
 # ---------------------------------------------------------------------------- bad input
