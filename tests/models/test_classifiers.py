@@ -222,3 +222,20 @@ def test_model_specific_options():
     kim = TextCNN(VOCAB_SIZE, 2, padding_idx=0)
     assert kim.filter_sizes == (3, 4, 5) and kim.n_features == 300 and kim.heads.dropout.p == 0.5
     assert kim.embedding.embedding_dim == 300
+
+
+def test_textcnn_max_norm_constraint():
+    model = make("textcnn", aux_head=True)
+    with torch.no_grad():
+        model.heads.classifier.weight.mul_(100)
+        model.heads.aux_classifier.weight.mul_(100)
+        model.heads.classifier.weight[0] = 0.01  # already inside the ball: left as is
+    kept = model.heads.classifier.weight[0].clone()
+    model.apply_max_norm(3.0)
+    for head in (model.heads.classifier, model.heads.aux_classifier):
+        norms = head.weight.norm(dim=1)
+        assert torch.all(norms <= 3.0 + 1e-5)
+    assert torch.allclose(model.heads.classifier.weight[1].norm(), torch.tensor(3.0), atol=1e-5)
+    assert torch.equal(model.heads.classifier.weight[0], kept)
+    with pytest.raises(ConfigError, match="max_norm"):
+        model.apply_max_norm(0)

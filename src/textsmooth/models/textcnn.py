@@ -52,7 +52,8 @@ class TextCNN(nn.Module):
         embeddings: optional ``(vocab_size, embedding_dim)`` pretrained vectors to start from.
         freeze_embeddings: keep ``embeddings`` fixed (Kim's CNN-static); ignored without ``embeddings``.
 
-    Kim's l2-norm constraint on the output weights (``s = 3``) is a training-loop step, not part of the model.
+    Kim's l2-norm constraint on the output weights (``||w||_2 <= s = 3``, re-applied after every optimiser
+    step) is :meth:`apply_max_norm`, for the training loop to call.
 
     Example:
         >>> import torch
@@ -114,6 +115,16 @@ class TextCNN(nn.Module):
         """Constructor arguments (JSON-ready) to rebuild the model with ``TextCNN(**config)`` before loading a
         state dict (pretrained ``embeddings`` live in the state dict)."""
         return dict(self._config)
+
+    @torch.no_grad()
+    def apply_max_norm(self, max_norm: float = 3.0) -> None:
+        """Rescale each class's output weight vector to l2 norm at most ``max_norm`` (Kim's ``s = 3``), in
+        place, for every output head. Call it after ``optimizer.step()``."""
+        if isinstance(max_norm, bool) or not isinstance(max_norm, int | float) or not max_norm > 0:
+            raise ConfigError(f"max_norm must be a positive number, got {max_norm!r}", column="max_norm")
+        for head in (self.heads.classifier, self.heads.aux_classifier):
+            if head is not None:
+                head.weight.copy_(torch.renorm(head.weight, p=2, dim=0, maxnorm=float(max_norm)))
 
     def features(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
         """Pooled features ``(batch, len(filter_sizes) * n_filters)`` before dropout and the heads."""
