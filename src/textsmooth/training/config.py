@@ -32,7 +32,8 @@ class TrainConfig:
 
     Optimisation: ``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``patience`` (early stopping, in
     epochs without improvement of ``select_by`` on the dev split), ``select_by`` (``macro_f1`` by default:
-    accuracy is useless for early stopping on unbalanced dev splits), ``seed``, ``device``.
+    accuracy is useless for early stopping on unbalanced dev splits), ``seed``, ``device``,
+    ``num_threads`` (torch CPU threads; ``None`` keeps torch's default).
     """
 
     model: str = "textcnn"
@@ -62,6 +63,7 @@ class TrainConfig:
     select_by: str = "macro_f1"
     seed: int = 0
     device: str = "cpu"
+    num_threads: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

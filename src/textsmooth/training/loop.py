@@ -25,6 +25,7 @@ from torch import nn
 from textsmooth.errors import ConfigError, InputError
 from textsmooth.io.atomic import atomic_path
 from textsmooth.io.readers import TextDataset
+from textsmooth.models import split_logits
 from textsmooth.training.config import TrainConfig
 from textsmooth.training.factory import Featurizer, build_model
 from textsmooth.training.objectives import Objective
@@ -71,13 +72,9 @@ def _predict_features(
     with torch.no_grad():
         for start in range(0, n, batch_size):
             batch = {k: v[start : start + batch_size].to(device) for k, v in features.items()}
-            logits = _main_logits(model(**batch))
+            logits, _ = split_logits(model(**batch))
             out.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
-
-
-def _main_logits(output: Any) -> torch.Tensor:
-    return output[0] if isinstance(output, tuple) else output
 
 
 def evaluate_probs(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -160,6 +157,8 @@ def train_classifier(
         InputError: labels missing, label names differ, a class missing from dev.
     """
     _check_splits(train, dev)
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
     seed_everything(config.seed)
     labels = train.labels.copy()  # type: ignore[union-attr]
     if config.method == "flip":
@@ -217,8 +216,7 @@ def train_classifier(
         for start in bar:
             idx = order[start : start + config.batch_size]
             batch = {k: v[idx].to(config.device) for k, v in train_features.items()}
-            output = model(**batch)
-            logits, aux = (output[0], output[1]) if isinstance(output, tuple) else (output, None)
+            logits, aux = split_logits(model(**batch))
             soft = None if soft_tensor is None else soft_tensor[idx].to(config.device)
             result = objective(logits, targets[idx].to(config.device), soft, aux)
             optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,69 @@
+"""``textsmooth experiment run|check`` and ``textsmooth report``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from textsmooth.cli._common import console, friendly_errors
+
+
+def register(app: typer.Typer) -> None:
+    experiment = typer.Typer(
+        help=(
+            "Run experiment recipes (YAML) that mirror the KWLS paper's tables.\n\n"
+            "Examples:\n\n"
+            "  textsmooth experiment check recipes/imdb-textcnn-balanced.yaml\n\n"
+            "  textsmooth experiment run recipes/ci-tiny.yaml -o runs/ci-tiny\n\n"
+            "  textsmooth report runs/ci-tiny"
+        ),
+        no_args_is_help=True,
+    )
+    app.add_typer(experiment, name="experiment")
+
+    @experiment.command("check", help="Validate a recipe and list its runs, without training anything.")
+    @friendly_errors
+    def check(recipe: Path = typer.Argument(..., help="Recipe file (.yaml).")) -> None:
+        from textsmooth.experiments.recipe import load_recipe
+        from textsmooth.experiments.runner import load_recipe_data
+
+        parsed = load_recipe(recipe)
+        train, test = load_recipe_data(parsed)
+        runs = parsed.runs(n_classes=train.n_classes)
+        console.print(f"[bold]{parsed.name}[/]: {parsed.setting}, budget: {parsed.budget}")
+        console.print(f"data: {len(train):,} training and {len(test):,} test rows, {train.n_classes} classes")
+        console.print(f"{len(runs)} runs, e.g. {runs[0].run_id}")
+
+    @experiment.command("run", help="Run every run of a recipe that has no result yet (resumable).")
+    @friendly_errors
+    def run(
+        recipe: Path = typer.Argument(..., help="Recipe file (.yaml)."),
+        out: Path = typer.Option(..., "-o", "--out", help="Run directory (results, checkpoints, report)."),
+        progress: bool = typer.Option(True, help="Show progress bars."),
+        report: bool = typer.Option(True, help="Write the HTML report at the end."),
+    ) -> None:
+        from textsmooth.experiments.recipe import load_recipe
+        from textsmooth.experiments.report import build_report
+        from textsmooth.experiments.runner import run_recipe
+
+        parsed = load_recipe(recipe)
+        console.print(f"[bold]{parsed.name}[/] (budget: {parsed.budget}) -> {out}")
+        results = run_recipe(parsed, out, progress=progress, log=console.print)
+        console.print(f"{len(results)} runs finished")
+        if report:
+            console.print(f"report: [bold]{build_report(out)}[/]")
+
+    @app.command(
+        "report",
+        help="Write RUN_DIR/report.html (self-contained) and RUN_DIR/results.md from a recipe run.\n\n"
+        "Example:\n\n  textsmooth report runs/ci-tiny",
+    )
+    @friendly_errors
+    def report_command(
+        run_dir: Path = typer.Argument(..., help="Run directory of `textsmooth experiment run`."),
+        examples: bool = typer.Option(True, help="Include test examples with KWLS soft labels."),
+    ) -> None:
+        from textsmooth.experiments.report import build_report
+
+        console.print(f"wrote [bold]{build_report(run_dir, examples=examples)}[/]")

@@ -1,0 +1,1 @@
+"""Experiments: recipes that mirror the papers' tables, a resumable runner and HTML reports."""

@@ -1,0 +1,143 @@
+"""Recipes end to end: the tiny CI recipe runs, resumes, reports; bad recipes fail before training."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from textsmooth.cli import app
+from textsmooth.errors import ConfigError
+from textsmooth.experiments.recipe import load_recipe
+
+REPO = Path(__file__).resolve().parents[2]
+CI_RECIPE = REPO / "recipes" / "ci-tiny.yaml"
+runner = CliRunner()
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_ci_recipe_end_to_end_resume_and_report(tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["experiment", "run", str(CI_RECIPE), "-o", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    results = sorted((out / "results").glob("*.json"))
+    assert len(results) == 6 and len(list((out / "results").glob("*.npz"))) == 6
+    record = json.loads(results[0].read_text())
+    assert {"accuracy", "macro_f1", "ece", "nll"} <= set(record["test"]) and record["history"]
+    # a second run finds every result and trains nothing
+    again = runner.invoke(app, ["experiment", "run", str(CI_RECIPE), "-o", str(out), "--no-progress"])
+    assert again.exit_code == 0 and "[1/6]" not in again.output
+    html = (out / "report.html").read_text()
+    assert "Main table" in html and "kwls" in html and html.count("data:image/png;base64") >= 3
+    assert "KWLS soft label" in html and "examples unavailable" not in html
+    md = (out / "results.md").read_text()
+    assert "| textcnn | none |" in md and "| textcnn | kwls |" in md
+    browser = chromium()
+    if browser is None:
+        pytest.skip("Debian chromium is not installed (.ci/run installs it)")
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    dom = subprocess.run(
+        [browser, *flags, "--dump-dom", (out / "report.html").as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert "<table>" in dom and dom.count("<img") >= 3 and "ci-tiny" in dom
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [browser, *flags, "--window-size=1200,1600", f"--screenshot={shot}", (out / "report.html").as_uri()],
+        capture_output=True,
+        timeout=120,
+    )
+    assert shot.exists() and shot.stat().st_size > 20_000
+
+
+def write_recipe(tmp_path, **changes):
+    import yaml
+
+    raw = yaml.safe_load(CI_RECIPE.read_text())
+    raw["data"] = {
+        k: str((CI_RECIPE.parent / v).resolve()) if k in ("train", "test") else v
+        for k, v in raw["data"].items()
+    }
+    raw.update(changes)
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"methods": [{"method": "magic"}]}, "unknown method 'magic'"),
+        ({"methods": [{"method": "none", "lr_schedule": "cosine"}]}, "unknown field(s) lr_schedule"),
+        ({"colour": "red"}, "unknown field(s) colour"),
+        ({"data": {"train": "/nonexistent.csv", "test": "/nonexistent.csv"}}, "data file does not exist"),
+        ({"setting": "weird"}, "unknown setting"),
+        ({"budget": ""}, "recipe needs a 'budget'"),
+        ({"train": {"model": "minilm", "model_path": "/tmp"}}, "not a Hugging Face model folder"),
+    ],
+)
+def test_bad_recipes_fail_before_training(tmp_path, changes, message):
+    with pytest.raises(ConfigError) as info:
+        load_recipe(write_recipe(tmp_path, **changes))
+    assert message in str(info.value)
+
+
+def test_missing_dev_class_is_caught_before_training(tmp_path):
+    path = write_recipe(tmp_path, max_train=12, dev_fraction=0.1)
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["experiment", "run", str(path), "-o", str(out), "--no-progress"])
+    assert result.exit_code == 2 and "split has no example of class" in result.output
+    assert not list((out / "results").glob("*.json"))
+
+
+def test_settings_expand_into_runs(tmp_path):
+    recipe = load_recipe(write_recipe(tmp_path, setting="noise", noise={"rates": [0.0, 0.2]}))
+    variants = {spec.variant for spec in recipe.runs(6)}
+    assert variants == {"noise=0", "noise=0.2"}
+    recipe = load_recipe(write_recipe(tmp_path, setting="unbalanced", unbalanced={"ratio": 10}))
+    assert {spec.variant for spec in recipe.runs(6)} == {f"minority={c}" for c in range(6)}
+    recipe = load_recipe(write_recipe(tmp_path, setting="imbalance-grid", grid={"c": [1, 3], "m": [10]}))
+    assert {spec.variant for spec in recipe.runs(6)} == {"c=1", "c=3", "m=10"}
+
+
+def test_data_variants_change_only_train_and_dev():
+    import numpy as np
+
+    from textsmooth.experiments.runner import load_recipe_data, prepare_run_data
+
+    recipe = load_recipe(CI_RECIPE)
+    train_full, _ = load_recipe_data(recipe)
+    base = recipe.runs(6)[0]
+
+    def variant(change):
+        return type(base)(base.run_id, base.method_label, base.model, base.seed, "v", base.config, change)
+
+    train, dev = prepare_run_data(train_full, variant({}), 0.25)
+    counts = np.bincount(train.labels, minlength=6)
+    small, small_dev = prepare_run_data(train_full, variant({"minority": 2, "ratio": 10.0}), 0.25)
+    new = np.bincount(small.labels, minlength=6)
+    assert new[2] == max(1, round(counts[2] / 10)) and (np.delete(new, 2) == np.delete(counts, 2)).all()
+    assert np.bincount(small_dev.labels, minlength=6)[2] >= 1
+    grid, _ = prepare_run_data(train_full, variant({"grid_m": 3, "keep": 0}), 0.25)
+    assert np.bincount(grid.labels, minlength=6).tolist() == [counts[0], 3, 3, 3, 3, 3]
+    noisy, noisy_dev = prepare_run_data(train_full, variant({"noise": 0.4, "noise_kind": "symmetric"}), 0.25)
+    assert noisy.texts == train.texts and 0.25 < (noisy.labels != train.labels).mean() < 0.55
+    assert (noisy_dev.labels != dev.labels).any()
