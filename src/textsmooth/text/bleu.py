@@ -218,7 +218,9 @@ class BleuCorpus:
             g = gram[pos]
             # occurrence rank c of each n-gram within its sentence: feature (g, c)
             key2 = s * np.int64(n_ids) + g
-            order = np.argsort(key2, kind="stable")
+            # which occurrence of an n-gram gets which rank c does not matter (only how many there
+            # are), so an unstable (SIMD) sort is fine
+            order = np.argsort(key2)
             sorted_key = key2[order]
             starts = np.ones(sorted_key.shape[0], dtype=bool)
             starts[1:] = sorted_key[1:] != sorted_key[:-1]
@@ -238,7 +240,7 @@ class BleuCorpus:
             r = np.concatenate(rows)
             c = np.concatenate(cols)
             d = np.concatenate(codes)
-            perm = np.lexsort((c, r))
+            perm = np.argsort(r * np.int64(n_feat) + c)  # (row, column) pairs are unique
             r, c, d = r[perm], c[perm], d[perm]
         else:
             r = c = np.zeros(0, dtype=np.int64)
