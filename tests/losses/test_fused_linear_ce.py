@@ -151,3 +151,23 @@ def test_module_and_bad_input() -> None:
     bad[0, 0] = float("nan")
     with pytest.raises(InputError, match="NaN"):
         fused_linear_cross_entropy(bad, w, t)
+
+
+def test_sub_blocks_inside_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from textsmooth.losses import _kernel
+
+    h, w, b, t = _data(P=23)
+    monkeypatch.setattr(_kernel, "CPU_BLOCK_ELEMENTS", 9 * 2)  # 2 rows of 9 classes per sub-block
+    for reduction in ("mean", "none"):
+        ours = fused_linear_cross_entropy(h, w, t, 0.1, bias=b, chunk_size=7, reduction=reduction)
+        want = ref.smoothed_ce(h @ w.t() + b, t, 0.1, reduction=reduction)
+        torch.testing.assert_close(ours, want)
+        for a, e in zip(_grads(ours, h, w, b), _grads(want, h, w, b), strict=True):
+            torch.testing.assert_close(a, e)
+    m = FusedLinearCrossEntropy(reduction="sum", chunk_size=5)
+    idx = torch.randint(0, 9, (23, 2))
+    wt = torch.full((23, 2), 0.5, dtype=F64)
+    torch.testing.assert_close(
+        m(h, w, t, indices=idx, weights=wt),
+        sparse_soft_target_cross_entropy(h @ w.t(), idx, wt, target=t, reduction="sum"),
+    )

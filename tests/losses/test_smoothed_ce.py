@@ -243,3 +243,37 @@ def test_validate_false_skips_value_checks_only() -> None:
     assert torch.isnan(smoothed_cross_entropy(bad, torch.tensor([0, 1, 2, 1]), validate=False))
     with pytest.raises(InputError, match="shape"):
         smoothed_cross_entropy(z, torch.tensor([0, 1]), validate=False)
+
+
+def test_non_contiguous_and_batched_logits() -> None:
+    g = torch.Generator().manual_seed(9)
+    base = torch.randn(6, 8, generator=g, dtype=F64)
+    z = base.t().requires_grad_()  # (8, 6), non-contiguous rows
+    t = torch.randint(0, 6, (8,), generator=g)
+    ours = smoothed_cross_entropy(z, t, 0.2)
+    theirs = F.cross_entropy(z, t, label_smoothing=0.2)
+    torch.testing.assert_close(ours, theirs)
+    torch.testing.assert_close(_grad(ours, z), _grad(theirs, z))
+    z3 = torch.randn(2, 3, 5, generator=g, dtype=F64, requires_grad=True)[:, :, 1:]  # (2, 3, 4), a view
+    t3 = torch.randint(0, 4, (2, 3), generator=g)
+    rows = smoothed_cross_entropy(z3, t3, 0.2, reduction="none")
+    assert rows.shape == (2, 3)
+    torch.testing.assert_close(rows, ref.smoothed_ce(z3, t3, 0.2, reduction="none"))
+
+
+@pytest.mark.parametrize("dtype", [F64, torch.bfloat16])
+def test_many_blocks_match_one_block(monkeypatch: pytest.MonkeyPatch, dtype: torch.dtype) -> None:
+    # the block loop (including a last, shorter block) must not change anything
+    from textsmooth.losses import _kernel
+
+    z64, t = _data(P=37, C=11)
+    z = z64.detach().to(dtype).requires_grad_()
+    one = smoothed_cross_entropy(z, t, 0.1, reduction="none")
+    (g_one,) = torch.autograd.grad(one.sum(), z)
+    monkeypatch.setattr(_kernel, "CPU_BLOCK_ELEMENTS", 11 * 3)
+    monkeypatch.setattr(_kernel, "CPU_HALF_BLOCK_ELEMENTS", 11 * 3)
+    assert _kernel.block_rows(11, z.device, z.dtype) == 3
+    many = smoothed_cross_entropy(z, t, 0.1, reduction="none")
+    (g_many,) = torch.autograd.grad(many.sum(), z)
+    torch.testing.assert_close(many, one, rtol=0, atol=1e-14 if dtype == F64 else 1e-6)
+    torch.testing.assert_close(g_many, g_one, rtol=0, atol=1e-14 if dtype == F64 else 1e-6)

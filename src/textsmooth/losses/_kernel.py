@@ -18,8 +18,7 @@ respect to ``z`` in one ``(P, C)`` buffer, block by block::
 The loss itself (a few operations on ``(P,)`` and ``(P, K)`` tensors) is ordinary autograd code in the
 modules that use this, so each formula reads as written in its paper while nothing of shape
 ``(P, C)`` is allocated besides the gradient (PyTorch's own ``cross_entropy`` keeps the log-softmax
-and three more buffers of that size). Blocks of about a million elements stay in cache on a CPU, so the
-four or five passes over a block cost about one pass over memory.
+and three more buffers of that size). Blocks bound the temporaries (see ``block_rows``).
 
 Arithmetic is float32 for float16/bfloat16/float32 logits and float64 for float64 logits; the gradient is
 returned in the logits' dtype. Stable for logits of any finite magnitude (max-shifted exponentials).
@@ -35,13 +34,16 @@ from torch.autograd.function import FunctionCtx, once_differentiable
 
 __all__ = ["RowStats", "block_rows", "compute_dtype", "grad_block", "row_stats", "stats_block"]
 
-# Elements per block: ~4 MB of float32 on a CPU (cache-sized); large on GPUs, where launches cost more.
-CPU_BLOCK_ELEMENTS = 1 << 20
+# Elements per block. On a CPU, one block for float32/float64 logits up to 2**28 elements: every block costs
+# about nine OpenMP parallel regions, and on a CPU shared with other processes each region can wait a
+# scheduler tick for a busy core, so cache-sized blocks (much faster on an idle machine) lost to PyTorch's
+# own kernel under load while one block beat it in every condition measured (docs/losses.md). A single
+# block needs one (P, C) temporary in the forward pass, freed before the gradient is allocated, so the peak
+# is unchanged. Half-precision logits are upcast block by block, so their blocks stay small (2**24
+# elements: a 64 MB float32 copy). On GPUs blocks are 2**26 elements.
+CPU_BLOCK_ELEMENTS = 1 << 28
+CPU_HALF_BLOCK_ELEMENTS = 1 << 24
 GPU_BLOCK_ELEMENTS = 1 << 26
-# ...but at most this many blocks on a CPU: each block is ~9 OpenMP parallel regions, and on a machine
-# whose cores are shared with other processes every region can wait a scheduler tick for a busy core, so
-# thousands of small regions lose more than the cache gains (measured: see docs/losses.md).
-CPU_MAX_BLOCKS = 16
 
 _MEAN = "mean"  # marker: the class vector is the uniform 1/C (computed as a row mean, no matvec)
 
@@ -51,20 +53,17 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 def block_rows(
-    num_classes: int,
-    device: torch.device,
-    total_rows: int,
-    block_elements: int | None = None,
-    max_blocks: int | None = None,
+    num_classes: int, device: torch.device, dtype: torch.dtype, block_elements: int | None = None
 ) -> int:
-    """Rows per block for a ``(total_rows, num_classes)`` pass."""
+    """Rows per block for a pass over ``(rows, num_classes)`` logits of ``dtype`` on ``device``."""
     if block_elements is None:
-        block_elements = CPU_BLOCK_ELEMENTS if device.type == "cpu" else GPU_BLOCK_ELEMENTS
-    rows = max(1, block_elements // max(1, num_classes))
-    if device.type == "cpu":
-        blocks = CPU_MAX_BLOCKS if max_blocks is None else max_blocks
-        rows = max(rows, -(-total_rows // blocks))
-    return rows
+        if device.type != "cpu":
+            block_elements = GPU_BLOCK_ELEMENTS
+        elif dtype in (torch.float32, torch.float64):
+            block_elements = CPU_BLOCK_ELEMENTS
+        else:
+            block_elements = CPU_HALF_BLOCK_ELEMENTS
+    return max(1, block_elements // max(1, num_classes))
 
 
 class RowStats(NamedTuple):
@@ -171,7 +170,7 @@ class _RowStatsFn(torch.autograd.Function):
         P, C = z.shape
         cdt = compute_dtype(z.dtype)
         vec: Tensor | str | None = vector.to(cdt) if vector is not None else (_MEAN if use_mean else None)
-        rows = block_rows(C, z.device, P, block_elements)
+        rows = block_rows(C, z.device, z.dtype, block_elements)
         empty = z.new_empty(0, dtype=cdt)
         lse = z.new_empty(P, dtype=cdt)
         dot = z.new_empty(P, dtype=cdt) if vec is not None else empty
@@ -215,7 +214,7 @@ class _RowStatsFn(torch.autograd.Function):
         grads_c = [g if g is None else g.to(cdt) for g in (g_lse, g_gat, g_dot, g_soft, g_exp)]
         g_lse, g_gat, g_dot, g_soft, g_exp = grads_c
         use_shift = g_lse is not None and z.device.type == "cpu" and bool((g_lse >= 0).all())
-        rows = block_rows(C, z.device, P, ctx.block_elements)  # type: ignore[attr-defined]
+        rows = block_rows(C, z.device, z.dtype, ctx.block_elements)  # type: ignore[attr-defined]
         grad = torch.empty_like(z, memory_format=torch.contiguous_format)
         direct = grad.dtype == cdt
         for s in range(0, P, rows):

@@ -25,10 +25,6 @@ from textsmooth.losses.soft_target import prepare_sparse_target
 
 __all__ = ["FusedLinearCrossEntropy", "fused_linear_cross_entropy"]
 
-# Elementwise passes over a chunk's logits run in at most this many sub-blocks (CPU): the matrix products
-# dominate here, so few large OpenMP regions are worth more than cache locality.
-_SUB_BLOCKS = 2
-
 
 def _chunk_logits(hc: Tensor, weight: Tensor, bias: Tensor | None, cdt: torch.dtype) -> Tensor:
     logits = hc @ weight.t() if bias is None else torch.addmm(bias, hc, weight.t())
@@ -40,7 +36,7 @@ def _chunk_stats(
 ) -> tuple[Tensor, Tensor | None, Tensor | None]:
     """lse, z . vector and finiteness of a chunk, in cache-sized sub-blocks."""
     R, V = zc.shape
-    rows = block_rows(V, zc.device, R, max_blocks=_SUB_BLOCKS)
+    rows = block_rows(V, zc.device, zc.dtype)
     lse = zc.new_empty(R)
     dot = zc.new_empty(R) if vector is not None else None
     fin = torch.empty(R, dtype=torch.bool, device=zc.device) if want_finite else None
@@ -66,7 +62,7 @@ def _chunk_grad_inplace(
 ) -> Tensor:
     """Overwrite the chunk's logits with d(sum_i g_i * row_i)/dz, sub-block by sub-block."""
     R, V = zc.shape
-    rows = block_rows(V, zc.device, R, max_blocks=_SUB_BLOCKS)
+    rows = block_rows(V, zc.device, zc.dtype)
     use_shift = zc.device.type == "cpu" and bool((g_lse >= 0).all())
     for s in range(0, R, rows):
         e = min(R, s + rows)
