@@ -169,6 +169,47 @@ def run_recipe(
     return results
 
 
+_METHOD_FIELDS = (
+    "method",
+    "epsilon",
+    "alpha",
+    "kwls_variant",
+    "beta",
+    "flip_rate",
+    "flip_kind",
+    "soft_temperature",
+)
+
+
+def _teacher_from_baseline(spec: RunSpec, recipe: Recipe, train: TextDataset, out: Path) -> np.ndarray | None:
+    """LS-Distill's soft labels from the finished hard-label run of the same variant, model and seed
+    (the paper's protocol: the original model's predicted probabilities on the training texts), when
+    that run exists with the same non-method hyper-parameters; ``None`` lets the loop train a teacher."""
+    from textsmooth.targets.teacher import TeacherSmoother
+
+    mine = {k: v for k, v in spec.config.to_dict().items() if k not in _METHOD_FIELDS}
+    for candidate in recipe.runs(train.n_classes):
+        if candidate.config.method != "none" or (candidate.variant, candidate.model, candidate.seed) != (
+            spec.variant,
+            spec.model,
+            spec.seed,
+        ):
+            continue
+        theirs = {k: v for k, v in candidate.config.to_dict().items() if k not in _METHOD_FIELDS}
+        path = out / "results" / f"{candidate.run_id}.npz"
+        if theirs != mine or not path.exists():
+            continue
+        with np.load(path, allow_pickle=False) as data:
+            if "train_probs" not in data.files or len(data["train_probs"]) != len(train):
+                continue
+            probs = data["train_probs"].astype(np.float64)
+        probs /= probs.sum(axis=1, keepdims=True)
+        smoother = TeacherSmoother(temperature=spec.config.soft_temperature, outputs="probabilities")
+        smoother.fit(train.texts, train.labels, teacher_outputs=probs, n_classes=train.n_classes)
+        return smoother.transform(train.texts)
+    return None
+
+
 def _preflight(specs: list[RunSpec], recipe: Recipe, train_full: TextDataset) -> None:
     """Check every run's data split before any training starts (a class missing from a dev split)."""
     from textsmooth.errors import ConfigError
@@ -214,10 +255,15 @@ def _run_one(
         smoother = TeacherSmoother(temperature=spec.data_change["temperature"], outputs="probabilities")
         smoother.fit(train.texts, train.labels, teacher_outputs=probs, n_classes=train.n_classes)
         soft = smoother.transform(train.texts)
+    elif spec.config.method == "distill":
+        soft = _teacher_from_baseline(spec, recipe, train, out)
     result = train_classifier(
         train, dev, spec.config, out_dir=out / "runs" / spec.run_id, soft_labels=soft, progress=progress
     )
     probs = result.predict_proba(test.texts)
+    extra = {}
+    if spec.config.method == "none":  # kept so that LS-Distill runs can use this run as their teacher
+        extra["train_probs"] = result.predict_proba(train.texts).astype(np.float32)
     report = classification_report(probs, test.labels, test.label_names)
     record = {
         "run_id": spec.run_id,
@@ -237,6 +283,6 @@ def _run_one(
     }
     with atomic_path(out / "results" / f"{spec.run_id}.npz") as tmp:
         with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, probs=probs.astype(np.float32), labels=test.labels)
+            np.savez_compressed(handle, probs=probs.astype(np.float32), labels=test.labels, **extra)
     atomic_write_text(out / "results" / f"{spec.run_id}.json", json.dumps(record, indent=1))
     return record

@@ -23,7 +23,8 @@ class TrainConfig:
 
     Model: ``model`` (``textcnn``, ``bilstm`` or ``minilm``: the offline all-MiniLM-L6-v2 encoder fine-tuned),
     ``model_path`` (a local Hugging Face encoder for ``minilm``), ``embed_dim``, ``hidden_dim``,
-    ``max_length`` (tokens per text), ``min_freq`` and ``max_vocab`` (word vocabulary of TextCNN/BiLSTM).
+    ``max_length`` (tokens per text), ``min_freq`` and ``max_vocab`` (word vocabulary of TextCNN/BiLSTM),
+    ``n_filters`` (TextCNN feature maps per filter size; Kim 2014 uses 100), ``hidden_dim`` (BiLSTM).
 
     Method: ``method`` (see :data:`textsmooth.training.objectives.METHODS`), ``epsilon`` (classic, prior),
     ``alpha`` and ``kwls_variant`` (tfidf, kwls, distill), ``beta`` (confidence-penalty), ``flip_rate`` and
@@ -40,6 +41,7 @@ class TrainConfig:
     model_path: str | None = None
     embed_dim: int = 128
     hidden_dim: int = 128
+    n_filters: int = 100
     max_length: int = 256
     min_freq: int = 2
     max_vocab: int = 50_000
@@ -81,7 +83,7 @@ class TrainConfig:
             raise ConfigError(
                 f"unknown select_by {self.select_by!r}", hint=f"use one of {', '.join(SELECTION_METRICS)}"
             )
-        for name in ("epochs", "batch_size", "max_length", "embed_dim", "hidden_dim"):
+        for name in ("epochs", "batch_size", "max_length", "embed_dim", "hidden_dim", "n_filters"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}", column=name)
         if not 0 <= self.flip_rate <= 1:

@@ -38,7 +38,7 @@ def build_model(
             "aux_head": aux_head,
         }
         if config.model == "textcnn":
-            model = TextCNN(len(vocab), n_classes, **common)
+            model = TextCNN(len(vocab), n_classes, n_filters=config.n_filters, **common)
         else:
             model = BiLSTM(len(vocab), n_classes, hidden_size=config.hidden_dim, **common)
         encode = vocab.encode
