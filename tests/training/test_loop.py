@@ -30,7 +30,7 @@ def splits() -> tuple[TextDataset, TextDataset]:
 
 
 def small(**kw) -> TrainConfig:
-    base = {"epochs": 1, "batch_size": 32, "max_length": 16, "embed_dim": 16, "min_freq": 1}
+    base = {"epochs": 1, "batch_size": 32, "max_length": 16, "embed_dim": 16, "min_freq": 1, "num_threads": 1}
     return TrainConfig(**{**base, **kw})
 
 
