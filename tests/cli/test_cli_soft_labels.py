@@ -119,7 +119,7 @@ def test_flip_writes_noisy_copy(tmp_path):
 
 
 def test_demo_runs_and_writes_artifacts(tmp_path):
-    result = invoke("demo", "--out-dir", tmp_path, "--examples", "3")
+    result = invoke("demo", "--out-dir", tmp_path, "--examples", "3", "--no-train")
     assert result.exit_code == 0, result.output
     assert "KWLS" in result.output and "HUM" in result.output
     soft = read_soft_labels(tmp_path / "trec_kwls_soft_labels.parquet")
