@@ -133,8 +133,8 @@ def test_module_and_bad_input() -> None:
     torch.testing.assert_close(m(h, w, t, b), fused_linear_cross_entropy(h, w, t, 0.1, bias=b))
     with pytest.raises(InputError, match="weight must have shape"):
         fused_linear_cross_entropy(h, w[:, :3], t)
-    with pytest.raises(InputError, match="dtype"):
-        fused_linear_cross_entropy(h, w.float(), t)
+    with pytest.raises(InputError, match="floating"):
+        fused_linear_cross_entropy(h, w.long(), t)
     with pytest.raises(InputError, match="bias"):
         fused_linear_cross_entropy(h, w, t, bias=b[:3])
     with pytest.raises(InputError, match="outside"):
@@ -151,6 +151,18 @@ def test_module_and_bad_input() -> None:
     bad[0, 0] = float("nan")
     with pytest.raises(InputError, match="NaN"):
         fused_linear_cross_entropy(bad, w, t)
+
+
+def test_mixed_dtypes_run_in_hidden_dtype() -> None:
+    h, w, b, t = _data()
+    h32 = h.detach().float().requires_grad_()
+    out = fused_linear_cross_entropy(h32, w, t, 0.1, bias=b, chunk_size=4)  # float64 weight and bias
+    want = ref.smoothed_ce(
+        h32.detach().double() @ w.detach().float().double().t() + b.detach().float(), t, 0.1
+    )
+    torch.testing.assert_close(out.double(), want, rtol=1e-5, atol=1e-5)
+    out.backward()
+    assert w.grad is not None and w.grad.dtype == F64 and b.grad is not None and h32.grad is not None
 
 
 def test_sub_blocks_inside_chunks(monkeypatch: pytest.MonkeyPatch) -> None:

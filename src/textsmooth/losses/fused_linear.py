@@ -293,7 +293,8 @@ def fused_linear_cross_entropy(
 
     Args:
         hidden: ``(..., H)`` final hidden states.
-        weight: ``(V, H)`` output embedding (an ``nn.Linear(H, V).weight``, or a tied input embedding).
+        weight: ``(V, H)`` output embedding (an ``nn.Linear(H, V).weight``, or a tied input embedding);
+            cast to ``hidden``'s dtype if it differs (float32 parameters under autocast).
         target: ``(...)`` gold ids (may be ``None`` with a sparse target; then no NLL can be returned).
         bias: optional ``(V,)``.
         chunk_size: positions per chunk (memory ~ ``chunk_size * V * 4`` bytes, times about two).
@@ -309,13 +310,18 @@ def fused_linear_cross_entropy(
     H = hidden.shape[-1]
     if weight.dim() != 2 or weight.shape[1] != H:
         raise InputError(f"weight must have shape (V, {H}) to match hidden, got {tuple(weight.shape)}")
+    if not weight.is_floating_point():
+        raise InputError(f"weight must be a floating tensor, got dtype {weight.dtype}")
     if weight.dtype != hidden.dtype:
-        raise InputError(f"weight dtype {weight.dtype} differs from hidden dtype {hidden.dtype}")
+        # e.g. float32 parameters with float16 hidden states under autocast: the products run in hidden's
+        # dtype, as autocast's matmul would (the cast is part of the graph; weight's gradient keeps its dtype)
+        weight = weight.to(hidden.dtype)
     V = weight.shape[0]
     if bias is not None:
         as_tensor_arg("bias", bias)
-        if tuple(bias.shape) != (V,) or bias.dtype != hidden.dtype:
-            raise InputError(f"bias must have shape ({V},) and dtype {hidden.dtype}, got {tuple(bias.shape)}")
+        if tuple(bias.shape) != (V,) or not bias.is_floating_point():
+            raise InputError(f"bias must be a floating tensor of shape ({V},), got {tuple(bias.shape)}")
+        bias = bias.to(hidden.dtype)
     batch_shape = tuple(hidden.shape[:-1])
     h2 = hidden.reshape(-1, H)
     cdt = compute_dtype(hidden.dtype)
