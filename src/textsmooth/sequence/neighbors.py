@@ -249,7 +249,7 @@ class SemanticNeighbors:
             targets: the target sequences (also the retrieval pool, ``Y_ref`` in the paper).
             sources: aligned source sentences; needed for ``embed_side="source"``.
             embeddings: precomputed unit vectors, one row per target (skips the encoder).
-            work_dir: folder for resumable shards (kept until the caller removes it; see :meth:`write`).
+            work_dir: folder for resumable shards (kept; remove it with :meth:`clean_work` when done).
             cache_dir: embedding cache folder (reused across runs); defaults to ``work_dir``.
             progress: show progress bars.
             on_shard: called as ``on_shard(i, n_shards)`` after each finished shard.
