@@ -290,11 +290,19 @@ def build_report(run_dir: str | Path, *, examples: bool = True) -> Path:
     header = ["model", "method", *(f"{label} (%)" if m != "nll" else label for m, label in METRICS)]
     header += ["minority recall (%)", "paper acc (%)"]
     seeds = sorted({r["seed"] for r in results})
+    recipe_file = manifest.get("recipe_file", "<recipe>")
+    shown_dir = manifest.get("run_dir", str(run_dir))
+    command = f"textsmooth experiment run {recipe_file} -o {shown_dir}"
+    total_minutes = sum(r["seconds"] for r in results) / 60
     md_parts = [
         f"# {recipe['name']}",
         "",
-        f"Budget: {recipe.get('budget', '?')}. Seeds: {seeds}. Command: "
-        f"`textsmooth experiment run <recipe> -o {run_dir.name}` then `textsmooth report {run_dir.name}`.",
+        str(recipe.get("description", "")).strip(),
+        "",
+        f"Budget: {recipe.get('budget', '?')}. Measured: {len(results)} runs, {total_minutes:.1f} min of "
+        f"training and evaluation in total. Seeds: {seeds}.",
+        "",
+        f"Command: `{command}` (the report: `textsmooth report {shown_dir}`).",
         "",
     ]
     sections = []
@@ -346,7 +354,8 @@ def build_report(run_dir: str | Path, *, examples: bool = True) -> Path:
         f"<b>setting:</b> {html.escape(setting)} · "
         f"<b>seeds:</b> {seeds} · <b>runs:</b> {len(results)} · "
         f"<b>total run time:</b> {sum(r['seconds'] for r in results) / 60:.1f} min</p>"
-        f"<p><b>Versions:</b> {html.escape(versions)}</p>" + "".join(sections) + "</body></html>"
+        f"<p><b>Versions:</b> {html.escape(versions)}</p>"
+        f"<p><b>Command:</b> <code>{html.escape(command)}</code></p>" + "".join(sections) + "</body></html>"
     )
     out = run_dir / "report.html"
     atomic_write_text(out, page)

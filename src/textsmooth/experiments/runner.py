@@ -121,6 +121,13 @@ def _write_recipe_copy(recipe: Recipe, target: Path) -> None:
     atomic_write_text(target, yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
 
 
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _versions() -> dict[str, str]:
     out = {"textsmooth": __version__}
     for name in ("torch", "numpy", "scipy", "transformers", "pyarrow"):
@@ -148,6 +155,8 @@ def run_recipe(
         json.dumps(
             {
                 "recipe": recipe.name,
+                "recipe_file": _relative(Path(recipe.path)),
+                "run_dir": _relative(out),
                 "budget": recipe.budget,
                 "versions": _versions(),
                 "train": train_full.describe(),
