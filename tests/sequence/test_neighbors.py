@@ -224,3 +224,34 @@ def test_flat_falls_back_to_brute_without_faiss(en, encoder, monkeypatch):
     assert ids.shape == (30, 5) and not (ids == np.arange(30)[:, None]).any()
     with pytest.raises(ConfigError, match="needs faiss"):
         knn.KnnIndex(vec, backend="hnsw")
+
+
+def test_hnsw_index_is_saved_once_and_reused_on_resume(en, encoder, tmp_path):
+    targets = en[:90]
+    work = tmp_path / "work"
+
+    def stop(i, n_shards):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        SemanticNeighbors(k=8, keep=3, encoder=encoder, index="hnsw", shard_size=32).fit(
+            targets, work_dir=work, on_shard=stop
+        )
+    (index_file,) = work.glob("index-*.faiss")
+    stamp = index_file.stat().st_mtime_ns
+    sn = SemanticNeighbors(k=8, keep=3, encoder=encoder, index="hnsw", shard_size=32).fit(
+        targets, work_dir=work
+    )
+    assert index_file.stat().st_mtime_ns == stamp
+    lists = sn.table_.as_lists()
+    assert all(len(n) == 3 and t not in n for t, n in enumerate(lists))
+
+
+def test_brute_blocks_are_capped(monkeypatch, en, encoder):
+    import textsmooth.sequence.knn as knn
+
+    monkeypatch.setattr(knn, "_BRUTE_MAX_CELLS", 50)  # 50 // 30 rows -> blocks of 1 query
+    vec = encoder.encode(en[:30])
+    capped = knn.KnnIndex(vec, backend="brute", block_size=4096).search_rows(np.arange(30), 4)
+    flat = knn.KnnIndex(vec, backend="flat").search_rows(np.arange(30), 4)
+    np.testing.assert_array_equal(capped[0], flat[0])

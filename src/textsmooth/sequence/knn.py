@@ -28,6 +28,7 @@ from textsmooth.sequence._threads import thread_limit
 __all__ = ["Backend", "KnnIndex", "faiss_available"]
 
 Backend = Literal["flat", "hnsw", "brute"]
+_BRUTE_MAX_CELLS = 1 << 28  # float32 similarities per brute-force block (1 GiB)
 
 
 def faiss_available() -> bool:
@@ -45,7 +46,7 @@ class KnnIndex:
     Args:
         vectors: (n, d) float32, unit-length rows.
         backend: ``flat``, ``hnsw`` or ``brute`` (see the module docstring).
-        block_size: queries per block (memory: ``block_size x n`` floats for ``brute``).
+        block_size: queries per block (``brute`` also caps ``block x n`` at 2^28 floats, 1 GiB).
         hnsw_m, ef_construction, ef_search: HNSW parameters.
         num_threads: faiss/torch threads while building and searching (``None``: cores - 1, at least 1).
 
@@ -150,9 +151,12 @@ class KnnIndex:
         if k_eff <= 0 or q == 0:
             return ids, sims
         brute = self.backend == "brute"
+        block = self.block_size
+        if brute:  # the (block x n) similarity matrix stays under ~1 GiB
+            block = max(1, min(block, _BRUTE_MAX_CELLS // max(self.n, 1)))
         with thread_limit(self.num_threads, torch_=brute, faiss_=not brute):
-            for lo in range(0, q, self.block_size):
-                hi = min(lo + self.block_size, q)
+            for lo in range(0, q, block):
+                hi = min(lo + block, q)
                 bi, bs = self._search_block(queries[lo:hi], k_eff)
                 ids[lo:hi, :k_eff] = bi
                 sims[lo:hi, :k_eff] = bs
