@@ -110,3 +110,14 @@ def test_trainer_loss_uses_objective_and_num_items(tmp_path, tokenizer):
     before = model.out.weight.detach().clone()
     trainer.train()  # soft_labels survive remove_unused_columns and reach compute_loss
     assert not torch.equal(before, model.out.weight)
+
+
+def test_offline_example_script_runs(monkeypatch, capsys):
+    import runpy
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "hf_trainer_kwls.py"
+    monkeypatch.setattr(sys, "argv", [str(script), "--max-train", "48", "--max-test", "24", "--epochs", "1"])
+    runpy.run_path(str(script), run_name="__main__")
+    assert "test accuracy" in capsys.readouterr().out
