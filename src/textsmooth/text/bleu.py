@@ -240,7 +240,9 @@ class BleuCorpus:
             r = np.concatenate(rows)
             c = np.concatenate(cols)
             d = np.concatenate(codes)
-            perm = np.argsort(r * np.int64(n_feat) + c)  # (row, column) pairs are unique
+            # each order's block is already sorted by (row, column) and the blocks' columns increase
+            # with the order, so a stable sort by row (timsort merging presorted runs) sorts by (row, column)
+            perm = np.argsort(r, kind="stable")
             r, c, d = r[perm], c[perm], d[perm]
         else:
             r = c = np.zeros(0, dtype=np.int64)
