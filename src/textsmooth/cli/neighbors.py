@@ -244,10 +244,16 @@ def show(
     else:
         rng = np.random.default_rng(seed)
         chosen = sorted(rng.choice(with_related, size=min(n, len(with_related)), replace=False).tolist())
+    generator = params.get("generator")
+    if generator == "semantic":
+        detail = (
+            f"k={params.get('k_effective')} k'={params.get('keep_effective')} "
+            f"BLEU-{params.get('bleu_order') or 'none'}"
+        )
+    else:
+        detail = ", ".join(f"{key}={value}" for key, value in params.items() if key != "generator")
     console.print(
-        f"{table_path}: {params.get('generator')} | k={params.get('k_effective', params.get('k'))} "
-        f"k'={params.get('keep_effective', params.get('keep'))} BLEU-{params.get('bleu_order')} | "
-        f"{table.n_targets} targets, {len(table)} rows",
+        f"{table_path}: {generator} | {detail} | {table.n_targets} targets, {len(table)} rows",
         highlight=False,
     )
     ordinal = {1: "1st", 2: "2nd", 3: "3rd"}
