@@ -277,3 +277,17 @@ def test_many_blocks_match_one_block(monkeypatch: pytest.MonkeyPatch, dtype: tor
     (g_many,) = torch.autograd.grad(many.sum(), z)
     torch.testing.assert_close(many, one, rtol=0, atol=1e-14 if dtype == F64 else 1e-6)
     torch.testing.assert_close(g_many, g_one, rtol=0, atol=1e-14 if dtype == F64 else 1e-6)
+
+
+def test_others_matches_the_fairseq_formula() -> None:
+    # fairseq's label_smoothed_nll_loss, written from its formula: with V classes and eps_i = eps / (V - 1),
+    # loss = (1 - eps - eps_i) * nll + eps_i * (-sum_j log p_j)
+    z, t = _data(ignore=False)
+    eps, V = 0.1, z.shape[1]
+    lp = ref.log_probs(z)
+    nll = -lp.gather(1, t[:, None])[:, 0]
+    smooth = -lp.sum(dim=1)
+    eps_i = eps / (V - 1)
+    want = ((1 - eps - eps_i) * nll + eps_i * smooth).sum()
+    got = smoothed_cross_entropy(z, t, eps, convention="others", reduction="sum")
+    torch.testing.assert_close(got, want)

@@ -156,11 +156,11 @@ def smoothed_cross_entropy(
 
     With ``p = softmax(z)`` over ``C`` classes and gold class ``y``, the target is
 
-    * ``convention="all"`` (default; PyTorch, fairseq, Hugging Face, Szegedy et al. 2016):
+    * ``convention="all"`` (default; Szegedy et al. 2016, PyTorch, Hugging Face's ``LabelSmoother``):
       ``q = (1 - eps) * onehot(y) + eps * prior`` — with the uniform prior, ``q_y = 1 - eps + eps / C``;
-    * ``convention="others"``: the gold class keeps exactly ``1 - eps`` and ``eps`` is spread over the
-      other classes in proportion to the prior: ``q_j = eps * prior_j / (1 - prior_y)`` for ``j != y``
-      (uniform: ``eps / (C - 1)``),
+    * ``convention="others"`` (current fairseq): the gold class keeps exactly ``1 - eps`` and ``eps`` is
+      spread over the other classes in proportion to the prior: ``q_j = eps * prior_j / (1 - prior_y)`` for
+      ``j != y`` (uniform: ``eps / (C - 1)``),
 
     and the loss of a position is ``-sum_j w_j q_j log p_j`` (``w`` the class weights, 1 by default). The
     uniform term is computed in closed form, ``-sum_j log p_j / C = logsumexp(z) - mean(z)``, and the prior
