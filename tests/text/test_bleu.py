@@ -167,3 +167,10 @@ def test_bad_input_is_named():
         corpus.score([1], [0], max_order=3)
     with pytest.raises(InputError):
         bleu_from_stats(np.zeros(3), np.zeros(3), np.zeros(3))
+
+
+def test_public_import_path():
+    from textsmooth.text import BleuCorpus as Corpus
+    from textsmooth.text import sentence_bleu as public
+
+    assert public is sentence_bleu and Corpus is BleuCorpus
