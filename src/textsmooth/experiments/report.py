@@ -269,6 +269,11 @@ def _examples_html(recipe: dict[str, Any], run_dir: Path, n: int = 5) -> str:
     )
 
 
+def _drop_minority(rows: list[list[str]], keep: bool) -> list[list[str]]:
+    """Minority recall only means something when the training data is unbalanced."""
+    return rows if keep else [row[:-2] + row[-1:] for row in rows]
+
+
 _CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 14px; }
@@ -289,6 +294,7 @@ def build_report(run_dir: str | Path, *, examples: bool = True) -> Path:
     setting = recipe.get("setting", "balanced")
     header = ["model", "method", *(f"{label} (%)" if m != "nll" else label for m, label in METRICS)]
     header += ["minority recall (%)", "paper acc (%)"]
+    with_minority = setting in ("unbalanced", "imbalance-grid")
     seeds = sorted({r["seed"] for r in results})
     recipe_file = manifest.get("recipe_file", "<recipe>")
     shown_dir = manifest.get("run_dir", str(run_dir))
@@ -305,17 +311,19 @@ def build_report(run_dir: str | Path, *, examples: bool = True) -> Path:
         f"Command: `{command}` (the report: `textsmooth report {shown_dir}`).",
         "",
     ]
+    if not with_minority:
+        header = header[:-2] + header[-1:]
     sections = []
     if setting in ("balanced", "unbalanced"):
         title = "test results (mean ± std over seeds" + (
             ", averaged over the under-sampled class)" if setting == "unbalanced" else ")"
         )
-        rows = tables.main_rows(tables.variants)
+        rows = _drop_minority(tables.main_rows(tables.variants), with_minority)
         sections.append(f"<h2>Main table: {html.escape(title)}</h2>" + _table_html(header, rows))
         md_parts += [f"## {title}", "", _table_md(header, rows), ""]
     else:
         for variant in tables.variants:
-            rows = tables.main_rows([variant])
+            rows = _drop_minority(tables.main_rows([variant]), with_minority)
             sections.append(f"<h3>{html.escape(variant)}</h3>" + _table_html(header, rows))
             md_parts += [f"## {variant}", "", _table_md(header, rows), ""]
         if setting in ("imbalance-grid", "noise"):
