@@ -112,6 +112,12 @@ def kwls_loss(
         alpha: weight of the soft label, >= 0.
         aux_logits: ``(..., p)`` logits of the second head (``"two_head"`` only).
         variant: ``"eq9"``, ``"two_head"`` or ``"mixture"``; ``None`` picks by ``aux_logits``.
+
+    Example:
+        >>> # two classes, zero logits (o = 1/2), d = (0.8, 0.2), alpha = 1: (log 2 + 0.09) / 8
+        >>> loss = kwls_loss(torch.zeros(1, 2), torch.tensor([0]), torch.tensor([[0.8, 0.2]]), 1.0)
+        >>> round(loss.item(), 6)
+        0.097893
     """
     check_non_negative("alpha", alpha)
     check_reduction(reduction, num_items)

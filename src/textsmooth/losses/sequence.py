@@ -76,6 +76,13 @@ def sequence_smoothed_nll(
         reduction: ``"mean"`` over examples (default; or ``num_items``), ``"sum"`` or ``"none"`` (``(B,)``).
         return_nll: also return the reduced ``nll_target`` (:class:`LossOutput`).
         validate: check that the unmasked values are finite.
+
+    Example:
+        >>> nll_target = torch.tensor([2.0, 3.0])
+        >>> nll_related = torch.tensor([[4.0, 6.0, 0.0], [9.0, 9.0, 9.0]])
+        >>> mask = torch.tensor([[True, True, False], [False, False, False]])
+        >>> sequence_smoothed_nll(nll_target, nll_related, mask, 0.5, "none")  # 2 + 0.5/2 * (4 + 6); 3
+        tensor([4.5000, 3.0000])
     """
     check_non_negative("alpha", alpha)
     check_reduction(reduction, num_items)

@@ -239,6 +239,12 @@ def sparse_soft_target_cross_entropy(
         target: optional gold labels (ignored positions; plain NLL for ``return_nll``).
         reduction: ``mean`` divides by the number of counted positions (or ``num_items``).
         validate: check indices in range, weights non-negative and rows summing to 1, logits finite.
+
+    Example:
+        >>> logits = torch.zeros(1, 4)  # uniform prediction: every log-probability is log(1/4)
+        >>> idx, w = torch.tensor([[2, 0]]), torch.tensor([[0.75, 0.25]])
+        >>> round(sparse_soft_target_cross_entropy(logits, idx, w).item(), 6)  # log 4
+        1.386294
     """
     check_reduction(reduction, num_items)
     z, batch_shape = flatten_logits(logits)
