@@ -291,3 +291,15 @@ def test_others_matches_the_fairseq_formula() -> None:
     want = ((1 - eps - eps_i) * nll + eps_i * smooth).sum()
     got = smoothed_cross_entropy(z, t, eps, convention="others", reduction="sum")
     torch.testing.assert_close(got, want)
+
+
+def test_negative_upstream_gradient() -> None:
+    # e.g. gradient reversal: the backward pass must not assume d(loss)/d(row) >= 0
+    z, t = _data()
+    w = torch.linspace(-1.0, 1.0, z.shape[0], dtype=F64)
+    ours = (smoothed_cross_entropy(z, t, 0.2, reduction="none") * w).sum()
+    want = (ref.smoothed_ce(z, t, 0.2, reduction="none") * w).sum()
+    torch.testing.assert_close(_grad(ours, z), _grad(want, z))
+    torch.testing.assert_close(
+        _grad(-smoothed_cross_entropy(z, t, 0.2), z), _grad(-ref.smoothed_ce(z, t, 0.2), z)
+    )

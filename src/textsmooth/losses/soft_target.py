@@ -46,8 +46,6 @@ def prepare_sparse_target(
     dtype: torch.dtype,
     validate: bool,
     *,
-    check_sums: bool = True,
-    allow_negative: bool = False,
     names: tuple[str, str] = ("indices", "weights"),
 ) -> SparseTarget:
     """Flatten and check a top-N sparse target; entries whose index is ``ignore_index`` are padding."""
@@ -78,14 +76,8 @@ def prepare_sparse_target(
                 f"(first: {int(idx[first[0], first[1]])} at flat row {int(first[0])})",
                 hint=f"pad unused entries with ignore_index={ignore_index}",
             )
-        wrong = ~torch.isfinite(w) if allow_negative else ~torch.isfinite(w) | (w < 0)
-        if allow_negative:
-            if bool(wrong.any()):
-                raise InputError(f"{names[1]} must be finite")
-        elif check_sums:
-            check_distribution_rows(names[1], w.sum(dim=1), wrong.any(dim=1), weights.dtype)
-        elif bool(wrong.any()):
-            raise InputError(f"{names[1]} must be finite and non-negative")
+        wrong = ~torch.isfinite(w) | (w < 0)
+        check_distribution_rows(names[1], w.sum(dim=1), wrong.any(dim=1), weights.dtype)
     idx = torch.where(pad, torch.zeros_like(idx), idx)
     return SparseTarget(idx, w, w.sum(dim=1))
 
