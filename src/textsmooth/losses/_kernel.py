@@ -16,9 +16,11 @@ respect to ``z`` in one ``(P, C)`` buffer, block by block::
             + sum_k g_idx_ik [j = idx_ik]
 
 The loss itself (a few operations on ``(P,)`` and ``(P, K)`` tensors) is ordinary autograd code in the
-modules that use this, so each formula reads as written in its paper while nothing of shape
-``(P, C)`` is allocated besides the gradient (PyTorch's own ``cross_entropy`` keeps the log-softmax
-and three more buffers of that size). Blocks bound the temporaries (see ``block_rows``).
+modules that use this, so each formula reads as written in its paper. No ``(P, C)`` tensor is kept
+between forward and backward or built as a target: the forward pass needs one block-sized exponential
+inside ``logsumexp`` (freed before it returns), the backward pass the gradient (PyTorch's own
+``cross_entropy`` keeps the log-softmax and peaks at three buffers of that size). ``block_rows`` sets the
+block size.
 
 Arithmetic is float32 for float16/bfloat16/float32 logits and float64 for float64 logits; the gradient is
 returned in the logits' dtype. Stable for logits of any finite magnitude (max-shifted exponentials).
@@ -36,7 +38,7 @@ __all__ = ["RowStats", "block_rows", "compute_dtype", "grad_block", "row_stats",
 
 # Elements per block. On a CPU, one block for float32/float64 logits up to 2**28 elements: every block costs
 # about nine OpenMP parallel regions, and on a CPU shared with other processes each region can wait a
-# scheduler tick for a busy core, so cache-sized blocks (much faster on an idle machine) lost to PyTorch's
+# scheduler tick for a busy core, so cache-sized blocks (faster on a lightly loaded machine) lost to PyTorch's
 # own kernel under load while one block beat it in every condition measured (docs/losses.md). A single
 # block needs one (P, C) temporary in the forward pass, freed before the gradient is allocated, so the peak
 # is unchanged. Half-precision logits are upcast block by block, so their blocks stay small (2**24
