@@ -28,8 +28,13 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest -q
 
+# Quick versions of every benchmark (minutes). The full runs, with the commands quoted in docs/, take
+# much longer: python benchmarks/bench_kwls.py --repeats 5, python benchmarks/bench_losses.py, ...
 bench: $(STAMP)
-	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+	$(BIN)/python benchmarks/bench_kwls.py --quick --repeats 2
+	$(BIN)/python benchmarks/bench_losses.py --quick
+	$(BIN)/python benchmarks/bench_bleu.py --repeats 1 --sample 500
+	$(BIN)/python benchmarks/bench_neighbors.py --sections rerank --rerank-sizes 290000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -73,7 +73,7 @@ class _Tables:
         self.run_dir = run_dir
         self.methods = [str(r.get("label") or r["method"]) for r in recipe.get("methods", [])]
         self.models = list(dict.fromkeys(r["model"] for r in results))
-        self.variants = list(dict.fromkeys(r["variant"] for r in results))
+        self.variants = _recipe_order(run_dir, results)
         base = [
             str(r.get("label") or r["method"]) for r in recipe.get("methods", []) if r["method"] == "none"
         ]
@@ -131,6 +131,21 @@ class _Tables:
                 cells.append(f"{paper[method]:.2f}" if method in paper else "")
                 rows.append(cells)
         return rows
+
+
+def _recipe_order(run_dir: Path, results: list[dict[str, Any]]) -> list[str]:
+    """Data variants in the recipe's order (noise 0, 0.1, 0.2 ...), not in file-name order."""
+    found = list(dict.fromkeys(r["variant"] for r in results))
+    try:
+        from textsmooth.experiments.recipe import load_recipe
+
+        n_classes = int(results[0]["test"]["n_classes"])
+        order = list(
+            dict.fromkeys(spec.variant for spec in load_recipe(run_dir / "recipe.yaml").runs(n_classes))
+        )
+    except Exception:  # a recipe that no longer validates (moved data): keep the order found
+        return found
+    return [v for v in order if v in found] + [v for v in found if v not in order]
 
 
 def _table_html(header: list[str], rows: list[list[str]]) -> str:
