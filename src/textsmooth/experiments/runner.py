@@ -221,7 +221,8 @@ def _teacher_from_baseline(spec: RunSpec, recipe: Recipe, train: TextDataset, ou
 
 def _preflight(specs: list[RunSpec], recipe: Recipe, train_full: TextDataset) -> None:
     """Check every run's data split before any training starts (a class missing from a dev split)."""
-    from textsmooth.errors import ConfigError
+    from textsmooth.errors import ConfigError, InputError
+    from textsmooth.training.loop import check_splits
 
     seen = set()
     for spec in specs:
@@ -230,15 +231,14 @@ def _preflight(specs: list[RunSpec], recipe: Recipe, train_full: TextDataset) ->
             continue
         seen.add(key)
         train, dev = prepare_run_data(train_full, spec, recipe.dev_fraction)
-        for name, part in (("training", train), ("dev", dev)):
-            missing = sorted(set(range(train_full.n_classes)) - set(part.labels.tolist()))  # type: ignore[union-attr]
-            if missing:
-                names = ", ".join(train_full.label_names[i] for i in missing)
-                raise ConfigError(
-                    f"run {spec.run_id}: the {name} split has no example of class(es) {names}",
-                    path=recipe.path,
-                    hint="raise max_train or dev_fraction, or lower the under-sampling ratio",
-                )
+        try:
+            check_splits(train, dev)
+        except InputError as exc:
+            raise ConfigError(
+                f"run {spec.run_id}: {exc.message}",
+                path=recipe.path,
+                hint="raise max_train or dev_fraction, or lower the under-sampling ratio",
+            ) from exc
 
 
 def _run_one(

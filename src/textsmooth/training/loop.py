@@ -30,7 +30,7 @@ from textsmooth.training.config import TrainConfig
 from textsmooth.training.factory import Featurizer, build_model
 from textsmooth.training.objectives import Objective
 
-__all__ = ["TrainResult", "evaluate_probs", "predict_proba", "train_classifier"]
+__all__ = ["TrainResult", "check_splits", "evaluate_probs", "predict_proba", "train_classifier"]
 
 
 @dataclass
@@ -156,7 +156,7 @@ def train_classifier(
     Raises:
         InputError: labels missing, label names differ, a class missing from dev.
     """
-    _check_splits(train, dev)
+    check_splits(train, dev)
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     seed_everything(config.seed)
@@ -256,7 +256,8 @@ def train_classifier(
     )
 
 
-def _check_splits(train: TextDataset, dev: TextDataset) -> None:
+def check_splits(train: TextDataset, dev: TextDataset) -> None:
+    """Raise :class:`InputError` unless both splits are labelled alike and hold every class."""
     if train.labels is None or dev.labels is None:
         raise InputError("training and dev data need labels")
     if list(train.label_names) != list(dev.label_names):
