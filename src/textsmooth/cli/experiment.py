@@ -42,12 +42,21 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "-o", "--out", help="Run directory (results, checkpoints, report)."),
         progress: bool = typer.Option(True, help="Show progress bars."),
         report: bool = typer.Option(True, help="Write the HTML report at the end."),
+        seeds: str | None = typer.Option(
+            None, help="Run only these seeds (comma-separated), a smaller grid than the recipe's."
+        ),
     ) -> None:
+        from textsmooth.errors import ConfigError
         from textsmooth.experiments.recipe import load_recipe
         from textsmooth.experiments.report import build_report
         from textsmooth.experiments.runner import run_recipe
 
         parsed = load_recipe(recipe)
+        if seeds is not None:
+            try:
+                parsed.seeds = [int(x) for x in seeds.split(",")]
+            except ValueError as exc:
+                raise ConfigError(f"--seeds must be comma-separated integers, got {seeds!r}") from exc
         console.print(f"[bold]{parsed.name}[/] (budget: {parsed.budget}) -> {out}")
         results = run_recipe(parsed, out, progress=progress, log=console.print)
         console.print(f"{len(results)} runs finished")
