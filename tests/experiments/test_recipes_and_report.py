@@ -92,6 +92,9 @@ def write_recipe(tmp_path, **changes):
         ({"setting": "weird"}, "unknown setting"),
         ({"budget": ""}, "recipe needs a 'budget'"),
         ({"train": {"model": "minilm", "model_path": "/tmp"}}, "not a Hugging Face model folder"),
+        ({"model_train": {"bilstm": {"lr": 0.1}}}, "model_train names model(s) bilstm"),
+        ({"model_train": {"textcnn": {"learning_rate": 0.1}}}, "unknown field(s) learning_rate"),
+        ({"model_train": {"textcnn": 0.1}}, "model_train must map a model name"),
     ],
 )
 def test_bad_recipes_fail_before_training(tmp_path, changes, message):
@@ -116,6 +119,27 @@ def test_settings_expand_into_runs(tmp_path):
     assert {spec.variant for spec in recipe.runs(6)} == {f"minority={c}" for c in range(6)}
     recipe = load_recipe(write_recipe(tmp_path, setting="imbalance-grid", grid={"c": [1, 3], "m": [10]}))
     assert {spec.variant for spec in recipe.runs(6)} == {"c=1", "c=3", "m=10"}
+
+
+def test_model_train_overrides_train_for_its_model_only(tmp_path):
+    recipe = load_recipe(
+        write_recipe(
+            tmp_path,
+            models=["textcnn", "bilstm"],
+            train={"epochs": 1, "lr": 0.002},
+            model_train={"bilstm": {"lr": 0.0005, "hidden_dim": 16}},
+            methods=[{"method": "none"}, {"method": "classic", "lr": 0.01}],
+        )
+    )
+    lrs = {(spec.model, spec.method_label): spec.config.lr for spec in recipe.runs(6)}
+    # train < model_train < the method row
+    assert lrs == {
+        ("textcnn", "none"): 0.002,
+        ("textcnn", "classic"): 0.01,
+        ("bilstm", "none"): 0.0005,
+        ("bilstm", "classic"): 0.01,
+    }
+    assert {spec.config.hidden_dim for spec in recipe.runs(6) if spec.model == "bilstm"} == {16}
 
 
 def test_data_variants_change_only_train_and_dev():

@@ -21,6 +21,7 @@ distillation: {teacher_methods: [none, classic], temperature: 2.0}  # the Muelle
 models: [textcnn]
 seeds: [0, 1, 2]
 train: {epochs: 3, max_length: 256}          # TrainConfig fields shared by every run
+model_train: {minilm: {lr: 5.0e-5, batch_size: 32}}   # optional: per-model overrides of `train`
 methods:                                     # TrainConfig fields per method row
   - {method: none}
   - {method: classic, epsilon: 0.1}
@@ -86,6 +87,7 @@ class Recipe:
     models: list[str] = field(default_factory=lambda: ["textcnn"])
     seeds: list[int] = field(default_factory=lambda: [0])
     train: dict[str, Any] = field(default_factory=dict)
+    model_train: dict[str, dict[str, Any]] = field(default_factory=dict)
     methods: list[dict[str, Any]] = field(default_factory=lambda: [{"method": "none"}])
     paper: dict[str, float] = field(default_factory=dict)
     description: str = ""
@@ -106,6 +108,7 @@ class Recipe:
         ):
             values = {
                 **self.train,
+                **self.model_train.get(model, {}),
                 **{k: v for k, v in row.items() if k != "label"},
                 "model": model,
                 "seed": seed,
@@ -203,6 +206,22 @@ def _validate(recipe: Recipe, path: Path) -> None:
         extra = sorted(set(getattr(recipe, name) or {}) - set(_SETTING_DEFAULTS[name]))
         if extra:
             raise ConfigError(f"unknown option(s) {', '.join(extra)}", path=path, column=name)
+    if not isinstance(recipe.model_train, dict) or not all(
+        isinstance(v, dict) for v in recipe.model_train.values()
+    ):
+        raise ConfigError(
+            "model_train must map a model name to a mapping of training fields",
+            path=path,
+            column="model_train",
+        )
+    stray = sorted(set(recipe.model_train) - set(recipe.models))
+    if stray:
+        raise ConfigError(
+            f"model_train names model(s) {', '.join(stray)} that are not in models",
+            path=path,
+            column="model_train",
+            hint=f"models: {recipe.models}",
+        )
     if not recipe.methods or not recipe.seeds or not recipe.models:
         raise ConfigError("methods, models and seeds must not be empty", path=path)
     labels = [recipe.method_label(row) for row in recipe.methods if isinstance(row, dict) and "method" in row]
