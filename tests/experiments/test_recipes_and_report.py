@@ -165,3 +165,11 @@ def test_data_variants_change_only_train_and_dev():
     noisy, noisy_dev = prepare_run_data(train_full, variant({"noise": 0.4, "noise_kind": "symmetric"}), 0.25)
     assert noisy.texts == train.texts and 0.25 < (noisy.labels != train.labels).mean() < 0.55
     assert (noisy_dev.labels != dev.labels).any()
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "recipes").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_recipes_are_valid(path):
+    recipe = load_recipe(path)
+    assert recipe.name == path.stem and recipe.budget
+    specs = recipe.runs(n_classes=2)
+    assert len({spec.run_id for spec in specs}) == len(specs) > 0
