@@ -1,7 +1,8 @@
 """Atomic file writes: write to a temporary file beside the target, then rename.
 
 A reader therefore sees either the previous file or the complete new one, never a partial one,
-and a failure (exception, Ctrl-C) removes the temporary file.
+and a failure (exception, Ctrl-C) removes the temporary file. The file gets the permissions a plain
+``open(path, "w")`` would give it (``0o666`` minus the umask), not ``mkstemp``'s private ``0o600``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text"]
+
+
+def _file_mode() -> int:
+    """``0o666`` minus the process umask (read without changing it where /proc allows)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # no /proc: read by setting, then restore at once
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 @contextlib.contextmanager
@@ -34,6 +49,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.exists():
+            os.chmod(tmp, _file_mode())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
