@@ -39,6 +39,19 @@ def test_ci_recipe_end_to_end_resume_and_report(tmp_path):
     assert "KWLS soft label" in html and "examples unavailable" not in html
     md = (out / "results.md").read_text()
     assert "| textcnn | none |" in md and "| textcnn | kwls |" in md
+    # the sign of the miscalibration: mean confidence minus accuracy, from the stored predictions
+    assert "conf − acc (pts)" in md
+    import numpy as np
+
+    gaps = []
+    for seed in (0, 1):
+        record = json.loads((out / "results" / f"balanced__textcnn__none__seed{seed}.json").read_text())
+        with np.load(out / "results" / f"balanced__textcnn__none__seed{seed}.npz") as data:
+            confidence = data["probs"].max(axis=1).mean()
+        assert record["test"]["confidence"] == pytest.approx(confidence)
+        gaps.append(confidence - record["test"]["accuracy"])
+    row = next(line for line in md.splitlines() if line.startswith("| textcnn | none |"))
+    assert f"{100 * np.mean(gaps):+.2f} ± " in row
     browser = chromium()
     if browser is None:
         pytest.skip("Debian chromium is not installed (.ci/run installs it)")

@@ -192,6 +192,7 @@ def test_classification_report_matches_the_functions():
         expected_calibration_error(probs, labels, n_bins=10, binning="mass")
     )
     assert report["mce"] == pytest.approx(maximum_calibration_error(probs, labels, n_bins=10))
+    assert report["confidence"] == pytest.approx(np.mean([row.max() for row in probs]))
     cls, recall = minority_recall(probs, labels)
     assert report["minority_class"] == "xyz"[cls] == "z" and report["minority_recall"] == pytest.approx(
         recall

@@ -1,7 +1,8 @@
 """``textsmooth report RUN_DIR``: one self-contained HTML page (and a Markdown table) per recipe run.
 
 The page holds: the recipe, its budget and the package versions; the main table laid out like the
-paper's (methods as rows, mean ± standard deviation over seeds of test accuracy, macro-F1, ECE and NLL,
+paper's (methods as rows, mean ± standard deviation over seeds of test accuracy, macro-F1, ECE, mean
+confidence minus accuracy (the sign of the miscalibration: + over-, − under-confident) and NLL,
 a significance mark against the hard-label baseline, and the paper's number beside ours where the
 recipe gives it); setting-specific tables and plots (per-variant gains for the imbalance grid,
 accuracy and ECE versus noise rate, the distillation caveat); reliability diagrams; and a few test
@@ -30,7 +31,15 @@ from textsmooth.io.atomic import atomic_write_text
 
 __all__ = ["build_report", "load_results"]
 
-METRICS = (("accuracy", "acc"), ("macro_f1", "macro-F1"), ("ece", "ECE"), ("nll", "NLL"))
+# (key in the test record, column header, scale); "overconfidence" is mean confidence minus accuracy:
+# positive = over-confident, negative = under-confident (ECE alone does not tell the direction).
+METRICS = (
+    ("accuracy", "acc (%)", 100.0),
+    ("macro_f1", "macro-F1 (%)", 100.0),
+    ("ece", "ECE (%)", 100.0),
+    ("overconfidence", "conf − acc (pts)", 100.0),
+    ("nll", "NLL", 1.0),
+)
 
 
 def load_results(run_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -57,11 +66,20 @@ def _correct(run_dir: Path, run_id: str) -> np.ndarray:
         return (data["probs"].argmax(axis=1) == data["labels"]).astype(np.float64)
 
 
-def _fmt(values: list[float], scale: float = 100.0) -> str:
+def _mean_confidence(run_dir: Path, run_id: str) -> float | None:
+    path = run_dir / "results" / f"{run_id}.npz"
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        return float(data["probs"].max(axis=1).mean())
+
+
+def _fmt(values: list[float], scale: float = 100.0, *, signed: bool = False) -> str:
     arr = np.asarray(values, dtype=np.float64) * scale
+    mean = f"{arr.mean():+.2f}" if signed else f"{arr.mean():.2f}"
     if arr.size > 1:
-        return f"{arr.mean():.2f} ± {arr.std(ddof=1):.2f}"
-    return f"{arr.mean():.2f}"
+        return f"{mean} ± {arr.std(ddof=1):.2f}"
+    return mean
 
 
 class _Tables:
@@ -81,6 +99,13 @@ class _Tables:
         self.by_key: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
         for r in results:
             self.by_key[(r["variant"], r["model"], r["method"])].append(r)
+            test = r["test"]
+            if "overconfidence" not in test and "accuracy" in test:
+                confidence = test.get("confidence")
+                if confidence is None:  # records written before the field existed: from the predictions
+                    confidence = _mean_confidence(run_dir, r["run_id"])
+                if confidence is not None:
+                    test["overconfidence"] = float(confidence) - float(test["accuracy"])
 
     def seed_means(self, model: str, method: str, metric: str, variants: list[str]) -> list[float]:
         """Per seed, the metric averaged over ``variants`` (seeds missing a variant are skipped)."""
@@ -119,10 +144,9 @@ class _Tables:
                 if not self.by_key.get((variants[0], model, method)):
                     continue
                 cells = [model, method]
-                for metric, _ in METRICS:
+                for metric, _, scale in METRICS:
                     values = self.seed_means(model, method, metric, variants)
-                    scale = 1.0 if metric == "nll" else 100.0
-                    cell = _fmt(values, scale) if values else "-"
+                    cell = _fmt(values, scale, signed=metric == "overconfidence") if values else "-"
                     if metric == "accuracy" and values:
                         cell += self.significance(model, method, variants)
                     cells.append(cell)
@@ -307,7 +331,7 @@ def build_report(run_dir: str | Path, *, examples: bool = True) -> Path:
     manifest = json.loads(manifest_file.read_text(encoding="utf-8")) if manifest_file.exists() else {}
     tables = _Tables(recipe, results, run_dir)
     setting = recipe.get("setting", "balanced")
-    header = ["model", "method", *(f"{label} (%)" if m != "nll" else label for m, label in METRICS)]
+    header = ["model", "method", *(label for _, label, _ in METRICS)]
     header += ["minority recall (%)", "paper acc (%)"]
     with_minority = setting in ("unbalanced", "imbalance-grid")
     seeds = sorted({r["seed"] for r in results})

@@ -33,8 +33,8 @@ def classification_report(
     *,
     n_bins: int = 15,
 ) -> dict[str, Any]:
-    """Accuracy, balanced accuracy, macro-F1, NLL, Brier, ECE (both binnings), MCE, minority and per-class
-    recall of one set of predicted probabilities, as a JSON-ready dict.
+    """Accuracy, balanced accuracy, macro-F1, NLL, Brier, ECE (both binnings), MCE, mean confidence,
+    minority and per-class recall of one set of predicted probabilities, as a JSON-ready dict.
 
     Predictions are the arg-max of ``probs``. Every entry follows the function of the same name in
     :mod:`textsmooth.metrics` (same formulas and conventions); values are plain Python floats, and
@@ -49,7 +49,9 @@ def classification_report(
 
     Returns:
         ``{"n", "n_classes", "accuracy", "balanced_accuracy", "macro_f1", "nll", "brier", "ece"``
-        (equal-width), ``"ece_mass"`` (equal-mass), ``"mce"`` (equal-width), ``"minority_class"`` (name of
+        (equal-width), ``"ece_mass"`` (equal-mass), ``"mce"`` (equal-width), ``"confidence"`` (mean of the
+        largest probability: above ``accuracy`` means over-confident, below under-confident; ECE alone
+        does not say which), ``"minority_class"`` (name of
         the gold class with the fewest examples, ties to the lowest index), ``"minority_recall",
         "per_class": {name: {"support", "precision", "recall", "f1"}}}``. A list of such dicts (one per
         seed) goes straight into :func:`~textsmooth.metrics.summarize_seeds`.
@@ -93,6 +95,7 @@ def classification_report(
         "ece": width_bins.ece,
         "ece_mass": mass_bins.ece,
         "mce": width_bins.mce,
+        "confidence": float(p.max(axis=1).mean()),
         "minority_class": names[minority],
         "minority_recall": float(recall[minority]),
         "per_class": {
