@@ -37,6 +37,7 @@ def test_ci_recipe_end_to_end_resume_and_report(tmp_path):
     html = (out / "report.html").read_text()
     assert "Main table" in html and "kwls" in html and html.count("data:image/png;base64") >= 3
     assert "KWLS soft label" in html and "examples unavailable" not in html
+    assert "alt='training curves' src='data:image/png;base64," in html
     md = (out / "results.md").read_text()
     assert "| textcnn | none |" in md and "| textcnn | kwls |" in md
     # the sign of the miscalibration: mean confidence minus accuracy, from the stored predictions

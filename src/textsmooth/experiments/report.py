@@ -229,6 +229,45 @@ def _variant_plot(tables: _Tables, metric: str, title: str, relative: bool) -> s
     return _png(fig)
 
 
+def _curves_plot(tables: _Tables, variant: str) -> str | None:
+    """Dev macro-F1 and training loss per epoch (mean over seeds), one line per method: the paper's
+    Figure 2 in spirit (how each target shapes training), for the first model and ``variant``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    model = tables.models[0]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4))
+    drawn = False
+    for method in tables.methods:
+        histories = [r.get("history") or [] for r in tables.by_key.get((variant, model, method), [])]
+        longest = max((len(h) for h in histories), default=0)
+        if not longest:
+            continue
+        epochs = np.arange(1, longest + 1)
+        for ax, key in ((left, "macro_f1"), (right, "train_loss")):
+            ys = [
+                np.mean([h[e][key] for h in histories if len(h) > e and key in h[e]] or [np.nan])
+                for e in range(longest)
+            ]
+            ax.plot(epochs, np.asarray(ys) * (100.0 if key == "macro_f1" else 1.0), marker=".", label=method)
+        drawn = True
+    if not drawn:
+        plt.close(fig)
+        return None
+    left.set_ylabel("dev macro-F1 (%)")
+    right.set_ylabel("training loss (own objective)")
+    for ax in (left, right):
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    left.legend(fontsize=8)
+    fig.suptitle(
+        f"training curves ({model}, {variant}; mean over seeds; runs stop early at different epochs)"
+    )
+    return _png(fig)
+
+
 def _reliability_images(tables: _Tables) -> list[tuple[str, str]]:
     import matplotlib
 
@@ -381,6 +420,13 @@ def build_report(run_dir: str | Path, *, examples: bool = True) -> Path:
         "recipe gives them; "
         "they were measured on other data sizes and budgets.</p>"
     )
+    curves = _curves_plot(tables, tables.variants[0])
+    if curves is not None:
+        sections.append(
+            f"<h2>Training curves ({html.escape(tables.variants[0])})</h2>"
+            "<p>Losses are each method's own objective, so their levels are not comparable across methods; "
+            f"the dev curve is the one early stopping reads.</p><img alt='training curves' src='{curves}'>"
+        )
     figures = "".join(
         f'<img alt="reliability diagram of {html.escape(m)}" src="{src}">'
         for m, src in _reliability_images(tables)
