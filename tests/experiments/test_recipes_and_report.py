@@ -34,6 +34,14 @@ def test_ci_recipe_end_to_end_resume_and_report(tmp_path):
     # a second run finds every result and trains nothing
     again = runner.invoke(app, ["experiment", "run", str(CI_RECIPE), "-o", str(out), "--no-progress"])
     assert again.exit_code == 0 and "[1/6]" not in again.output
+    # an edited recipe run into the same folder must not mix old and new results
+    import yaml
+
+    edited = write_recipe(tmp_path, train={**yaml.safe_load(CI_RECIPE.read_text())["train"], "epochs": 2})
+    saved_recipe = (out / "recipe.yaml").read_text()
+    stale = runner.invoke(app, ["experiment", "run", str(edited), "-o", str(out), "--no-progress"])
+    assert stale.exit_code == 2 and "made with other settings (epochs)" in stale.output
+    assert (out / "recipe.yaml").read_text() == saved_recipe
     html = (out / "report.html").read_text()
     assert "Main table" in html and "kwls" in html and html.count("data:image/png;base64") >= 3
     assert "KWLS soft label" in html and "examples unavailable" not in html

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from textsmooth._version import __version__
+from textsmooth.errors import ConfigError, DataError, InputError
 from textsmooth.experiments.recipe import Recipe, RunSpec
 from textsmooth.io.atomic import atomic_path, atomic_write_text
 from textsmooth.io.readers import TextDataset, read_dataset
@@ -56,8 +57,6 @@ def load_recipe_data(recipe: Recipe) -> tuple[TextDataset, TextDataset]:
 
         train, test = read("train"), read("test")
         if train.label_names != test.label_names:
-            from textsmooth.errors import DataError
-
             raise DataError(
                 "train and test files have different label sets",
                 path=recipe.path,
@@ -147,9 +146,12 @@ def run_recipe(
 ) -> list[dict[str, Any]]:
     """Run every run of ``recipe`` that has no result yet; return all results (finished and new)."""
     out = Path(out_dir)
+    train_full, test = load_recipe_data(recipe)
+    specs = recipe.runs(train_full.n_classes)
+    _preflight(specs, recipe, train_full)
+    _check_finished_runs(specs, out)
     (out / "results").mkdir(parents=True, exist_ok=True)
     _write_recipe_copy(recipe, out / "recipe.yaml")
-    train_full, test = load_recipe_data(recipe)
     atomic_write_text(
         out / "manifest.json",
         json.dumps(
@@ -165,8 +167,6 @@ def run_recipe(
             indent=2,
         ),
     )
-    specs = recipe.runs(train_full.n_classes)
-    _preflight(specs, recipe, train_full)
     results = []
     for index, spec in enumerate(specs, start=1):
         done = out / "results" / f"{spec.run_id}.json"
@@ -176,6 +176,36 @@ def run_recipe(
         log(f"[{index}/{len(specs)}] {spec.run_id}")
         results.append(_run_one(spec, recipe, train_full, test, out, progress))
     return results
+
+
+# runtime knobs that do not change what a run computes
+_RUNTIME_FIELDS = ("num_threads",)
+
+
+def _check_finished_runs(specs: list[RunSpec], out: Path) -> None:
+    """A finished result is reused only if it was made by the same configuration and data variant:
+    editing a recipe and running it into the same folder must not mix old and new numbers."""
+    for spec in specs:
+        done = out / "results" / f"{spec.run_id}.json"
+        if not done.exists():
+            continue
+        record = json.loads(done.read_text(encoding="utf-8"))
+        wanted = json.loads(json.dumps(spec.config.to_dict()))
+        stored = dict(record.get("config") or {})
+        changed = sorted(
+            k
+            for k in set(wanted) | set(stored)
+            if k not in _RUNTIME_FIELDS and wanted.get(k) != stored.get(k)
+        )
+        if record.get("data_change", {}) != json.loads(json.dumps(spec.data_change)):
+            changed.append("data variant")
+        if changed:
+            raise ConfigError(
+                f"the run folder holds a finished result of {spec.run_id} made with other settings "
+                f"({', '.join(changed)}); nothing was trained",
+                path=done,
+                hint="run into a new folder (-o), or delete the stale results to recompute them",
+            )
 
 
 _METHOD_FIELDS = (
@@ -221,7 +251,6 @@ def _teacher_from_baseline(spec: RunSpec, recipe: Recipe, train: TextDataset, ou
 
 def _preflight(specs: list[RunSpec], recipe: Recipe, train_full: TextDataset) -> None:
     """Check every run's data split before any training starts (a class missing from a dev split)."""
-    from textsmooth.errors import ConfigError, InputError
     from textsmooth.training.loop import check_splits
 
     seen = set()
