@@ -22,8 +22,8 @@ demo: $(STAMP)
 	$(BIN)/textsmooth demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts examples
+	$(BIN)/ruff format --check src tests benchmarks scripts examples
 
 test: lint
 	$(BIN)/pytest -q
