@@ -433,6 +433,7 @@ def build_report(run_dir: str | Path, *, examples: bool = True) -> Path:
     )
     sections.append(
         f"<h2>Reliability diagrams ({html.escape(tables.variants[0])}, seed {seeds[0]})</h2>"
+        "<p>10 equal-width bins, one seed; the tables' ECE uses 15 bins and averages the seeds.</p>"
         f"<div class='figs'>{figures}</div>"
     )
     if examples:
