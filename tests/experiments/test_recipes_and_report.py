@@ -195,3 +195,22 @@ def test_shipped_recipes_are_valid(path):
     assert recipe.name == path.stem and recipe.budget
     specs = recipe.runs(n_classes=2)
     assert len({spec.run_id for spec in specs}) == len(specs) > 0
+
+
+def test_minority_recall_is_the_recall_of_the_undersampled_classes():
+    from textsmooth.experiments.runner import minority_metrics, undersampled_classes
+
+    assert undersampled_classes({"minority": 2, "ratio": 100.0}, 4) == [2]
+    assert undersampled_classes({"grid_c": 2, "keep": 1, "ratio": 100.0}, 4) == [0, 2]
+    assert undersampled_classes({"grid_m": 10, "keep": 1}, 4) == [0, 2, 3]
+    assert undersampled_classes({"noise": 0.2}, 4) == [] == undersampled_classes({}, 4)
+    # balanced test set: the test-side "fewest examples" rule would pick class a (index 0) every time
+    per_class = {n: {"recall": r} for n, r in zip("abc", [1.0, 0.0, 0.5], strict=True)}
+    report = {"minority_class": "a", "minority_recall": 1.0, "per_class": per_class}
+    assert minority_metrics({"minority": 1, "ratio": 100}, report, ["a", "b", "c"]) == {
+        "minority_class": "b",
+        "minority_recall": 0.0,
+    }
+    both = minority_metrics({"grid_c": 2, "keep": 0, "ratio": 100}, report, ["a", "b", "c"])
+    assert both == {"minority_class": "b+c", "minority_recall": 0.25}
+    assert minority_metrics({}, report, ["a", "b", "c"]) == {"minority_class": "a", "minority_recall": 1.0}

@@ -97,9 +97,13 @@ class _Tables:
         ]
         self.baseline = base[0] if base else None
         self.by_key: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+        from textsmooth.experiments.runner import minority_metrics
+
         for r in results:
             self.by_key[(r["variant"], r["model"], r["method"])].append(r)
             test = r["test"]
+            if r.get("data_change") and "per_class" in test:  # records from before the minority fix
+                test.update(minority_metrics(r["data_change"], test, list(test["per_class"])))
             if "overconfidence" not in test and "accuracy" in test:
                 confidence = test.get("confidence")
                 if confidence is None:  # records written before the field existed: from the predictions

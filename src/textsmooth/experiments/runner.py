@@ -40,7 +40,7 @@ from textsmooth.io.atomic import atomic_path, atomic_write_text
 from textsmooth.io.readers import TextDataset, read_dataset
 from textsmooth.io.splits import stratified_sample, stratified_split, undersample
 
-__all__ = ["load_recipe_data", "prepare_run_data", "run_recipe"]
+__all__ = ["load_recipe_data", "minority_metrics", "prepare_run_data", "run_recipe", "undersampled_classes"]
 
 
 def load_recipe_data(recipe: Recipe) -> tuple[TextDataset, TextDataset]:
@@ -80,6 +80,37 @@ def _shrink(
     return undersample(train, sizes, seed), undersample(dev, dev_sizes, seed)
 
 
+def undersampled_classes(data_change: dict[str, Any], n_classes: int) -> list[int]:
+    """The classes a data variant under-samples: the ``minority`` class (unbalanced setting), the first
+    ``grid_c`` classes other than ``keep`` (imbalance grid, c), every class but ``keep`` (grid, m);
+    none for the other settings."""
+    if "minority" in data_change:
+        return [int(data_change["minority"])]
+    others = [c for c in range(n_classes) if c != data_change.get("keep")]
+    if "grid_c" in data_change:
+        return others[: int(data_change["grid_c"])]
+    if "grid_m" in data_change:
+        return others
+    return []
+
+
+def minority_metrics(
+    data_change: dict[str, Any], test_report: dict[str, Any], label_names: list[str]
+) -> dict[str, Any]:
+    """``minority_class`` and ``minority_recall`` for a run: the under-sampled classes (names joined by
+    ``+``) and their mean test recall; the report's own choice (fewest test examples) when the variant
+    under-samples nothing."""
+    shrunk = undersampled_classes(data_change, len(label_names))
+    if not shrunk:
+        return {k: test_report[k] for k in ("minority_class", "minority_recall") if k in test_report}
+    recalls = [test_report["per_class"][label_names[c]]["recall"] for c in shrunk]
+    known = [r for r in recalls if r is not None]
+    return {
+        "minority_class": "+".join(label_names[c] for c in shrunk),
+        "minority_recall": float(np.mean(known)) if known else None,
+    }
+
+
 def prepare_run_data(
     train_full: TextDataset, spec: RunSpec, dev_fraction: float
 ) -> tuple[TextDataset, TextDataset]:
@@ -87,16 +118,12 @@ def prepare_run_data(
     train, dev = stratified_split(train_full, dev_fraction, seed=spec.seed)
     change = spec.data_change
     counts = np.bincount(train.labels, minlength=train.n_classes)  # type: ignore[arg-type]
-    if "minority" in change:
-        c = change["minority"]
-        train, dev = _shrink(train, dev, {c: max(1, round(counts[c] / change["ratio"]))}, spec.seed)
-    elif "grid_c" in change:
-        others = [c for c in range(train.n_classes) if c != change["keep"]][: change["grid_c"]]
-        sizes = {c: max(1, round(counts[c] / change["ratio"])) for c in others}
+    shrunk = undersampled_classes(change, train.n_classes)
+    if "minority" in change or "grid_c" in change:
+        sizes = {c: max(1, round(counts[c] / change["ratio"])) for c in shrunk}
         train, dev = _shrink(train, dev, sizes, spec.seed)
     elif "grid_m" in change:
-        sizes = {c: change["grid_m"] for c in range(train.n_classes) if c != change["keep"]}
-        train, dev = _shrink(train, dev, sizes, spec.seed)
+        train, dev = _shrink(train, dev, dict.fromkeys(shrunk, change["grid_m"]), spec.seed)
     elif change.get("noise"):
         from textsmooth.targets.flip import flip_labels
 
@@ -303,6 +330,7 @@ def _run_one(
     if spec.config.method == "none":  # kept so that LS-Distill runs can use this run as their teacher
         extra["train_probs"] = result.predict_proba(train.texts).astype(np.float32)
     report = classification_report(probs, test.labels, test.label_names)
+    report.update(minority_metrics(spec.data_change, report, list(test.label_names)))
     record = {
         "run_id": spec.run_id,
         "method": spec.method_label,
