@@ -42,6 +42,13 @@ def test_ci_recipe_end_to_end_resume_and_report(tmp_path):
     stale = runner.invoke(app, ["experiment", "run", str(edited), "-o", str(out), "--no-progress"])
     assert stale.exit_code == 2 and "made with other settings (epochs)" in stale.output
     assert (out / "recipe.yaml").read_text() == saved_recipe
+    # a result written before a TrainConfig field existed still counts as finished (the field's default)
+    first = out / "results" / "balanced__textcnn__none__seed0.json"
+    record = json.loads(first.read_text())
+    del record["config"]["weight_decay"]
+    first.write_text(json.dumps(record))
+    older = runner.invoke(app, ["experiment", "run", str(CI_RECIPE), "-o", str(out), "--no-progress"])
+    assert older.exit_code == 0 and "[1/6]" not in older.output
     html = (out / "report.html").read_text()
     assert "Main table" in html and "kwls" in html and html.count("data:image/png;base64") >= 3
     assert "KWLS soft label" in html and "examples unavailable" not in html

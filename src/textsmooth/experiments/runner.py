@@ -39,6 +39,7 @@ from textsmooth.experiments.recipe import Recipe, RunSpec
 from textsmooth.io.atomic import atomic_path, atomic_write_text
 from textsmooth.io.readers import TextDataset, read_dataset
 from textsmooth.io.splits import stratified_sample, stratified_split, undersample
+from textsmooth.training.config import TrainConfig
 
 __all__ = ["load_recipe_data", "minority_metrics", "prepare_run_data", "run_recipe", "undersampled_classes"]
 
@@ -207,18 +208,25 @@ def run_recipe(
 
 # runtime knobs that do not change what a run computes
 _RUNTIME_FIELDS = ("num_threads",)
+# fields every stored config has; their defaults never stand in for a missing value
+_NO_DEFAULT = ("model", "method", "seed")
 
 
 def _check_finished_runs(specs: list[RunSpec], out: Path) -> None:
     """A finished result is reused only if it was made by the same configuration and data variant:
     editing a recipe and running it into the same folder must not mix old and new numbers."""
+    # a field added to TrainConfig after a result was written counts as its default
+    defaults = json.loads(json.dumps(TrainConfig().to_dict()))
     for spec in specs:
         done = out / "results" / f"{spec.run_id}.json"
         if not done.exists():
             continue
         record = json.loads(done.read_text(encoding="utf-8"))
         wanted = json.loads(json.dumps(spec.config.to_dict()))
-        stored = dict(record.get("config") or {})
+        stored = {
+            **{k: v for k, v in defaults.items() if k not in _NO_DEFAULT},
+            **(record.get("config") or {}),
+        }
         changed = sorted(
             k
             for k in set(wanted) | set(stored)
