@@ -68,6 +68,18 @@ def test_ci_recipe_end_to_end_resume_and_report(tmp_path):
         gaps.append(confidence - record["test"]["accuracy"])
     row = next(line for line in md.splitlines() if line.startswith("| textcnn | none |"))
     assert f"{100 * np.mean(gaps):+.2f} ± " in row
+    # the paper column appears only when the recipe quotes the paper
+    assert "paper acc" not in md
+    quoted = tmp_path / "quoted"
+    shutil.copytree(out, quoted)
+    saved = yaml.safe_load((quoted / "recipe.yaml").read_text())
+    (quoted / "recipe.yaml").write_text(yaml.safe_dump({**saved, "paper": {"none": 91.62}}))
+    from textsmooth.experiments.report import build_report
+
+    build_report(quoted, examples=False)
+    quoted_md = (quoted / "results.md").read_text()
+    assert "| paper acc (%) |" in quoted_md
+    assert next(line for line in quoted_md.splitlines() if "| none |" in line).endswith("| 91.62 |")
     browser = chromium()
     if browser is None:
         pytest.skip("Debian chromium is not installed (.ci/run installs it)")

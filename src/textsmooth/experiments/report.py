@@ -351,9 +351,13 @@ def _examples_html(recipe: dict[str, Any], run_dir: Path, n: int = 5) -> str:
     )
 
 
-def _drop_minority(rows: list[list[str]], keep: bool) -> list[list[str]]:
-    """Minority recall only means something when the training data is unbalanced."""
-    return rows if keep else [row[:-2] + row[-1:] for row in rows]
+def _drop_columns(
+    header: list[str], rows: list[list[str]], drop: set[str]
+) -> tuple[list[str], list[list[str]]]:
+    """The table without the columns named in ``drop`` (minority recall only means something when the
+    training data is unbalanced; the paper column only when the recipe quotes the paper)."""
+    keep = [i for i, name in enumerate(header) if name not in drop]
+    return [header[i] for i in keep], [[row[i] for i in keep] for row in rows]
 
 
 _CSS = """
@@ -393,21 +397,22 @@ def build_report(run_dir: str | Path, *, examples: bool = True) -> Path:
         f"Command: `{command}` (the report: `textsmooth report {shown_dir}`).",
         "",
     ]
-    if not with_minority:
-        header = header[:-2] + header[-1:]
+    drop = set() if with_minority else {"minority recall (%)"}
+    if not recipe.get("paper"):
+        drop.add("paper acc (%)")
     sections = []
     if setting in ("balanced", "unbalanced"):
         title = "test results (mean ± std over seeds" + (
             ", averaged over the under-sampled class)" if setting == "unbalanced" else ")"
         )
-        rows = _drop_minority(tables.main_rows(tables.variants), with_minority)
-        sections.append(f"<h2>Main table: {html.escape(title)}</h2>" + _table_html(header, rows))
-        md_parts += [f"## {title}", "", _table_md(header, rows), ""]
+        shown, rows = _drop_columns(header, tables.main_rows(tables.variants), drop)
+        sections.append(f"<h2>Main table: {html.escape(title)}</h2>" + _table_html(shown, rows))
+        md_parts += [f"## {title}", "", _table_md(shown, rows), ""]
     else:
         for variant in tables.variants:
-            rows = _drop_minority(tables.main_rows([variant]), with_minority)
-            sections.append(f"<h3>{html.escape(variant)}</h3>" + _table_html(header, rows))
-            md_parts += [f"## {variant}", "", _table_md(header, rows), ""]
+            shown, rows = _drop_columns(header, tables.main_rows([variant]), drop)
+            sections.append(f"<h3>{html.escape(variant)}</h3>" + _table_html(shown, rows))
+            md_parts += [f"## {variant}", "", _table_md(shown, rows), ""]
         if setting in ("imbalance-grid", "noise"):
             plots = []
             if setting == "imbalance-grid":
