@@ -74,6 +74,24 @@ def _mean_confidence(run_dir: Path, run_id: str) -> float | None:
         return float(data["probs"].max(axis=1).mean())
 
 
+def _complete_test_metrics(record: dict[str, Any], run_dir: Path) -> None:
+    """Fill in, in place, the derived test metrics the tables show: ``overconfidence`` (mean confidence
+    minus accuracy) and, for records written before these fields existed or were fixed, ``confidence``
+    (from the stored predictions) and the minority recall of the under-sampled class(es)."""
+    from textsmooth.experiments.runner import minority_metrics
+
+    test = record["test"]
+    if record.get("data_change") and "per_class" in test:
+        test.update(minority_metrics(record["data_change"], test, list(test["per_class"])))
+    if "accuracy" not in test:
+        return
+    confidence = test.get("confidence")
+    if confidence is None:
+        confidence = _mean_confidence(run_dir, record["run_id"])
+    if confidence is not None:
+        test["overconfidence"] = float(confidence) - float(test["accuracy"])
+
+
 def _fmt(values: list[float], scale: float = 100.0, *, signed: bool = False) -> str:
     arr = np.asarray(values, dtype=np.float64) * scale
     mean = f"{arr.mean():+.2f}" if signed else f"{arr.mean():.2f}"
@@ -97,19 +115,9 @@ class _Tables:
         ]
         self.baseline = base[0] if base else None
         self.by_key: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-        from textsmooth.experiments.runner import minority_metrics
-
         for r in results:
+            _complete_test_metrics(r, run_dir)
             self.by_key[(r["variant"], r["model"], r["method"])].append(r)
-            test = r["test"]
-            if r.get("data_change") and "per_class" in test:  # records from before the minority fix
-                test.update(minority_metrics(r["data_change"], test, list(test["per_class"])))
-            if "overconfidence" not in test and "accuracy" in test:
-                confidence = test.get("confidence")
-                if confidence is None:  # records written before the field existed: from the predictions
-                    confidence = _mean_confidence(run_dir, r["run_id"])
-                if confidence is not None:
-                    test["overconfidence"] = float(confidence) - float(test["accuracy"])
 
     def seed_means(self, model: str, method: str, metric: str, variants: list[str]) -> list[float]:
         """Per seed, the metric averaged over ``variants`` (seeds missing a variant are skipped)."""
