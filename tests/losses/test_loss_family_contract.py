@@ -1,4 +1,5 @@
-"""The contract every loss shares: finite at logit magnitude 1e4, float32 results for half inputs."""
+"""The contract every loss shares: finite at logit magnitude 1e4, gradients that do not grow up to 1e30,
+float32 results for half inputs."""
 
 from __future__ import annotations
 
@@ -68,3 +69,27 @@ def test_finite_at_magnitude_1e4_and_float32_results(name: str, dtype: torch.dty
     (g,) = torch.autograd.grad(out.loss, z)
     assert g.dtype == dtype
     assert torch.isfinite(g).all(), name
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("magnitude", [1e8, 1e12, 1e30])
+def test_gradients_do_not_grow_with_logit_magnitude(name: str, dtype: torch.dtype, magnitude: float) -> None:
+    """At 1e4 the softmax is already saturated (exp(-1e4) is 0), so larger logits change nothing.
+
+    The gradient at 1e8-1e30 must equal the gradient at 1e4: a loss that subtracts two large numbers (an
+    expected logit from a logit, say) shows the lost digits here as gradients that grow with the
+    magnitude.
+    """
+    g = torch.Generator().manual_seed(0)
+    signs = torch.randint(0, 3, (P, C), generator=g).to(torch.float64) - 1.0
+    grads = []
+    for scale in (1e4, magnitude):
+        z = (signs * scale).to(dtype).requires_grad_()
+        out = LOSSES[name](z)
+        assert isinstance(out, LossOutput)
+        assert torch.isfinite(out.loss), name
+        (grad,) = torch.autograd.grad(out.loss, z)
+        grads.append(grad.double())
+    assert torch.isfinite(grads[1]).all(), name
+    torch.testing.assert_close(grads[1], grads[0], atol=1e-6, rtol=0, msg=name)

@@ -7,13 +7,13 @@ positions, columns are classes, ``p = softmax(z)``):
 * ``z_i[idx_ik]``                                         (logits at a few gathered classes)
 * ``z_i . v``  for one class vector ``v`` or the row mean   (uniform / prior smoothing term)
 * ``q_i . z_i``  for a dense soft target ``q``               (dense soft-target term)
-* ``E_i = p_i . z_i``                                      (so that the entropy is ``lse_i - E_i``)
+* ``H_i = lse_i - p_i . z_i``                               (the entropy of ``p_i``)
 
 :func:`row_stats` returns them as a differentiable autograd node. Its backward writes the gradient with
 respect to ``z`` in one ``(P, C)`` buffer, block by block::
 
-    dz_ij = g_lse_i p_ij + g_E_i p_ij (1 + z_ij - E_i) + g_dot_i v_j + g_soft_i q_ij
-            + sum_k g_idx_ik [j = idx_ik]
+    dz_ij = g_lse_i p_ij - g_H_i p_ij (z_ij - E_i) + g_dot_i v_j + g_soft_i q_ij
+            + sum_k g_idx_ik [j = idx_ik]          (E_i = p_i . z_i = lse_i - H_i)
 
 The loss itself (a few operations on ``(P,)`` and ``(P, K)`` tensors) is ordinary autograd code in the
 modules that use this, so each formula reads as written in its paper. No ``(P, C)`` tensor is kept
@@ -23,7 +23,12 @@ inside ``logsumexp`` (freed before it returns), the backward pass the gradient (
 block size.
 
 Arithmetic is float32 for float16/bfloat16/float32 logits and float64 for float64 logits; the gradient is
-returned in the logits' dtype. Stable for logits of any finite magnitude (max-shifted exponentials).
+returned in the logits' dtype. Stable for logits of any finite magnitude: exponentials are max-shifted, and
+where the logits are so large that ``lse`` itself cannot hold the small part ``log sum_j exp(z_ij - m_i)``
+(``m_i`` the row maximum; at float32 this starts near ``|lse| = 64``, at float64 near ``3e10``), the
+backward pass recomputes that part from the shifted logits instead of reading it from the rounded
+``lse``; the entropy is computed from shifted logits, so ``z_ij - E_i`` never subtracts two huge numbers.
+Gradients are therefore the same at logit magnitude 1e30 as at 1e4.
 """
 
 from __future__ import annotations
@@ -34,7 +39,15 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
-__all__ = ["RowStats", "block_rows", "compute_dtype", "grad_block", "row_stats", "stats_block"]
+__all__ = [
+    "RowStats",
+    "block_rows",
+    "compute_dtype",
+    "grad_block",
+    "needs_precise",
+    "row_stats",
+    "stats_block",
+]
 
 # Elements per block. On a CPU, one block for float32/float64 logits up to 2**28 elements: every block costs
 # about nine OpenMP parallel regions, and on a CPU shared with other processes each region can wait a
@@ -75,20 +88,48 @@ class RowStats(NamedTuple):
     gathered: Tensor | None  # (P, K) z at the requested indices
     dot: Tensor | None  # (P,) z . v  (v the class vector, or the row mean)
     soft_dot: Tensor | None  # (P,) q . z for the dense soft target q
-    expected: Tensor | None  # (P,) p . z
+    entropy: Tensor | None  # (P,) lse - p . z
+    log_probs: Tensor | None  # (P, K) log p at the requested indices (z[idx] - lse, from shifted logits)
     finite: Tensor | None  # (P,) bool: every logit of the row is finite (not differentiable)
+
+
+def _shifted(zc: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``(m, c, l)``: the row maxima (0 for rows without a finite one), ``c = z - m``, ``l = lse(c)``."""
+    m = zc.amax(dim=1)
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    c = zc - m[:, None]
+    return m, c, torch.logsumexp(c, dim=1)
 
 
 def stats_block(
     zc: Tensor,
     vector: Tensor | str | None,
     soft_c: Tensor | None,
-    want_expected: bool,
+    want_entropy: bool,
     want_finite: bool,
+    shift_out: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None, Tensor | None]:
-    """Statistics of one block ``zc`` (rows, C) already in the compute dtype."""
-    lse = torch.logsumexp(zc, dim=1)
-    dot = finite = soft_dot = expected = None
+    """Statistics of one block ``zc`` (rows, C) already in the compute dtype.
+
+    Returns ``(lse, dot, soft_dot, entropy, finite)``; the entropy is ``l - p . c`` computed from the
+    shifted logits ``c = z - max(z)`` (``l = lse(c)``), exact to rounding whatever the logits' magnitude.
+    ``shift_out``, when given, receives ``m`` and ``l`` (``lse = m + l``).
+    """
+    entropy = None
+    if want_entropy or shift_out is not None:
+        m, c, log_mass = _shifted(zc)
+        lse = m + log_mass
+        if shift_out is not None:
+            shift_out[0].copy_(m)
+            shift_out[1].copy_(log_mass)
+        if want_entropy:
+            p = torch.exp(c - log_mass[:, None])
+            entropy = log_mass - torch.linalg.vecdot(p, c, dim=1)
+            del p
+        del c
+    else:
+        lse = torch.logsumexp(zc, dim=1)
+    dot = finite = soft_dot = None
     if vector is not None or want_finite:
         if isinstance(vector, Tensor):
             dot = zc @ vector
@@ -101,10 +142,20 @@ def stats_block(
             finite = torch.isfinite(check) & torch.isfinite(lse)
     if soft_c is not None:
         soft_dot = torch.linalg.vecdot(soft_c.to(zc.dtype), zc, dim=1)
-    if want_expected:
-        p = torch.exp(zc - lse[:, None])
-        expected = torch.linalg.vecdot(p, zc, dim=1)
-    return lse, dot, soft_dot, expected, finite
+    return lse, dot, soft_dot, entropy, finite
+
+
+# Below this bound on max |lse| * eps(dtype), the rounding of lse moves every p_ij by a relative 2**-17 at
+# most, and the backward pass uses lse as it is; above it, it recomputes the shifted log-mass.
+_PRECISE_ABOVE = 2.0**-17
+
+
+def needs_precise(lse: Tensor) -> bool:
+    """Whether ``lse`` is too large for ``exp(z - lse)`` to be accurate (see the module docstring)."""
+    if lse.numel() == 0:
+        return False
+    bound = torch.nan_to_num(lse.abs(), nan=0.0, posinf=0.0).amax()
+    return bool(bound * torch.finfo(lse.dtype).eps > _PRECISE_ABOVE)
 
 
 def grad_block(
@@ -117,28 +168,43 @@ def grad_block(
     vector: Tensor | str | None,
     g_soft: Tensor | None,
     soft_c: Tensor | None,
-    g_exp: Tensor | None,
-    exp_c: Tensor | None,
+    g_ent: Tensor | None,
+    ent_c: Tensor | None,
     g_idx: Tensor | None,
     idx_c: Tensor | None,
     use_shift: bool,
+    precise: bool = False,
 ) -> Tensor:
-    """Write the gradient of one block into ``out`` (same shape and dtype as ``zc``; may alias ``zc``)."""
-    if g_exp is not None:
-        assert exp_c is not None
-        # p * (g_lse + g_E (1 - E) + g_E z)
-        a = g_exp * (1.0 - exp_c)
+    """Write the gradient of one block into ``out`` (same shape and dtype as ``zc``; may alias ``zc``).
+
+    ``precise`` (see :func:`needs_precise`) recomputes the shifted log-mass ``l = lse(z - m)`` so that
+    ``p = exp((z - m) - l)`` stays exact when ``lse`` is too large to carry ``l``.
+    """
+    if precise and (g_ent is not None or g_lse is not None):
+        m, c, log_mass = _shifted(zc)
+        out.copy_(c)  # from here on ``out`` holds c = z - m (zc may be ``out``)
+        del c
+        base, log_scale = m, log_mass
+    else:
+        base, log_scale = None, lse_c
+    shifted = base is not None
+    if g_ent is not None:
+        assert ent_c is not None
+        # p * (g_lse - g_H (z - E)),  z - E = c - (l - H)  (or z - (lse - H) on the fast path)
+        mean_logit = log_scale - ent_c
+        a = g_ent * mean_logit
         if g_lse is not None:
             a = a + g_lse
-        factor = torch.addcmul(a[:, None], zc, g_exp[:, None])
-        torch.sub(zc, lse_c[:, None], out=out).exp_()
+        factor = torch.addcmul(a[:, None], out if shifted else zc, g_ent[:, None], value=-1.0)
+        torch.sub(out if shifted else zc, log_scale[:, None], out=out).exp_()
         out.mul_(factor)
     elif g_lse is not None:
+        source = out if shifted else zc
         if use_shift:
             # g * exp(z - lse) = exp(z - (lse - log g)) for g >= 0 (g = 0 gives exp(-inf) = 0): one pass less.
-            torch.sub(zc, (lse_c - torch.log(g_lse))[:, None], out=out).exp_()
+            torch.sub(source, (log_scale - torch.log(g_lse))[:, None], out=out).exp_()
         else:
-            torch.sub(zc, lse_c[:, None], out=out).exp_()
+            torch.sub(source, log_scale[:, None], out=out).exp_()
             out.mul_(g_lse[:, None])
     else:
         out.zero_()
@@ -165,8 +231,9 @@ class _RowStatsFn(torch.autograd.Function):
         vector: Tensor | None,
         use_mean: bool,
         soft: Tensor | None,
-        want_expected: bool,
+        want_entropy: bool,
         want_finite: bool,
+        want_log_probs: bool,
         block_elements: int | None,
     ) -> tuple[Tensor, ...]:
         P, C = z.shape
@@ -177,13 +244,19 @@ class _RowStatsFn(torch.autograd.Function):
         lse = z.new_empty(P, dtype=cdt)
         dot = z.new_empty(P, dtype=cdt) if vec is not None else empty
         soft_dot = z.new_empty(P, dtype=cdt) if soft is not None else empty
-        expected = z.new_empty(P, dtype=cdt) if want_expected else empty
+        entropy = z.new_empty(P, dtype=cdt) if want_entropy else empty
         finite = z.new_empty(P, dtype=torch.bool) if want_finite else z.new_empty(0, dtype=torch.bool)
+        shift = (z.new_empty(P, dtype=cdt), z.new_empty(P, dtype=cdt)) if want_log_probs else None
         for s in range(0, P, rows):
             e = min(P, s + rows)
             zc = z[s:e].to(cdt)
             l_c, d_c, sd_c, ex_c, f_c = stats_block(
-                zc, vec, soft[s:e] if soft is not None else None, want_expected, want_finite
+                zc,
+                vec,
+                soft[s:e] if soft is not None else None,
+                want_entropy,
+                want_finite,
+                None if shift is None else (shift[0][s:e], shift[1][s:e]),
             )
             lse[s:e] = l_c
             if d_c is not None:
@@ -191,30 +264,38 @@ class _RowStatsFn(torch.autograd.Function):
             if sd_c is not None:
                 soft_dot[s:e] = sd_c
             if ex_c is not None:
-                expected[s:e] = ex_c
+                entropy[s:e] = ex_c
             if f_c is not None:
                 finite[s:e] = f_c
         gathered = z.gather(1, index).to(cdt) if index is not None else empty
-        ctx.save_for_backward(z, lse, index, vector, soft, expected if want_expected else None)
+        log_probs = empty
+        if shift is not None and index is not None:
+            log_probs = (gathered - shift[0][:, None]) - shift[1][:, None]
+        ctx.save_for_backward(z, lse, index, vector, soft, entropy if want_entropy else None)
         ctx.use_mean = use_mean  # type: ignore[attr-defined]
         ctx.block_elements = block_elements  # type: ignore[attr-defined]
         ctx.mark_non_differentiable(finite)
         ctx.set_materialize_grads(False)
-        return lse, gathered, dot, soft_dot, expected, finite
+        return lse, gathered, dot, soft_dot, entropy, finite, log_probs
 
     @staticmethod
     @once_differentiable
     def backward(ctx: FunctionCtx, *grads: Tensor | None) -> tuple[Tensor | None, ...]:  # type: ignore[override]
-        g_lse, g_gat, g_dot, g_soft, g_exp, _ = grads
-        z, lse, index, vector, soft, expected = ctx.saved_tensors  # type: ignore[attr-defined]
-        nones = (None,) * 7
+        g_lse, g_gat, g_dot, g_soft, g_ent, _, g_lp = grads
+        z, lse, index, vector, soft, entropy = ctx.saved_tensors  # type: ignore[attr-defined]
+        nones = (None,) * 8
         if not ctx.needs_input_grad[0]:  # type: ignore[attr-defined]
             return (None, *nones)
         P, C = z.shape
         cdt = compute_dtype(z.dtype)
         vec: Tensor | str | None = vector.to(cdt) if vector is not None else _MEAN
-        grads_c = [g if g is None else g.to(cdt) for g in (g_lse, g_gat, g_dot, g_soft, g_exp)]
-        g_lse, g_gat, g_dot, g_soft, g_exp = grads_c
+        grads_c = [g if g is None else g.to(cdt) for g in (g_lse, g_gat, g_dot, g_soft, g_ent)]
+        g_lse, g_gat, g_dot, g_soft, g_ent = grads_c
+        if g_lp is not None:  # d(z_k - lse) = [j = k] - p_j
+            g_lp = g_lp.to(cdt)
+            g_gat = g_lp if g_gat is None else g_gat + g_lp
+            g_lse = -g_lp.sum(dim=1) if g_lse is None else g_lse - g_lp.sum(dim=1)
+        precise = needs_precise(lse)
         use_shift = g_lse is not None and z.device.type == "cpu" and bool((g_lse >= 0).all())
         rows = block_rows(C, z.device, z.dtype, ctx.block_elements)  # type: ignore[attr-defined]
         grad = torch.empty_like(z, memory_format=torch.contiguous_format)
@@ -232,11 +313,12 @@ class _RowStatsFn(torch.autograd.Function):
                 vector=vec,
                 g_soft=None if g_soft is None else g_soft[s:e],
                 soft_c=None if soft is None else soft[s:e],
-                g_exp=None if g_exp is None else g_exp[s:e],
-                exp_c=None if expected is None else expected[s:e],
+                g_ent=None if g_ent is None else g_ent[s:e],
+                ent_c=None if entropy is None else entropy[s:e],
                 g_idx=None if g_gat is None else g_gat[s:e],
                 idx_c=None if (g_gat is None or index is None) else index[s:e],
                 use_shift=use_shift,
+                precise=precise,
             )
             if not direct:
                 grad[s:e].copy_(out)
@@ -249,11 +331,15 @@ def row_stats(
     index: Tensor | None = None,
     vector: Tensor | str | None = None,
     soft: Tensor | None = None,
-    expected: bool = False,
+    entropy: bool = False,
     finite: bool = False,
+    log_probs: bool = False,
     block_elements: int | None = None,
 ) -> RowStats:
     """Differentiable per-row statistics of ``z`` (P, C); see the module docstring.
+
+    ``log_probs`` adds ``log p`` at ``index``, computed from shifted logits (accurate where
+    ``z[idx] - lse`` would subtract two huge, rounded numbers).
 
     ``index`` (P, K) int64 must be in range; ``vector`` is a (C,) tensor or ``"mean"``; ``soft`` (P, C)
     is treated as a constant (no gradient flows to it). Not twice differentiable.
@@ -264,13 +350,15 @@ def row_stats(
         soft = soft.detach()
     if vec is not None:
         vec = vec.detach()
-    out = _RowStatsFn.apply(z, index, vec, use_mean, soft, expected, finite, block_elements)
-    lse, gathered, dot, soft_dot, exp_, fin = out
+    want_log_probs = log_probs and index is not None
+    out = _RowStatsFn.apply(z, index, vec, use_mean, soft, entropy, finite, want_log_probs, block_elements)
+    lse, gathered, dot, soft_dot, ent, fin, lp = out
     return RowStats(
         lse=lse,
         gathered=gathered if index is not None else None,
         dot=dot if vector is not None else None,
         soft_dot=soft_dot if soft is not None else None,
-        expected=exp_ if expected else None,
+        entropy=ent if entropy else None,
         finite=fin if finite else None,
+        log_probs=lp if want_log_probs else None,
     )

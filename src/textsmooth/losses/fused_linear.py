@@ -19,7 +19,7 @@ from textsmooth.losses._common import (
     prepare_target,
     safe_divide,
 )
-from textsmooth.losses._kernel import _MEAN, block_rows, compute_dtype, grad_block, stats_block
+from textsmooth.losses._kernel import _MEAN, block_rows, compute_dtype, grad_block, needs_precise, stats_block
 from textsmooth.losses.smoothed_ce import Convention, smoothing_terms
 from textsmooth.losses.soft_target import prepare_sparse_target
 
@@ -64,6 +64,7 @@ def _chunk_grad_inplace(
     R, V = zc.shape
     rows = block_rows(V, zc.device, zc.dtype)
     use_shift = zc.device.type == "cpu" and bool((g_lse >= 0).all())
+    precise = needs_precise(lse)
     for s in range(0, R, rows):
         e = min(R, s + rows)
         grad_block(
@@ -75,11 +76,12 @@ def _chunk_grad_inplace(
             vector=vector,
             g_soft=None,
             soft_c=None,
-            g_exp=None,
-            exp_c=None,
+            g_ent=None,
+            ent_c=None,
             g_idx=g_idx[s:e],
             idx_c=idx[s:e],
             use_shift=use_shift,
+            precise=precise,
         )
     return zc
 

@@ -151,7 +151,7 @@ def _similarity_loss(
 ) -> Tensor | LossOutput:
     check_reduction(reduction, num_items)
     r = _prepare(kind, logits, target, neighbors, similarities, stopwords, ignore_index, validate)
-    stats = row_stats(r.z, index=r.index, finite=validate)
+    stats = row_stats(r.z, index=r.index, finite=validate, log_probs=kind == "weighted_similarity")
     if stats.finite is not None:
         check_finite_logits("logits", stats.finite | ~r.valid)
     assert stats.gathered is not None
@@ -160,7 +160,8 @@ def _similarity_loss(
     near = stats.gathered[:, 1:]
     ce = lse - gold
     if kind == "weighted_similarity":
-        similar = -(r.sims * torch.exp(near - lse[:, None])).sum(dim=1)
+        assert stats.log_probs is not None
+        similar = -(r.sims * torch.exp(stats.log_probs[:, 1:])).sum(dim=1)
     else:
         w = r.sims
         if kind == "soft_label" and normalize:
