@@ -12,8 +12,8 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
 
 from textsmooth._version import __version__
 
@@ -30,7 +30,7 @@ _LAZY = {
 
 __all__ = ["__version__", *sorted(_LAZY)]
 
-if TYPE_CHECKING:  # pragma: no cover
+if _typing.TYPE_CHECKING:  # pragma: no cover
     from textsmooth.io.readers import TextDataset, read_dataset  # noqa: F401
     from textsmooth.targets.classic import PriorSmoother, UniformSmoother  # noqa: F401
     from textsmooth.targets.flip import flip_labels  # noqa: F401
@@ -38,14 +38,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from textsmooth.targets.teacher import TeacherSmoother  # noqa: F401
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'textsmooth' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    """The public names (``__all__``) and the sub-packages already imported; no import helpers."""
+    loaded = {name for name, value in globals().items() if isinstance(value, type(_importlib))}
+    return sorted({*__all__, *(name for name in loaded if not name.startswith("_"))})
