@@ -32,6 +32,8 @@ class TextsmoothError(Exception):
         path: the file concerned, if any.
         row: 1-based row (or line) in that file, if any.
         column: the column or field concerned, if any.
+        option: the command-line option concerned (``"--keep"``), if any; CLI errors name the option
+            the user typed rather than the Python parameter behind it.
         hint: what the user can do about it.
     """
 
@@ -42,12 +44,14 @@ class TextsmoothError(Exception):
         path: str | Path | None = None,
         row: int | None = None,
         column: str | None = None,
+        option: str | None = None,
         hint: str | None = None,
     ) -> None:
         self.message = message
         self.path = None if path is None else str(path)
         self.row = row
         self.column = column
+        self.option = option
         self.hint = hint
         super().__init__(self._render())
 
@@ -59,6 +63,8 @@ class TextsmoothError(Exception):
             where.append(f"row {self.row}")
         if self.column is not None:
             where.append(f"column {self.column!r}")
+        if self.option is not None:
+            where.append(f"option {self.option}")
         text = f"{', '.join(where)}: {self.message}" if where else self.message
         if self.hint:
             text += f" ({self.hint})"
