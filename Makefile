@@ -6,17 +6,31 @@ STAMP := $(VENV)/.textsmooth-installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test lint bench venv clean
+LOCK := requirements.lock
+
+.PHONY: demo test lint bench venv lock clean
 
 venv: $(STAMP)
 
-# torch is installed first and pinned: the CPU wheel 2.13.0 is on these machines; an unpinned
-# torch would pull gigabytes of CUDA packages.
-$(STAMP): pyproject.toml
+# Installs exactly the versions in requirements.lock (a pip constraints file), so a fresh machine gets
+# what CI tested. torch is installed first and pinned: the CPU wheel 2.13.0 is on these machines; an
+# unpinned torch would pull gigabytes of CUDA packages. The last step fails if the venv differs from the lock.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c $(LOCK) torch==2.13.0
+	$(BIN)/pip install -q -c $(LOCK) -e '.[dev]'
+	$(BIN)/python scripts/lock.py check $(LOCK)
 	touch $(STAMP)
+
+# Refresh the lock on purpose: resolve the newest releases pyproject.toml allows in a throw-away venv,
+# then write their versions to requirements.lock. Run `make test` afterwards and commit the lock with it.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install -q torch==2.13.0
+	.lock-venv/bin/pip install -q -e '.[dev]'
+	.lock-venv/bin/python scripts/lock.py write .lock-venv $(LOCK)
+	rm -rf .lock-venv
 
 demo: $(STAMP)
 	$(BIN)/textsmooth demo
@@ -37,4 +51,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_neighbors.py --sections rerank --rerank-sizes 290000
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .lock-venv .pytest_cache .ruff_cache
