@@ -148,3 +148,153 @@ def test_artifact_without_manifest_is_not_read(tmp_path):
     (tmp_path / "soft.parquet.manifest.json").unlink()
     with pytest.raises(ArtifactError, match="no manifest"):
         read_soft_labels(out)
+
+
+# -- issue 9 regressions -------------------------------------------------------------------------------
+
+
+def test_jsonl_keeps_unicode_line_separators_inside_strings(tmp_path):
+    # str.splitlines() splits on these, but JSON strings may hold them raw (IMDb reviews hold U+0085).
+    texts = ["a\u0085b", "c\u2028d", "e\u2029f", "g\x1ch\x1di\x1ej\x0bk\x0cl"]
+    lines = [json.dumps({"text": t, "label": i % 2}, ensure_ascii=False) for i, t in enumerate(texts)]
+    path = write(tmp_path / "d.jsonl", "\r\n".join(lines[:2]) + "\r\n" + "\n".join(lines[2:]) + "\n")
+    ds = read_dataset(path)
+    assert ds.texts == texts and ds.labels.tolist() == [0, 1, 0, 1]
+    assert ds.rows == [1, 2, 3, 4]
+    bad = write(tmp_path / "bad.jsonl", lines[0] + "\n" + '{"text": "x\u0085y", "label": }\n')
+    with pytest.raises(DataError, match=r"bad.jsonl, row 2: invalid JSON"):
+        read_dataset(bad)
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("nan.csv", "text,label\na,pos\nb,NaN\n"),
+        ("lower.csv", "text,label\na,pos\nb, nan \n"),
+        ("empty.tsv", "text\tlabel\na\tpos\nb\t\n"),
+        ("nanstr.jsonl", '{"text": "a", "label": "pos"}\n{"text": "b", "label": "NaN"}\n'),
+        ("nanlit.jsonl", '{"text": "a", "label": "pos"}\n{"text": "b", "label": NaN}\n'),
+        ("null.jsonl", '{"text": "a", "label": "pos"}\n{"text": "b", "label": null}\n'),
+    ],
+)
+def test_missing_labels_are_the_same_in_every_format(tmp_path, name, content):
+    path = write(tmp_path / name, content)
+    row = 3 if name.endswith("sv") else 2  # the CSV header is row 1
+    with pytest.raises(LabelError, match=rf"{name}, row {row}, column 'label': label is missing"):
+        read_dataset(path)
+
+
+def test_parquet_null_and_nan_labels_are_missing(tmp_path):
+    for label in (None, "NaN", float("nan")):
+        path = tmp_path / "d.parquet"
+        values = ["pos", label] if not isinstance(label, float) else [1.0, label]
+        pq.write_table(pa.table({"text": ["a", "b"], "label": values}), path)
+        with pytest.raises(LabelError, match=r"d.parquet, row 2, column 'label': label is missing"):
+            read_dataset(path)
+
+
+def test_python_api_treats_nan_strings_as_missing_labels():
+    from textsmooth import UniformSmoother
+
+    with pytest.raises(LabelError, match=r"row 2, column 'label': label is missing"):
+        UniformSmoother().fit(["a", "b"], ["pos", "NaN"])
+
+
+def test_csv_field_larger_than_the_default_limit(tmp_path):
+    import csv
+
+    big = "word " * 250_000  # 1.25 MB in one field
+    path = write(tmp_path / "big.csv", f'text,label\n"{big}",pos\nsmall,neg\n')
+    before = csv.field_size_limit()
+    ds = read_dataset(path)
+    assert ds.texts[0] == big and ds.label_names == ["neg", "pos"]
+    assert csv.field_size_limit() == before  # the process-wide limit is restored
+
+
+def _soft_artifact(tmp_path):
+    ds = TextDataset(texts=["a", "b", "c", "d"], labels=np.array([0, 1, 1, 0]), label_names=["x", "y"])
+    out = tmp_path / "soft.parquet"
+    write_soft_labels(out, np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4]]), ds, method="x")
+    return out, tmp_path / "soft.parquet.manifest.json", ds
+
+
+def _edit(mpath, change):
+    manifest = json.loads(mpath.read_text())
+    change(manifest)
+    mpath.write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "pattern"),
+    [
+        (lambda m: m.update(n_classes=1), StaleArtifactError, r"field 'n_classes' does not match"),
+        (lambda m: m.update(n_classes=4), StaleArtifactError, r"field 'n_classes' does not match"),
+        (lambda m: m.update(label_names=["x", "INVENTED"]), StaleArtifactError, r"'label_names' does not"),
+        (lambda m: m.update(label_names=["x"]), StaleArtifactError, r"'label_names' does not match"),
+        (lambda m: m.pop("n_classes"), StaleArtifactError, r"manifest has no 'n_classes'"),
+        (lambda m: m["inputs"].update(n_rows=8), StaleArtifactError, r"'n_rows' does not match"),
+        (lambda m: m.pop("artifact_sha256"), ArtifactError, r"no artifact_sha256"),
+    ],
+)
+def test_tampered_soft_label_manifest_is_refused(tmp_path, change, error, pattern):
+    out, mpath, ds = _soft_artifact(tmp_path)
+    assert read_soft_labels(out, ds).soft.shape == (4, 2)
+    _edit(mpath, change)
+    with pytest.raises(error, match=pattern):
+        read_soft_labels(out)
+
+
+def test_replaced_soft_label_table_is_an_artifact_error(tmp_path):
+    from textsmooth.io.manifest import sha256_file
+
+    out, mpath, _ = _soft_artifact(tmp_path)
+    pq.write_table(pa.table({"id": ["0"], "score": [1.0]}), out)  # another table, checksum updated too
+    _edit(mpath, lambda m: m.update(artifact_sha256=sha256_file(out)))
+    with pytest.raises(ArtifactError, match="not a textsmooth soft-label table"):
+        read_soft_labels(out)
+
+
+def test_artifact_without_manifest_says_where_it_was_expected(tmp_path):
+    out, mpath, _ = _soft_artifact(tmp_path)
+    mpath.unlink()
+    with pytest.raises(ArtifactError, match=rf"no manifest \(expected it at {mpath}\)"):
+        read_soft_labels(out)
+
+
+def test_soft_label_artifacts_are_byte_identical_across_runs(tmp_path):
+    out, _, ds = _soft_artifact(tmp_path)
+    first = out.read_bytes()
+    write_soft_labels(out, np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4]]), ds, method="x")
+    assert out.read_bytes() == first
+
+
+def test_read_class_scores_formats_and_errors(tmp_path):
+    from textsmooth.io.readers import read_class_scores
+
+    scores = np.array([[1.0, -1.0], [0.5, 2.0], [0.0, 0.0]])
+    np.save(tmp_path / "s.npy", scores)
+    got = read_class_scores(tmp_path / "s.npy", ["neg", "pos"], n_rows=3)
+    np.testing.assert_array_equal(got, scores)
+    with pytest.raises(DataError, match=r"shape \(3, 2\), expected \(4, 2\)"):
+        read_class_scores(tmp_path / "s.npy", ["neg", "pos"], n_rows=4)
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(
+        DataError, match=r"obj.npy: is not a numeric \.npy array \(object or pickled data is never loaded\)"
+    ):
+        read_class_scores(tmp_path / "obj.npy", ["neg", "pos"], n_rows=1)
+    csv_path = write(tmp_path / "s.csv", "id,pos,neg\na,-1,1\nb,2,0.5\nc,0,0\n")
+    got = read_class_scores(csv_path, ["neg", "pos"], n_rows=3, ids=["a", "b", "c"])
+    np.testing.assert_array_equal(got, scores)  # columns found by name, not position
+    with pytest.raises(DataError, match=r"s.csv, row 3, column 'id': id 'b' does not match"):
+        read_class_scores(csv_path, ["neg", "pos"], n_rows=3, ids=["a", "x", "c"])
+    bad = write(tmp_path / "bad.csv", "neg,pos\n1,2\n1,oops\n")
+    with pytest.raises(DataError, match=r"bad.csv, row 3, column 'pos': score is 'oops', not a finite"):
+        read_class_scores(bad, ["neg", "pos"], n_rows=2)
+    with pytest.raises(DataError, match=r"column 'pos': no column for class"):
+        read_class_scores(write(tmp_path / "c.csv", "neg\n1\n"), ["neg", "pos"], n_rows=1)
+    with pytest.raises(DataError, match=r"unexpected column\(s\) 'extra'"):
+        read_class_scores(write(tmp_path / "e.csv", "neg,pos,extra\n1,2,3\n"), ["neg", "pos"], n_rows=1)
+    with pytest.raises(DataError, match=r"has 2 rows, the data has 3"):
+        read_class_scores(bad, ["neg", "pos"], n_rows=3)
+    pq.write_table(pa.table({"pos": [-1.0, 2.0, 0.0], "neg": [1.0, 0.5, 0.0]}), tmp_path / "s.parquet")
+    np.testing.assert_array_equal(read_class_scores(tmp_path / "s.parquet", ["neg", "pos"], n_rows=3), scores)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import typer
@@ -19,7 +21,7 @@ err_console = Console(stderr=True)
 
 
 def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Show a :class:`TextsmoothError` as one red line (exit code 2) instead of a traceback."""
+    """Show a :class:`TextsmoothError` or an ``OSError`` as one red line (exit 2), not a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -27,6 +29,11 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except TextsmoothError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from exc
+        except OSError as exc:  # permissions, a file where a folder should be, a full disk ...
+            where = f"{exc.filename}: " if exc.filename else ""
+            reason = exc.strerror or str(exc)
+            err_console.print(f"[bold red]error:[/] {where}{reason}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from exc
 
     return wrapper
@@ -57,3 +64,40 @@ TEXT_COL_HELP = "Text column; repeat to join several columns with a space (e.g. 
 LABEL_COL_HELP = "Label column (names or ids; mapped to ids in sorted order)."
 FORMAT_HELP = "File format: csv, tsv, jsonl or parquet (default: from the file name)."
 COLUMNS_HELP = "Comma-separated column names for a CSV/TSV file without a header row."
+
+
+def check_writable(outputs: dict[str, Path | None]) -> None:
+    """Refuse an output whose folder (or nearest existing parent folder) this process cannot write.
+
+    Run after :func:`textsmooth.io.paths.check_output_paths` and before any work, so that a
+    read-only folder is reported, with its option, before anything is computed or written.
+
+    Raises:
+        ConfigError: naming the option and the folder.
+    """
+    from textsmooth.errors import ConfigError
+
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        folder = Path(path).absolute().parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+            raise ConfigError(
+                f"cannot write {path}: the folder {folder} is not writable",
+                option=option,
+                hint="choose an output path in a folder you can write to",
+            )
+
+
+def remove_artifact(path: Path) -> None:
+    """Delete an artifact this command has just written, and its manifest (roll back a failed command)."""
+    import contextlib
+
+    from textsmooth.io.manifest import manifest_path
+
+    with contextlib.suppress(FileNotFoundError):
+        manifest_path(path).unlink()
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()

@@ -11,6 +11,7 @@ from textsmooth.cli._common import (
     FORMAT_HELP,
     LABEL_COL_HELP,
     TEXT_COL_HELP,
+    check_writable,
     console,
     friendly_errors,
     read_cli_dataset,
@@ -44,10 +45,13 @@ def register(app: typer.Typer) -> None:
         from textsmooth.errors import ConfigError
         from textsmooth.io.atomic import atomic_path
         from textsmooth.io.manifest import write_manifest
+        from textsmooth.io.paths import check_output_paths
         from textsmooth.targets.flip import flip_labels
 
+        check_output_paths({"-o": output}, inputs=[data])
+        check_writable({"-o": output})
         if output.suffix.lower() != ".parquet":
-            raise ConfigError("the output of flip is Parquet", hint="name it something.parquet")
+            raise ConfigError("the output of flip is Parquet", option="-o", hint="name it something.parquet")
         dataset = read_cli_dataset(str(data), text_col, label_col, id_col, file_format, columns)
         noisy, flipped = flip_labels(
             dataset.labels, rate=rate, kind=kind, seed=seed, n_classes=dataset.n_classes

@@ -1,9 +1,17 @@
-"""``textsmooth soft-labels``: write soft labels for a labelled data file."""
+"""``textsmooth soft-labels``: write soft labels for a labelled data file.
+
+Everything the command can check is checked before it writes anything: output paths (not an input,
+not a folder, not under a file, writable), option values, the data, the teacher file, and whether the
+fitted generator can be saved. The soft labels and the saved model are written last; if writing the
+model fails, the soft labels just written are removed again, so a failed command leaves nothing behind.
+"""
 
 from __future__ import annotations
 
+import warnings
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -12,9 +20,12 @@ from textsmooth.cli._common import (
     FORMAT_HELP,
     LABEL_COL_HELP,
     TEXT_COL_HELP,
+    check_writable,
     console,
+    err_console,
     friendly_errors,
     read_cli_dataset,
+    remove_artifact,
 )
 
 
@@ -23,6 +34,12 @@ class Method(StrEnum):
     tfidf = "tfidf"
     uniform = "uniform"
     prior = "prior"
+    teacher = "teacher"
+
+
+class TeacherKind(StrEnum):
+    logits = "logits"
+    probs = "probs"
 
 
 def build_generator(
@@ -38,11 +55,13 @@ def build_generator(
     epsilon: float = 0.1,
     convention: str = "all",
     prior: str = "class-frequency",
+    teacher_kind: str = "logits",
 ):
     """The soft-label generator named ``method`` with the CLI's parameters."""
     from textsmooth.errors import ConfigError
     from textsmooth.targets.classic import PriorSmoother, UniformSmoother
     from textsmooth.targets.keyword import KeywordSmoother, TfidfSmoother
+    from textsmooth.targets.teacher import TeacherSmoother
 
     if method == "kwls":
         return KeywordSmoother(
@@ -59,10 +78,79 @@ def build_generator(
             values = [float(x) for x in prior.split(",")]
         except ValueError as exc:
             raise ConfigError(
-                f"--prior must be 'class-frequency' or comma-separated numbers, got {prior!r}"
+                f"must be 'class-frequency' or comma-separated numbers, got {prior!r}", option="--prior"
             ) from exc
         return PriorSmoother(epsilon=epsilon, prior=values)
+    if method == "teacher":
+        if teacher_kind not in ("logits", "probs"):
+            raise ConfigError(f"must be logits or probs, got {teacher_kind!r}", option="--teacher-kind")
+        outputs = "logits" if teacher_kind == "logits" else "probabilities"
+        return TeacherSmoother(temperature=temperature, outputs=outputs)
     raise ConfigError(f"unknown method {method!r}")
+
+
+def _json_params(generator: Any) -> dict[str, Any]:
+    return {
+        k: (str(v) if not isinstance(v, int | float | str | type(None)) else v)
+        for k, v in generator.get_params().items()
+        if k != "teacher"
+    }
+
+
+def _read_apply_dataset(path: Path, train, needs_labels: bool, options: dict[str, Any]):
+    """The ``--apply-to`` file, with its labels (if any) renumbered to the fitted classes."""
+    import numpy as np
+
+    from textsmooth.errors import DataError, LabelError
+    from textsmooth.io.readers import TextDataset
+
+    label_col = options["label_col"]
+    try:
+        data = read_cli_dataset(str(path), options["text_col"], label_col, *options["rest"])
+    except DataError as exc:
+        # A file to apply a text-only generator to may be unlabelled.
+        if needs_labels or exc.column != label_col or not exc.message.startswith("no column"):
+            raise
+        data = read_cli_dataset(str(path), options["text_col"], None, *options["rest"])
+    labels = None
+    if data.labels is not None:
+        index = {name: i for i, name in enumerate(train.label_names)}
+        unknown = [name for name in data.label_names if name not in index]
+        if unknown:
+            row = int(np.argmax(data.labels == data.label_names.index(unknown[0])))
+            raise LabelError(
+                f"label {unknown[0]!r} is not one of the classes fitted on {train.source} "
+                f"({', '.join(train.label_names)})",
+                path=path,
+                row=data.rows[row],
+                column=label_col,
+            )
+        mapping = np.array([index[name] for name in data.label_names], dtype=np.int64)
+        labels = mapping[data.labels]
+    return TextDataset(
+        texts=data.texts,
+        labels=labels,
+        label_names=list(train.label_names),
+        ids=data.ids,
+        source=data.source,
+        file_sha256=data.file_sha256,
+        rows=data.rows,
+    )
+
+
+def _check_teacher_covers(generator, target) -> None:
+    """With precomputed teacher outputs, every text to label must have one (named by its file row)."""
+    from textsmooth.errors import DataError
+
+    index = generator.text_index_
+    for i, text in enumerate(target.texts):
+        if text not in index:
+            raise DataError(
+                "text has no teacher output: the teacher file gives outputs for the texts of DATA only",
+                path=target.source,
+                row=target.rows[i],
+                hint="a teacher's soft labels exist for texts it has outputs for",
+            )
 
 
 def register(app: typer.Typer) -> None:
@@ -71,21 +159,33 @@ def register(app: typer.Typer) -> None:
         help=(
             "Write soft labels for a labelled data file (Parquet + JSON manifest).\n\n"
             "Methods: kwls (keyword label smoothing, Liu et al. 2022), tfidf (LS-TFIDF), "
-            "uniform (LS-Classic), prior (smoothing towards class frequencies).\n\n"
+            "uniform (LS-Classic), prior (smoothing towards class frequencies), teacher (LS-Distill: "
+            "softmax(teacher logits / temperature) from --teacher FILE).\n\n"
+            "Teacher file: .npy float array (rows = DATA rows, columns = classes in sorted label order), "
+            "or a .parquet/.csv/.tsv/.jsonl table with one numeric column per class, named as the class, "
+            "and optionally an id column.\n\n"
             "Examples:\n\n"
             "  textsmooth soft-labels kwls train.csv --text-col text --label-col label -o soft.parquet\n\n"
-            "  textsmooth soft-labels kwls news.tsv --columns id,text,label_id,label --text-col text "
-            "--label-col label_id --tokenizer space -o soft.parquet\n\n"
-            "  textsmooth soft-labels uniform train.jsonl --epsilon 0.1 -o soft.parquet"
+            "  textsmooth soft-labels kwls train.csv --apply-to test.csv -o test.soft.parquet "
+            "--save-model kwls.npz\n\n"
+            "  textsmooth soft-labels teacher train.csv --teacher logits.npy --temperature 2 "
+            "-o soft.parquet\n\n"
+            "  textsmooth soft-labels prior train.jsonl --epsilon 0.1 -o soft.parquet --save-model prior.npz"
         ),
     )
     @friendly_errors
     def soft_labels(
         method: Method = typer.Argument(..., help="Smoothing method."),
         data: Path = typer.Argument(
-            ..., help="Labelled data: .csv/.tsv/.jsonl/.parquet (optionally .gz/.xz)."
+            ..., help="Labelled data to fit on: .csv/.tsv/.jsonl/.parquet (optionally .gz/.xz)."
         ),
         output: Path = typer.Option(..., "-o", "--output", help="Output Parquet file."),
+        apply_to: Path | None = typer.Option(
+            None,
+            "--apply-to",
+            help="Write the soft labels of this file (same columns) with the statistics fitted on DATA. "
+            "uniform/prior need its labels; teacher needs its texts in DATA.",
+        ),
         text_col: list[str] = typer.Option(["text"], "--text-col", help=TEXT_COL_HELP),
         label_col: str = typer.Option("label", "--label-col", help=LABEL_COL_HELP),
         id_col: str | None = typer.Option(None, "--id-col", help="Row id column (default: row index)."),
@@ -95,7 +195,9 @@ def register(app: typer.Typer) -> None:
         b: float = typer.Option(0.75, help="KWLS: label length normalisation (eq. 1)."),
         k2: float = typer.Option(2.0, help="KWLS: word-instance count saturation (eq. 4)."),
         tokenizer: str = typer.Option("words", help="kwls/tfidf: words, space or whitespace."),
-        temperature: float = typer.Option(1.0, help="kwls/tfidf: softmax temperature (1 = paper)."),
+        temperature: float = typer.Option(
+            1.0, help="kwls/tfidf/teacher: softmax temperature (1 = paper / the teacher's own)."
+        ),
         ilr_sum: str = typer.Option("distinct", help="kwls/tfidf: sum eq. 7 over distinct words or tokens."),
         tf: str = typer.Option("sublinear", help="tfidf: sublinear (1 + ln f) or raw term frequency."),
         epsilon: float = typer.Option(0.1, help="uniform/prior: smoothing mass."),
@@ -103,11 +205,36 @@ def register(app: typer.Typer) -> None:
         prior: str = typer.Option(
             "class-frequency", help="prior: class-frequency or comma-separated values."
         ),
+        teacher: Path | None = typer.Option(
+            None, "--teacher", help="teacher: the teacher's outputs for DATA (.npy or a table, see above)."
+        ),
+        teacher_kind: TeacherKind = typer.Option(
+            TeacherKind.logits, "--teacher-kind", help="teacher: the file holds logits or probabilities."
+        ),
         save_model: Path | None = typer.Option(
-            None, help="kwls/tfidf: also save the fitted smoother (.npz)."
+            None,
+            "--save-model",
+            help="Also save the fitted generator (.npz + manifest; any method). `explain` reads kwls/tfidf.",
         ),
     ) -> None:
-        dataset = read_cli_dataset(str(data), text_col, label_col, id_col, file_format, columns)
+        from textsmooth.errors import ConfigError
+        from textsmooth.io.paths import check_output_paths
+
+        # 1. options, before reading anything
+        check_output_paths({"-o": output, "--save-model": save_model}, inputs=[data, apply_to, teacher])
+        check_writable({"-o": output, "--save-model": save_model})
+        if save_model is not None and save_model.suffix.lower() != ".npz":
+            raise ConfigError(
+                f"{save_model}: a saved model is an .npz file",
+                option="--save-model",
+                hint="name it model.npz",
+            )
+        if method is Method.teacher and teacher is None:
+            raise ConfigError("the teacher method needs the teacher's outputs", option="--teacher")
+        if method is not Method.teacher and teacher is not None:
+            raise ConfigError(
+                f"only the teacher method reads a teacher file, not {method.value}", option="--teacher"
+            )
         generator = build_generator(
             method.value,
             k1=k1,
@@ -120,29 +247,72 @@ def register(app: typer.Typer) -> None:
             epsilon=epsilon,
             convention=convention,
             prior=prior,
+            teacher_kind=teacher_kind.value,
         )
-        with console.status(f"fitting {method.value} on {len(dataset):,} rows"):
-            soft = generator.fit_transform(
-                dataset.texts, dataset.labels, n_classes=dataset.n_classes, label_names=dataset.label_names
+
+        # 2. inputs
+        rest = (id_col, file_format, columns)
+        dataset = read_cli_dataset(str(data), text_col, label_col, *rest)
+        fit_params: dict[str, Any] = {"n_classes": dataset.n_classes, "label_names": dataset.label_names}
+        params = _json_params(generator)
+        if teacher is not None:
+            from textsmooth.io.manifest import sha256_file
+            from textsmooth.io.readers import read_class_scores
+
+            fit_params["teacher_outputs"] = read_class_scores(
+                teacher, dataset.label_names, n_rows=len(dataset), ids=dataset.ids
             )
+            params |= {"teacher_file": str(teacher), "teacher_sha256": sha256_file(teacher)}
+        target = dataset
+        if apply_to is not None:
+            options = {"text_col": text_col, "label_col": label_col, "rest": rest}
+            target = _read_apply_dataset(apply_to, dataset, generator.needs_labels, options)
+
+        # 3. fit and transform (every parameter is validated here, still before writing)
+        with (
+            console.status(f"fitting {method.value} on {len(dataset):,} rows"),
+            warnings.catch_warnings(record=True) as caught,
+        ):
+            warnings.simplefilter("always")
+            if apply_to is None:
+                soft = generator.fit_transform(dataset.texts, dataset.labels, **fit_params)
+            else:
+                generator.fit(dataset.texts, dataset.labels, **fit_params)
+                if teacher is not None:
+                    _check_teacher_covers(generator, target)
+                soft = generator.transform(target.texts, target.labels)
+        for warning in caught:
+            err_console.print(f"[yellow]warning:[/] {warning.message}", highlight=False, soft_wrap=True)
+        saved = None
+        if save_model is not None:
+            from textsmooth.targets.saved import serialize_generator
+
+            saved = serialize_generator(generator)
+
+        # 4. write: soft labels, then the model; a failed model write takes the soft labels back
         from textsmooth.io.soft_labels import write_soft_labels
 
-        params = {
-            k: (str(v) if not isinstance(v, int | float | str | type(None)) else v)
-            for k, v in generator.get_params().items()
-        }
-        write_soft_labels(output, soft, dataset, method=method.value, parameters=params)
-        if save_model is not None:
-            if not hasattr(generator, "save"):
-                from textsmooth.errors import ConfigError
-
-                raise ConfigError("--save-model works with kwls and tfidf only")
-            generator.save(save_model)
-            console.print(f"saved the fitted smoother to [bold]{save_model}[/]")
-        agree = float((soft.argmax(axis=1) == dataset.labels).mean())
-        console.print(
-            f"wrote [bold]{output}[/] ({len(dataset):,} rows x {soft.shape[1]} classes, "
-            f"method {method.value}); "
-            f"soft-label argmax agrees with the hard label on {agree:.1%}, mean top probability "
-            f"{float(soft.max(axis=1).mean()):.3f}"
+        write_soft_labels(
+            output,
+            soft,
+            target,
+            method=method.value,
+            parameters=params,
+            fitted_on=dataset.describe() if apply_to is not None else None,
         )
+        if saved is not None:
+            try:
+                saved.write(save_model)  # type: ignore[arg-type]
+            except BaseException:
+                remove_artifact(output)
+                raise
+            console.print(f"saved the fitted {method.value} generator to [bold]{save_model}[/]")
+        summary = (
+            f"wrote [bold]{output}[/] ({len(target):,} rows x {soft.shape[1]} classes, method {method.value}"
+            + (f", fitted on {data}" if apply_to is not None else "")
+            + ")"
+        )
+        if target.labels is not None:
+            agree = float((soft.argmax(axis=1) == target.labels).mean())
+            summary += f"; soft-label argmax agrees with the hard label on {agree:.1%}"
+        console.print(f"{summary}, mean top probability {float(soft.max(axis=1).mean()):.3f}")

@@ -5,6 +5,11 @@ An artifact ``X`` (a Parquet table, an NPZ file, a folder) has its manifest at `
 the parameters that produced it, a description of the input (its content hash) and the sha256 of the
 artifact file itself. The manifest is renamed into place *last*, so an artifact without a manifest
 is unfinished and is never read back.
+
+The checksum makes the artifact's bytes trustworthy, but the manifest itself is a plain file anyone can
+edit. So a manifest without ``artifact_sha256`` is refused, and every field that *describes* the content
+(class names, shapes, counts) must also be stored inside the artifact and is compared with it on
+reading (:func:`check_manifest_fields`): an edited manifest is detected, never believed.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from textsmooth.errors import ArtifactError, StaleArtifactError
 from textsmooth.io.atomic import atomic_write_text
 
 __all__ = [
+    "check_manifest_fields",
     "hash_texts",
     "manifest_path",
     "read_manifest",
@@ -110,11 +116,12 @@ def read_manifest(
     if not artifact.exists():
         raise ArtifactError("artifact does not exist", path=artifact)
     mpath = manifest_path(artifact)
-    if not mpath.exists():
+    if not mpath.is_file():
         raise ArtifactError(
-            "artifact has no manifest, so it is unfinished or was not written by textsmooth",
+            f"artifact has no manifest (expected it at {mpath}), so it is unfinished, was not written "
+            "by textsmooth, or its manifest was deleted",
             path=artifact,
-            hint=f"expected {mpath.name} beside it; re-create the artifact",
+            hint="re-create the artifact",
         )
     try:
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
@@ -127,11 +134,57 @@ def read_manifest(
             f"artifact is a {manifest.get('kind')!r}, expected a {kind!r}",
             path=artifact,
         )
-    if verify and artifact.is_file() and "artifact_sha256" in manifest:
-        if sha256_file(artifact) != manifest["artifact_sha256"]:
+    if verify and artifact.is_file():
+        expected = manifest.get("artifact_sha256")
+        if not isinstance(expected, str):
+            raise ArtifactError(
+                "manifest has no artifact_sha256, so the artifact's integrity cannot be checked",
+                path=mpath,
+                hint="re-create the artifact",
+            )
+        if sha256_file(artifact) != expected:
             raise StaleArtifactError(
                 "artifact bytes do not match its manifest (it was modified or replaced)",
                 path=artifact,
                 hint="re-create the artifact",
             )
     return manifest
+
+
+def check_manifest_fields(
+    manifest: Mapping[str, Any], content: Mapping[str, Any], artifact: str | Path
+) -> None:
+    """Check that the manifest's description of an artifact agrees with the artifact itself.
+
+    Args:
+        manifest: the manifest as read by :func:`read_manifest`.
+        content: field name -> the value found in the artifact (JSON-like values, compared after a
+            JSON round trip, so tuples equal lists).
+        artifact: the artifact, for the error message.
+
+    Raises:
+        StaleArtifactError: a field is missing from the manifest or differs from the content (the
+            manifest was edited, or belongs to another artifact).
+    """
+    for name, actual in content.items():
+        if name not in manifest:
+            raise StaleArtifactError(
+                f"manifest has no {name!r}", path=artifact, hint="re-create the artifact"
+            )
+        if _canonical(manifest[name]) != _canonical(actual):
+            raise StaleArtifactError(
+                f"manifest field {name!r} does not match the artifact "
+                f"(manifest: {_short(manifest[name])}, artifact: {_short(actual)}); the manifest was "
+                "edited or belongs to another artifact",
+                path=artifact,
+                hint="re-create the artifact",
+            )
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = _canonical(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

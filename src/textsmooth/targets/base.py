@@ -12,6 +12,7 @@ import abc
 import inspect
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -73,6 +74,15 @@ class SoftLabelGenerator(abc.ABC):
     def fit_transform(self, texts: Sequence[str], labels: Sequence[Any], **fit_params: Any) -> np.ndarray:
         """``fit(texts, labels, **fit_params)`` then ``transform(texts, labels)``."""
         return self.fit(texts, labels, **fit_params).transform(texts, labels)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted generator to ``path`` as NPZ (no pickles) plus a JSON manifest, atomically.
+
+        Read it back with :func:`textsmooth.targets.saved.load_generator`.
+        """
+        from textsmooth.targets.saved import save_generator
+
+        return save_generator(self, path)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "classes_"):
@@ -173,9 +183,16 @@ def one_hot(ids: np.ndarray, n_classes: int, dtype: Any = np.float64) -> np.ndar
 
 
 def _check_missing(values: np.ndarray) -> None:
+    """Missing labels are None, NaN, and (as in every file reader) empty or ``"NaN"`` strings."""
+    if values.dtype.kind in "iub":
+        return
     for row, value in enumerate(values.tolist()):
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            raise LabelError("label is missing (None/NaN)", row=row + 1, column="label")
+        if (
+            value is None
+            or (isinstance(value, float) and math.isnan(value))
+            or (isinstance(value, str) and value.strip().lower() in ("", "nan"))
+        ):
+            raise LabelError("label is missing (None, NaN or empty)", row=row + 1, column="label")
 
 
 def _all_integral(values: np.ndarray) -> bool:

@@ -41,9 +41,7 @@ import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
 
-from textsmooth.errors import ArtifactError, ConfigError, InputError
-from textsmooth.io.atomic import atomic_path
-from textsmooth.io.manifest import read_manifest, write_manifest
+from textsmooth.errors import ConfigError, InputError
 from textsmooth.targets.base import SoftLabelGenerator, check_labels, check_texts
 from textsmooth.text.counts import CountMatrix, count_matrix
 from textsmooth.text.tokenize import Tokenizer, resolve_tokenizer, tokenize_many
@@ -188,41 +186,13 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write the fitted smoother to ``path`` (NPZ, no pickles) with a JSON manifest, atomically."""
-        self._check_fitted()
-        path = Path(path)
-        if callable(self.tokenizer):
-            tokenizer_param: str = f"callable:{getattr(self.tokenizer, '__qualname__', 'tokenizer')}"
-        else:
-            tokenizer_param = resolve_tokenizer(self.tokenizer)  # type: ignore[assignment]
-        vocab_bytes, vocab_offsets = _strings_to_buffers(self.vocabulary_)
-        wlr = self.word_label_relevance_
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez(
-                    handle,
-                    vocab_bytes=vocab_bytes,
-                    vocab_offsets=vocab_offsets,
-                    wlr_data=wlr.data,
-                    wlr_indices=wlr.indices,
-                    wlr_indptr=wlr.indptr,
-                    word_instance_weight=self.word_instance_weight_,
-                    label_lengths=self.label_lengths_,
-                    mean_length=np.array(self.mean_length_),
-                    n_instances=np.array(self.n_instances_),
-                )
-        params = {**self.get_params(), "tokenizer": tokenizer_param, "dtype": str(np.dtype(self.dtype))}
-        write_manifest(
-            path,
-            kind=self.kind,
-            parameters=params,
-            extra={
-                "classes": self.classes_.tolist(),
-                "label_names": list(self.label_names_),
-                "n_words": len(self.vocabulary_),
-            },
-        )
-        return path
+        """Write the fitted smoother to ``path`` (NPZ, no pickles) with a JSON manifest, atomically.
+
+        See :func:`textsmooth.targets.saved.save_generator` (the format, and what loading checks).
+        """
+        from textsmooth.targets.saved import save_generator
+
+        return save_generator(self, path)
 
     # -- internals -------------------------------------------------------------------------------
     def _count(self, texts: Sequence[str], vocabulary: pa.Array | None) -> CountMatrix:
@@ -418,46 +388,15 @@ class TfidfSmoother(_TermRelevanceSmoother):
 
 
 def load_smoother(path: str | Path) -> KeywordSmoother | TfidfSmoother:
-    """Load a smoother written by ``save``; checks its manifest first (never unpickles).
+    """Load a KWLS or LS-TFIDF smoother written by ``save``; checks it first (never unpickles).
 
-    A smoother fitted with a callable tokenizer is loaded with the default tokenizer name replaced
-    by ``None``; set ``smoother.tokenizer`` to the same callable before ``transform``.
+    A smoother fitted with a callable tokenizer is loaded with ``tokenizer=None``; set
+    ``smoother.tokenizer`` to the same callable before ``transform``. See
+    :func:`textsmooth.targets.saved.load_generator` for the checks (and errors) of loading.
     """
-    path = Path(path)
-    manifest = read_manifest(path)
-    kind = manifest.get("kind")
-    classes_by_kind: dict[str, type[_TermRelevanceSmoother]] = {
-        KeywordSmoother.kind: KeywordSmoother,
-        TfidfSmoother.kind: TfidfSmoother,
-    }
-    if kind not in classes_by_kind:
-        raise ArtifactError(f"not a saved smoother (kind {kind!r})", path=path)
-    params = dict(manifest["parameters"])
-    if str(params.get("tokenizer", "")).startswith("callable:"):
-        params["tokenizer"] = None
-    params["dtype"] = np.dtype(params["dtype"])
-    smoother = classes_by_kind[kind](**params)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(f"cannot read the saved smoother: {exc}", path=path) from exc
-    classes = manifest["classes"]
-    smoother.classes_ = np.array(
-        classes, dtype=np.int64 if all(isinstance(c, int) for c in classes) else object
-    )
-    smoother.label_names_ = list(manifest["label_names"])
-    smoother.vocabulary_ = _buffers_to_strings(arrays["vocab_bytes"], arrays["vocab_offsets"])
-    n_words, n_labels = len(smoother.vocabulary_), len(classes)
-    smoother.word_label_relevance_ = sp.csr_matrix(
-        (arrays["wlr_data"], arrays["wlr_indices"], arrays["wlr_indptr"]), shape=(n_words, n_labels)
-    )
-    smoother.word_instance_weight_ = arrays["word_instance_weight"]
-    smoother.label_lengths_ = arrays["label_lengths"]
-    smoother.mean_length_ = float(arrays["mean_length"])
-    smoother.n_instances_ = int(arrays["n_instances"])
-    smoother._wlr_dense = None
-    return smoother
+    from textsmooth.targets.saved import load_generator
+
+    return load_generator(path, kinds=(KeywordSmoother.kind, TfidfSmoother.kind))  # type: ignore[return-value]
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

@@ -95,7 +95,15 @@ def tokenize_many(texts: Sequence[str] | pa.Array, tokenizer: Tokenizer | None =
         for row, text in enumerate(texts):
             if not isinstance(text, str):
                 raise DataError(f"text is {type(text).__name__}, not a string", row=row + 1)
-            lists.append(list(tokenizer(text)))
+            tokens = list(tokenizer(text))
+            if not all(isinstance(token, str) for token in tokens):
+                bad = next(t for t in tokens if not isinstance(t, str))
+                raise DataError(
+                    f"the tokenizer returned a {type(bad).__name__} ({bad!r}), not a string",
+                    row=row + 1,
+                    hint="a tokenizer callable must return a list of str",
+                )
+            lists.append(tokens)
         return pa.chunked_array([pa.array(lists, type=pa.list_(pa.string()))])
     array = texts if isinstance(texts, pa.Array) else _to_arrow_strings(texts)
     chunks = [array.slice(start, _CHUNK_TEXTS) for start in range(0, len(array), _CHUNK_TEXTS)]
