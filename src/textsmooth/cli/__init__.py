@@ -45,7 +45,15 @@ def _root(
 
 
 # Command modules, each with register(app). Add a module name here to add its commands.
-_COMMAND_MODULES: tuple[str, ...] = ("soft_labels", "explain", "flip", "demo", "experiment", "neighbors")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "soft_labels",
+    "explain",
+    "flip",
+    "demo",
+    "experiment",
+    "neighbors",
+    "predict",
+)
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"textsmooth.cli.{_name}").register(app)

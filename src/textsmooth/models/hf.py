@@ -49,6 +49,10 @@ class HFEncoderClassifier(nn.Module):
         max_length: default truncation length of :meth:`encode` (default: the model's maximum sequence
             length, at most 512).
         freeze_encoder: train only the heads.
+        pretrained: ``True`` (default) loads the encoder's weights from ``model_path``; ``False`` builds the
+            encoder from the folder's ``config.json`` with random weights, for loading a saved state dict
+            into (a folder written by :func:`textsmooth.training.save_classifier` holds no separate
+            encoder weights). Not part of :meth:`get_config`, which describes the architecture.
 
     Raises:
         ModelLoadError: the path does not exist, is not a folder, has no ``config.json``, cannot be loaded as
@@ -72,6 +76,7 @@ class HFEncoderClassifier(nn.Module):
         n_aux_classes: int | None = None,
         max_length: int | None = None,
         freeze_encoder: bool = False,
+        pretrained: bool = True,
     ) -> None:
         super().__init__()
         n_classes = check_positive(n_classes, "n_classes")
@@ -84,7 +89,7 @@ class HFEncoderClassifier(nn.Module):
             n_aux_classes = check_positive(n_aux_classes, "n_aux_classes")
         folder = default_model_path() if model_path is None else Path(model_path).expanduser()
         self.model_path = folder
-        self.encoder, self.tokenizer, model_max = _load_encoder(folder)
+        self.encoder, self.tokenizer, model_max = _load_encoder(folder, pretrained=bool(pretrained))
         self.pooling = pooling
         self.pad_id = int(self.tokenizer.pad_token_id)
         self.max_length = int(max_length or model_max)
@@ -153,8 +158,11 @@ class HFEncoderClassifier(nn.Module):
         return self.heads(self.features(input_ids, attention_mask, token_type_ids))
 
 
-def _load_encoder(folder: Path) -> tuple[nn.Module, Any, int]:
-    """Encoder model, tokenizer and maximum length from a local folder, or ``ModelLoadError``."""
+def _load_encoder(folder: Path, *, pretrained: bool = True) -> tuple[nn.Module, Any, int]:
+    """Encoder model, tokenizer and maximum length from a local folder, or ``ModelLoadError``.
+
+    ``pretrained=False`` builds the model from ``config.json`` with random weights (nothing else is read).
+    """
     hint = "pass a local Hugging Face or sentence-transformers encoder folder"
     if not folder.exists():
         raise ModelLoadError("model path does not exist", path=folder, hint=hint)
@@ -170,7 +178,7 @@ def _load_encoder(folder: Path) -> tuple[nn.Module, Any, int]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
@@ -178,7 +186,11 @@ def _load_encoder(folder: Path) -> tuple[nn.Module, Any, int]:
         hf_logging.disable_progress_bar()
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(hf_folder), local_files_only=True)
-            model = AutoModel.from_pretrained(str(hf_folder), local_files_only=True)
+            if pretrained:
+                model = AutoModel.from_pretrained(str(hf_folder), local_files_only=True)
+            else:
+                hf_config = AutoConfig.from_pretrained(str(hf_folder), local_files_only=True)
+                model = AutoModel.from_config(hf_config)
         finally:
             if bar_was_on:
                 hf_logging.enable_progress_bar()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,9 +33,14 @@ class TrainConfig:
     ``k1``, ``b``, ``k2`` (KWLS), ``tokenizer`` (of the soft-label generator).
 
     Optimisation: ``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``patience`` (early stopping, in
-    epochs without improvement of ``select_by`` on the dev split), ``select_by`` (``macro_f1`` by default:
-    accuracy is useless for early stopping on unbalanced dev splits), ``seed``, ``device``,
-    ``num_threads`` (torch CPU threads; ``None`` keeps torch's default).
+    epochs without improvement of ``select_by`` on the dev split), ``min_delta`` (an epoch improves only if
+    its dev ``select_by`` beats the best so far by *more than* ``min_delta``, in the metric's own units:
+    ``0.001`` is 0.1 point of macro-F1; ``0.0``, the default, counts any gain), ``select_by`` (``macro_f1`` by
+    default: accuracy is useless for early stopping on unbalanced dev splits), ``seed``, ``device``,
+    ``num_threads`` (torch CPU threads for the run, restored afterwards; ``None`` keeps the process's).
+
+    :meth:`fingerprint` ignores ``num_threads`` (how a run is executed, not what it computes), so a run
+    checkpointed with one thread count resumes with another.
     """
 
     model: str = "textcnn"
@@ -62,6 +68,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     patience: int = 2
+    min_delta: float = 0.0
     select_by: str = "macro_f1"
     seed: int = 0
     device: str = "cpu"
@@ -86,6 +93,19 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "max_length", "embed_dim", "hidden_dim", "n_filters"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}", column=name)
+        if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 1:
+            raise ConfigError(f"patience must be an integer >= 1, got {self.patience!r}", column="patience")
+        if (
+            isinstance(self.min_delta, bool)
+            or not isinstance(self.min_delta, int | float)
+            or not math.isfinite(self.min_delta)
+            or self.min_delta < 0
+        ):
+            raise ConfigError(
+                f"min_delta must be a number >= 0, got {self.min_delta!r}",
+                column="min_delta",
+                hint="it is in the units of select_by, e.g. 0.001 for 0.1 point of macro-F1",
+            )
         if not 0 <= self.flip_rate <= 1:
             raise ConfigError(f"flip_rate must be in [0, 1], got {self.flip_rate}", column="flip_rate")
         if self.method == "flip" and self.flip_rate == 0:
@@ -107,5 +127,14 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def fingerprint(self) -> str:
-        """Short hash of every field: a checkpoint is resumed only by the same configuration."""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        """Short hash of the fields that change what a run computes: a checkpoint is resumed only by the
+        same configuration.
+
+        ``num_threads`` is left out (an execution setting), and so is ``min_delta`` at its default ``0.0``,
+        so configurations written before that field existed keep their fingerprint.
+        """
+        values = self.to_dict()
+        values.pop("num_threads")
+        if values["min_delta"] == 0:
+            values.pop("min_delta")
+        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]

@@ -4,9 +4,27 @@
 soft labels on the training split only (``tfidf``, ``kwls``; ``distill`` first trains the same model
 with hard labels and takes its predicted probabilities on the training texts, the KWLS paper's
 protocol); build the model and encode the texts once; train with Adam, evaluating the dev split after
-every epoch (metrics appended to ``metrics.jsonl``); keep the best epoch by ``select_by`` and stop
-after ``patience`` epochs without improvement; checkpoint every epoch (``checkpoint.pt``, loaded with
-``weights_only=True``) and resume from it when the same configuration runs again.
+every epoch; keep the best epoch by ``select_by`` (an improvement must exceed ``min_delta``) and stop
+after ``patience`` epochs without improvement; checkpoint every epoch and resume from it when the same
+configuration runs again; finally evaluate the best model on dev (and ``test`` when given) and save it.
+
+Files in ``out_dir`` (nothing is written without it):
+
+* ``checkpoint.pt``: the state to resume from (loaded with ``weights_only=True``). A truncated or corrupt
+  one is an :class:`~textsmooth.errors.ArtifactError` naming it (delete it to start the run over); one of
+  another configuration is a :class:`~textsmooth.errors.ConfigError`.
+* ``metrics.jsonl``: one line per finished epoch, rewritten atomically from the checkpoint's history, each
+  line tagged with ``config_fingerprint``. The loop overwrites only a metrics file it wrote itself for
+  this configuration; any other ``metrics.jsonl`` in the folder (no checkpoint beside it, or lines of
+  another configuration) is refused with a :class:`~textsmooth.errors.ConfigError`, never deleted.
+* ``model/``: the best model, saved with :func:`textsmooth.training.saved.save_classifier` (weights as
+  safetensors, vocabulary or tokenizer, class names, a manifest with checksums); reload it with
+  :func:`textsmooth.training.load_classifier`.
+
+Global state: the loop seeds Python's, numpy's and torch's global generators (dropout and weight
+initialisation draw from torch's), and sets torch's thread count to ``config.num_threads`` for the run
+(restored afterwards). A run is deterministic given its configuration and thread count; run concurrent
+trainings in separate processes, not threads, since those generators are per process.
 """
 
 from __future__ import annotations
@@ -22,20 +40,45 @@ import numpy as np
 import torch
 from torch import nn
 
-from textsmooth.errors import ConfigError, InputError
-from textsmooth.io.atomic import atomic_path
+from textsmooth.errors import ArtifactError, ConfigError, InputError
+from textsmooth.io.atomic import atomic_path, atomic_write_text
 from textsmooth.io.readers import TextDataset
 from textsmooth.models import split_logits
 from textsmooth.training.config import TrainConfig
-from textsmooth.training.factory import Featurizer, build_model
+from textsmooth.training.factory import Featurizer, TextFeaturizer, build_model
 from textsmooth.training.objectives import Objective
 
-__all__ = ["TrainResult", "check_splits", "evaluate_probs", "predict_proba", "train_classifier"]
+__all__ = [
+    "EarlyStopping",
+    "TrainResult",
+    "check_splits",
+    "evaluate_probs",
+    "predict_proba",
+    "train_classifier",
+]
+
+CHECKPOINT_FILE = "checkpoint.pt"
+METRICS_FILE = "metrics.jsonl"
+MODEL_DIR = "model"
 
 
 @dataclass
 class TrainResult:
-    """What a run produced: the best model, its featurizer, per-epoch history and the soft labels used."""
+    """What a run produced.
+
+    Attributes:
+        model: the best model (in eval mode after the final evaluation).
+        featurizer: texts -> model inputs (a :class:`~textsmooth.training.factory.TextFeaturizer`).
+        config: the configuration.
+        history: dev metrics of every epoch run (``epoch`` is 1-based).
+        best_epoch: the epoch whose weights ``model`` holds.
+        soft_labels: the soft labels trained with (soft-label methods), else ``None``.
+        train_labels: the training labels used (after flipping).
+        classes: the label name of each output.
+        dev_probs, dev_metrics: the best model's dev probabilities and metrics (the loop's own evaluation).
+        test_probs, test_metrics: the same on ``test``, when ``train_classifier`` was given one.
+        model_dir: where the best model was saved (``out_dir/model``), or ``None``.
+    """
 
     model: nn.Module
     featurizer: Featurizer
@@ -44,9 +87,84 @@ class TrainResult:
     best_epoch: int = 0
     soft_labels: np.ndarray | None = None
     train_labels: np.ndarray | None = None
+    classes: list[str] = field(default_factory=list)
+    dev_probs: np.ndarray | None = None
+    dev_metrics: dict[str, float] | None = None
+    test_probs: np.ndarray | None = None
+    test_metrics: dict[str, float] | None = None
+    model_dir: Path | None = None
 
     def predict_proba(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+        """Softmax probabilities ``(len(texts), n_classes)`` of the best model."""
         return predict_proba(self.model, self.featurizer, texts, batch_size, self.config.device)
+
+    def save(self, path: str | Path, *, inputs: dict[str, Any] | None = None) -> Path:
+        """Save the best model as a folder :func:`textsmooth.training.load_classifier` reads back.
+
+        The manifest records the configuration, the best epoch, its dev (and test) metrics and ``inputs``
+        (descriptions of the data, e.g. ``{"train": train.describe()}``).
+        """
+        from textsmooth.training.saved import save_classifier
+
+        if not isinstance(self.featurizer, TextFeaturizer):
+            raise ConfigError("only models built by textsmooth.training.factory.build_model can be saved")
+        return save_classifier(
+            path,
+            self.model,
+            self.featurizer,
+            self.classes,
+            parameters=self.config.to_dict(),
+            inputs=inputs,
+            extra={
+                "best_epoch": self.best_epoch,
+                "dev_metrics": self.dev_metrics,
+                "test_metrics": self.test_metrics,
+            },
+        )
+
+
+@dataclass
+class EarlyStopping:
+    """Model selection and early stopping on one dev metric.
+
+    An epoch is an improvement when its score beats the best so far by more than ``min_delta`` (lower is
+    better for ``nll``, higher for the others); the first epoch always is. Training stops once
+    ``patience`` epochs in a row were not improvements.
+
+    Example:
+        >>> stop = EarlyStopping("macro_f1", patience=2, min_delta=0.01)
+        >>> [stop.update(s) for s in (0.50, 0.60, 0.605, 0.65)], stop.best_epoch, stop.should_stop
+        ([True, True, False, True], 4, False)
+    """
+
+    metric: str = "macro_f1"
+    patience: int = 2
+    min_delta: float = 0.0
+    best_score: float | None = None
+    best_epoch: int = 0
+    stale: int = 0
+    epochs_seen: int = 0
+
+    def improves(self, score: float) -> bool:
+        """Whether ``score`` would count as an improvement (nothing is recorded)."""
+        if self.best_score is None:
+            return True
+        if self.metric == "nll":
+            return score < self.best_score - self.min_delta
+        return score > self.best_score + self.min_delta
+
+    def update(self, score: float) -> bool:
+        """Record the next epoch's score; ``True`` when it is the new best."""
+        self.epochs_seen += 1
+        if self.improves(score):
+            self.best_score, self.best_epoch, self.stale = float(score), self.epochs_seen, 0
+            return True
+        self.stale += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.stale >= self.patience
 
 
 def seed_everything(seed: int) -> None:
@@ -128,12 +246,6 @@ def _soft_labels(
     return None
 
 
-def _better(metric: str, new: float, best: float | None) -> bool:
-    if best is None:
-        return True
-    return new < best if metric == "nll" else new > best
-
-
 def train_classifier(
     train: TextDataset,
     dev: TextDataset,
@@ -142,23 +254,66 @@ def train_classifier(
     out_dir: str | Path | None = None,
     soft_labels: np.ndarray | None = None,
     progress: bool = True,
+    test: TextDataset | None = None,
+    save_model: bool = True,
 ) -> TrainResult:
-    """Train one classifier (see the module docstring for the protocol).
+    """Train one classifier (see the module docstring for the protocol and the files it writes).
+
+    Deterministic given ``config`` (its ``seed``) and the thread count, whatever ran before in the process.
 
     Args:
         train, dev: labelled data sets with the same label names.
         config: hyper-parameters.
-        out_dir: where ``metrics.jsonl`` and ``checkpoint.pt`` go (``None``: keep nothing on disk).
+        out_dir: where ``metrics.jsonl``, ``checkpoint.pt`` and the saved ``model/`` go (``None``: keep
+            nothing on disk). The same configuration run again into the same folder resumes.
         soft_labels: precomputed ``(len(train), C)`` soft labels (e.g. read from an artifact) for the
             soft-label methods; computed from ``train`` when ``None``.
         progress: show a progress bar per epoch.
+        test: a labelled test split, evaluated once with the best model (``result.test_probs``,
+            ``result.test_metrics``, recorded in the saved model's manifest).
+        save_model: with ``out_dir``, save the best model to ``out_dir/model`` (see
+            :func:`textsmooth.training.load_classifier`).
 
     Raises:
-        InputError: labels missing, label names differ, a class missing from dev.
+        InputError: labels missing, label names differ, a class missing from dev, test labels differ.
+        ConfigError: ``out_dir`` holds a checkpoint of another configuration, a ``metrics.jsonl`` the
+            loop did not write, or a ``model`` that is not a saved classifier.
+        ArtifactError: ``out_dir/checkpoint.pt`` is truncated or corrupt.
     """
     check_splits(train, dev)
+    if test is not None and (test.labels is None or list(test.label_names) != list(train.label_names)):
+        raise InputError(
+            "the test split needs labels with the training split's label names",
+            path=test.source,
+            hint=f"training labels: {train.label_names}",
+        )
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        _check_out_dir(out, config, save_model)
+    threads_before = torch.get_num_threads()
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
+    try:
+        result = _train(train, dev, config, out, soft_labels, progress, test)
+    finally:
+        if config.num_threads:
+            torch.set_num_threads(threads_before)
+    if out is not None and save_model:
+        splits = {"train": train, "dev": dev, "test": test}
+        inputs = {name: split.describe() for name, split in splits.items() if split is not None}
+        result.model_dir = result.save(out / MODEL_DIR, inputs=inputs)
+    return result
+
+
+def _train(
+    train: TextDataset,
+    dev: TextDataset,
+    config: TrainConfig,
+    out: Path | None,
+    soft_labels: np.ndarray | None,
+    progress: bool,
+    test: TextDataset | None,
+) -> TrainResult:
     seed_everything(config.seed)
     labels = train.labels.copy()  # type: ignore[union-attr]
     if config.method == "flip":
@@ -190,23 +345,23 @@ def train_classifier(
     dev_features = featurizer(dev.texts)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
-    out = Path(out_dir) if out_dir is not None else None
     history: list[dict[str, Any]] = []
-    best_score: float | None = None
+    stopping = EarlyStopping(config.select_by, config.patience, config.min_delta)
     best_state: dict[str, torch.Tensor] | None = None
-    best_epoch, start_epoch, stale = 0, 0, 0
+    start_epoch = 0
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         resumed = _load_checkpoint(out, config, model, optimizer)
         if resumed is not None:
-            history, best_score, best_state, best_epoch, start_epoch, stale = resumed
+            history, stopping, best_state, start_epoch = resumed
+            _write_metrics(out, config, history)
     generator = torch.Generator().manual_seed(config.seed)
     for _ in range(start_epoch):  # keep the shuffling order of an uninterrupted run
         torch.randperm(len(train), generator=generator)
     targets = torch.as_tensor(labels, dtype=torch.long)
     soft_tensor = None if soft_labels is None else torch.as_tensor(soft_labels)
     for epoch in range(start_epoch, config.epochs):
-        if stale >= config.patience:
+        if stopping.should_stop:
             break
         model.train()
         order = torch.randperm(len(train), generator=generator)
@@ -231,28 +386,31 @@ def train_classifier(
             **evaluate_probs(probs, dev.labels),
         }
         history.append(metrics)
-        score = metrics[config.select_by]
-        if _better(config.select_by, score, best_score):
-            best_score, best_epoch, stale = score, epoch + 1, 0
+        if stopping.update(metrics[config.select_by]):
             best_state = copy.deepcopy(model.state_dict())
-        else:
-            stale += 1
         if out is not None:
-            with open(out / "metrics.jsonl", "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(metrics) + "\n")
-            _save_checkpoint(
-                out, config, model, optimizer, history, best_score, best_state, best_epoch, epoch + 1, stale
-            )
+            _save_checkpoint(out, config, model, optimizer, history, stopping, best_state, epoch + 1)
+            _write_metrics(out, config, history)
     if best_state is not None:
         model.load_state_dict(best_state)
+    dev_probs = _predict_features(model, dev_features, 256, config.device)
+    test_probs = test_metrics = None
+    if test is not None:
+        test_probs = predict_proba(model, featurizer, test.texts, 256, config.device)
+        test_metrics = evaluate_probs(test_probs, test.labels)
     return TrainResult(
         model=model,
         featurizer=featurizer,
         config=config,
         history=history,
-        best_epoch=best_epoch,
+        best_epoch=stopping.best_epoch,
         soft_labels=soft_labels,
         train_labels=labels,
+        classes=list(train.label_names),
+        dev_probs=dev_probs,
+        dev_metrics=evaluate_probs(dev_probs, dev.labels),
+        test_probs=test_probs,
+        test_metrics=test_metrics,
     )
 
 
@@ -282,56 +440,109 @@ def _progress(iterable: Any, desc: str, enabled: bool) -> Any:
     return tqdm(iterable, desc=desc, leave=False)
 
 
+def _check_out_dir(out: Path, config: TrainConfig, save_model: bool) -> None:
+    """Refuse, before any work, an output folder whose files the loop would have to overwrite."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError("the output folder is a file", path=out, hint="choose a folder for out_dir")
+    metrics = out / METRICS_FILE
+    if metrics.exists() and not (out / CHECKPOINT_FILE).exists() and not _own_metrics(metrics, config):
+        raise ConfigError(
+            f"the output folder holds a {METRICS_FILE} that this training did not write "
+            "(no checkpoint beside it, or lines of another configuration); refusing to overwrite it",
+            path=metrics,
+            hint="move it away, or use another output folder",
+        )
+    if save_model:
+        from textsmooth.training.saved import check_replaceable
+
+        check_replaceable(out / MODEL_DIR)
+
+
+def _own_metrics(path: Path, config: TrainConfig) -> bool:
+    """Whether every line of ``path`` is a metrics line the loop wrote for ``config``."""
+    fingerprint = config.fingerprint()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        records = [json.loads(line) for line in lines if line.strip()]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return all(isinstance(r, dict) and r.get("config_fingerprint") == fingerprint for r in records)
+
+
+def _write_metrics(out: Path, config: TrainConfig, history: list[dict[str, Any]]) -> None:
+    fingerprint = config.fingerprint()
+    lines = "".join(json.dumps({**m, "config_fingerprint": fingerprint}) + "\n" for m in history)
+    atomic_write_text(out / METRICS_FILE, lines)
+
+
 def _save_checkpoint(
     out: Path,
     config: TrainConfig,
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     history: list[dict[str, Any]],
-    best_score: float | None,
+    stopping: EarlyStopping,
     best_state: dict[str, torch.Tensor] | None,
-    best_epoch: int,
     epoch: int,
-    stale: int,
 ) -> None:
     state = {
         "fingerprint": config.fingerprint(),
         "epoch": epoch,
-        "stale": stale,
-        "best_epoch": best_epoch,
-        "best_score": best_score,
+        "stale": stopping.stale,
+        "best_epoch": stopping.best_epoch,
+        "best_score": stopping.best_score,
         "history": json.dumps(history),
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "best_model": best_state,
         "rng": torch.get_rng_state(),
     }
-    with atomic_path(out / "checkpoint.pt") as tmp:
+    with atomic_path(out / CHECKPOINT_FILE) as tmp:
         torch.save(state, tmp)
 
 
 def _load_checkpoint(
     out: Path, config: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer
-) -> tuple[list[dict[str, Any]], float | None, dict[str, torch.Tensor] | None, int, int, int] | None:
-    path = out / "checkpoint.pt"
+) -> tuple[list[dict[str, Any]], EarlyStopping, dict[str, torch.Tensor] | None, int] | None:
+    """The resumed state of ``out/checkpoint.pt``, or ``None`` when there is none (a fresh run).
+
+    Never deletes anything: a fresh run's ``metrics.jsonl`` is rewritten after its first epoch (and
+    :func:`_check_out_dir` has refused a metrics file the loop did not write).
+    """
+    path = out / CHECKPOINT_FILE
     if not path.exists():
-        (out / "metrics.jsonl").unlink(missing_ok=True)
         return None
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    hint = "it is unusable; delete it to start this run over"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated zip, bad pickle, EOF ...: all mean "not a usable checkpoint"
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise ArtifactError(f"checkpoint is truncated or corrupt ({reason})", path=path, hint=hint) from exc
+    if not isinstance(state, dict) or "fingerprint" not in state:
+        raise ArtifactError("not a textsmooth training checkpoint", path=path, hint=hint)
     if state.get("fingerprint") != config.fingerprint():
         raise ConfigError(
             "the output folder holds a checkpoint of another configuration",
             path=path,
             hint="use a new output folder or delete the old checkpoint",
         )
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    torch.set_rng_state(state["rng"])
-    return (
-        json.loads(state["history"]),
-        state["best_score"],
-        state["best_model"],
-        int(state["best_epoch"]),
-        int(state["epoch"]),
-        int(state["stale"]),
-    )
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        rng = state["rng"]
+        stopping = EarlyStopping(
+            config.select_by,
+            config.patience,
+            config.min_delta,
+            best_score=state["best_score"],
+            best_epoch=int(state["best_epoch"]),
+            stale=int(state["stale"]),
+            epochs_seen=int(state["epoch"]),
+        )
+        resumed = (json.loads(state["history"]), stopping, state["best_model"], int(state["epoch"]))
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ArtifactError(
+            f"checkpoint is incomplete or does not fit the model ({exc})", path=path, hint=hint
+        ) from exc
+    torch.set_rng_state(rng)
+    return resumed
