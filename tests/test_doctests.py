@@ -14,6 +14,7 @@ MODULES = [
     "textsmooth.targets.classic",
     "textsmooth.targets.teacher",
     "textsmooth.targets.flip",
+    "textsmooth.targets.saved",
 ]
 
 
