@@ -30,35 +30,56 @@ def register(app: typer.Typer) -> None:
 
         parsed = load_recipe(recipe)
         train, test = load_recipe_data(parsed)
-        runs = parsed.runs(n_classes=train.n_classes)
+        runs = parsed.runs(label_names=train.label_names)
         console.print(f"[bold]{parsed.name}[/]: {parsed.setting}, budget: {parsed.budget}")
         console.print(f"data: {len(train):,} training and {len(test):,} test rows, {train.n_classes} classes")
         console.print(f"{len(runs)} runs, e.g. {runs[0].run_id}")
 
-    @experiment.command("run", help="Run every run of a recipe that has no result yet (resumable).")
+    @experiment.command(
+        "run",
+        help=(
+            "Run every run of a recipe that has no result yet (resumable).\n\n"
+            "Examples:\n\n"
+            "  textsmooth experiment run recipes/ci-tiny.yaml -o runs/ci-tiny --jobs 2\n\n"
+            "  textsmooth experiment run recipes/trec-noise.yaml -o runs/noise --seeds 0"
+        ),
+    )
     @friendly_errors
     def run(
         recipe: Path = typer.Argument(..., help="Recipe file (.yaml)."),
         out: Path = typer.Option(..., "-o", "--out", help="Run directory (results, checkpoints, report)."),
-        progress: bool = typer.Option(True, help="Show progress bars."),
+        progress: bool = typer.Option(True, help="Show progress bars (with --jobs 1)."),
         report: bool = typer.Option(True, help="Write the HTML report at the end."),
         seeds: str | None = typer.Option(
-            None, help="Run only these seeds (comma-separated), a smaller grid than the recipe's."
+            None,
+            help="Run only these of the recipe's seeds (comma-separated), a smaller grid than the recipe's.",
+        ),
+        jobs: int = typer.Option(
+            1,
+            "--jobs",
+            "-j",
+            min=1,
+            help="Trainings run at once, each in its own process with one torch thread; same results.",
         ),
     ) -> None:
         from textsmooth.errors import ConfigError
         from textsmooth.experiments.recipe import load_recipe
         from textsmooth.experiments.report import build_report
-        from textsmooth.experiments.runner import run_recipe
+        from textsmooth.experiments.runner import check_run_dir, run_recipe
 
+        check_run_dir(out, option="-o")
         parsed = load_recipe(recipe)
+        chosen = None
         if seeds is not None:
             try:
-                parsed.seeds = [int(x) for x in seeds.split(",")]
+                values = [int(x) for x in seeds.split(",") if x.strip()]
             except ValueError as exc:
-                raise ConfigError(f"--seeds must be comma-separated integers, got {seeds!r}") from exc
+                raise ConfigError(
+                    f"seeds must be comma-separated integers, got {seeds!r}", option="--seeds"
+                ) from exc
+            chosen = parsed.check_seeds(values, option="--seeds")
         console.print(f"[bold]{parsed.name}[/] (budget: {parsed.budget}) -> {out}")
-        results = run_recipe(parsed, out, progress=progress, log=console.print)
+        results = run_recipe(parsed, out, seeds=chosen, jobs=jobs, progress=progress, log=console.print)
         console.print(f"{len(results)} runs finished")
         if report:
             console.print(f"report: [bold]{build_report(out)}[/]")

@@ -28,12 +28,19 @@ methods:                                     # TrainConfig fields per method row
   - {method: kwls, alpha: 1.0, kwls_variant: mixture}
 paper: {none: 91.62, classic: 91.70, kwls: 92.43}   # optional: the paper's accuracy per method row
 ```
+
+Classes (``unbalanced.classes``, ``grid.keep``) are given by label name as the data spells it
+(``classes: [HUM, LOC]``) or by id (``classes: [3]``, ids in the data set's label order). A YAML number is
+an id and a YAML string is a name, so quote a numeric label name: ``classes: ['4']``. Names are resolved
+once the data is loaded (``textsmooth experiment check`` does it); an unknown name is a
+:class:`~textsmooth.errors.ConfigError` naming the recipe file and field and listing the known names.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,42 +104,124 @@ class Recipe:
         return {**_SETTING_DEFAULTS[name], **(getattr(self, name) or {})}
 
     def method_label(self, row: dict[str, Any]) -> str:
+        """The label of a method row: its ``label`` if given, else its ``method``."""
         return str(row.get("label") or row["method"])
 
-    def runs(self, n_classes: int | None = None) -> list[RunSpec]:
-        """Every run of the recipe, in a stable order (variant, model, method, seed)."""
-        variants = self._variants(n_classes)
+    def check_seeds(self, seeds: Sequence[int], *, option: str | None = None) -> list[int]:
+        """``seeds`` if every one is among the recipe's seeds (a smaller grid, never another one).
+
+        Raises:
+            ConfigError: a seed the recipe does not list (named with ``option``, e.g. ``"--seeds"``).
+        """
+        chosen = [int(s) for s in seeds]
+        unknown = [s for s in chosen if s not in self.seeds]
+        if unknown or not chosen:
+            what = f"seed(s) {', '.join(map(str, unknown))} not in the recipe" if unknown else "no seed given"
+            raise ConfigError(
+                what,
+                path=self.path,
+                option=option,
+                hint=f"the recipe's seeds are {self.seeds}; choose among them or edit the recipe",
+            )
+        return list(dict.fromkeys(chosen))
+
+    def train_values(self, model: str, row: dict[str, Any], seed: int) -> dict[str, Any]:
+        """The TrainConfig fields of one run: ``train`` < ``model_train[model]`` < the method row."""
+        return {
+            **self.train,
+            **self.model_train.get(model, {}),
+            **{k: v for k, v in row.items() if k != "label"},
+            "model": model,
+            "seed": seed,
+        }
+
+    def runs(
+        self,
+        n_classes: int | None = None,
+        label_names: Sequence[str] | None = None,
+        *,
+        seeds: Sequence[int] | None = None,
+    ) -> list[RunSpec]:
+        """Every run of the recipe, in a stable order (variant, model, method, seed).
+
+        Args:
+            n_classes: number of classes of the data (``len(label_names)`` when those are given).
+            label_names: the data's class names, needed when the recipe names classes (``HUM``).
+            seeds: run only these seeds (a subset of the recipe's, see :meth:`check_seeds`).
+
+        Raises:
+            ConfigError: a class name or id the data does not have (naming the recipe field).
+        """
+        if label_names is not None:
+            n_classes = len(label_names)
+        variants = self._variants(n_classes, label_names)
+        chosen = self.seeds if seeds is None else self.check_seeds(seeds)
         out = []
         for (variant, change), model, row, seed in itertools.product(
-            variants, self.models, self.methods, self.seeds
+            variants, self.models, self.methods, chosen
         ):
-            values = {
-                **self.train,
-                **self.model_train.get(model, {}),
-                **{k: v for k, v in row.items() if k != "label"},
-                "model": model,
-                "seed": seed,
-            }
+            values = self.train_values(model, row, seed)
             config = TrainConfig.from_dict(values, where=f"{self.path}: methods")
             label = self.method_label(row)
             run_id = f"{variant}__{model}__{label}__seed{seed}".replace("/", "_").replace(" ", "")
             out.append(RunSpec(run_id, label, model, seed, variant, config, change))
         return out
 
-    def _variants(self, n_classes: int | None) -> list[tuple[str, dict[str, Any]]]:
+    def class_id(
+        self, value: Any, where: str, label_names: Sequence[str] | None, n_classes: int | None
+    ) -> int:
+        """The id of a class given by name (a string) or by id (an integer) in the recipe field ``where``.
+
+        Raises:
+            ConfigError: not a name or an id, an unknown name, an id out of range, or a name given while
+                the label names are unknown (``label_names=None``).
+        """
+        known = f"known classes: {', '.join(label_names)}" if label_names is not None else None
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ConfigError(
+                f"a class is a label name or an integer id, got {value!r}", path=self.path, column=where
+            )
+        if isinstance(value, int):
+            if value < 0 or (n_classes is not None and value >= n_classes):
+                limit = f"0..{n_classes - 1}" if n_classes else "0 or more"
+                raise ConfigError(
+                    f"class id {value} is out of range ({limit})", path=self.path, column=where, hint=known
+                )
+            return value
+        if label_names is None:
+            raise ConfigError(
+                f"class {value!r} is given by name, which needs the data's label names",
+                path=self.path,
+                column=where,
+                hint="pass label_names to Recipe.runs",
+            )
+        if value not in label_names:
+            raise ConfigError(
+                f"unknown class {value!r}",
+                path=self.path,
+                column=where,
+                hint=f"{known} (or their ids 0..{len(label_names) - 1}); quote a numeric name: '4'",
+            )
+        return list(label_names).index(value)
+
+    def _variants(
+        self, n_classes: int | None, label_names: Sequence[str] | None
+    ) -> list[tuple[str, dict[str, Any]]]:
         if self.setting == "balanced":
             return [("balanced", {})]
         if self.setting == "unbalanced":
             opt = self.option("unbalanced")
-            classes = opt["classes"] if opt["classes"] is not None else list(range(n_classes or 0))
-            return [(f"minority={c}", {"minority": int(c), "ratio": float(opt["ratio"])}) for c in classes]
+            given = opt["classes"] if opt["classes"] is not None else list(range(n_classes or 0))
+            ids = [self.class_id(c, "unbalanced.classes", label_names, n_classes) for c in given]
+            # the variant names the class by id, so that naming it or numbering it reuses the same results
+            return [(f"minority={c}", {"minority": c, "ratio": float(opt["ratio"])}) for c in ids]
         if self.setting == "imbalance-grid":
             opt = self.option("grid")
+            keep = self.class_id(opt["keep"], "grid.keep", label_names, n_classes)
             out = [
-                (f"c={c}", {"grid_c": int(c), "keep": int(opt["keep"]), "ratio": float(opt["ratio"])})
-                for c in opt["c"]
+                (f"c={c}", {"grid_c": int(c), "keep": keep, "ratio": float(opt["ratio"])}) for c in opt["c"]
             ]
-            out += [(f"m={m}", {"grid_m": int(m), "keep": int(opt["keep"])}) for m in opt["m"]]
+            out += [(f"m={m}", {"grid_m": int(m), "keep": keep}) for m in opt["m"]]
             return out
         if self.setting == "noise":
             opt = self.option("noise")
@@ -231,12 +320,46 @@ def _validate(recipe: Recipe, path: Path) -> None:
         raise ConfigError(
             "method rows must have distinct labels (add `label:` to tell them apart)", path=path
         )
+    _validate_classes(recipe, path)
+    if not isinstance(recipe.seeds, list) or not all(
+        isinstance(s, int) and not isinstance(s, bool) for s in recipe.seeds
+    ):
+        raise ConfigError("seeds must be a list of integers", path=path, column="seeds")
     # builds every TrainConfig now: unknown fields, methods and models fail before any training
-    for spec in recipe.runs(n_classes=2):
-        model_path = spec.config.model_path
+    for model, row, seed in itertools.product(recipe.models, recipe.methods, recipe.seeds):
+        try:
+            config = TrainConfig.from_dict(recipe.train_values(model, row, seed), where="the recipe")
+        except ConfigError as exc:  # name the recipe file, and the method row the error comes from
+            raise ConfigError(
+                f"{exc.message} (model {model}, method row {recipe.method_label(row)!r})",
+                path=path,
+                column=exc.column,
+                hint=exc.hint,
+            ) from exc
+        model_path = config.model_path
         if model_path is not None and not (Path(model_path) / "config.json").is_file():
             raise ConfigError(
                 f"model_path {model_path} is not a Hugging Face model folder (no config.json)",
                 path=path,
                 column="model_path",
             )
+
+
+def _validate_classes(recipe: Recipe, path: Path) -> None:
+    """Class fields hold names or ids; names are checked against the data when it is loaded."""
+    fields: list[tuple[str, Any]] = []
+    if recipe.setting == "unbalanced":
+        classes = recipe.option("unbalanced")["classes"]
+        if classes is not None and not isinstance(classes, list):
+            raise ConfigError(
+                "classes must be a list of label names or ids (or null: every class)",
+                path=path,
+                column="unbalanced.classes",
+            )
+        fields += [("unbalanced.classes", c) for c in classes or []]
+    if recipe.setting == "imbalance-grid":
+        fields.append(("grid.keep", recipe.option("grid")["keep"]))
+    for where, value in fields:
+        if isinstance(value, str):
+            continue
+        recipe.class_id(value, where, None, None)

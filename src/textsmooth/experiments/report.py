@@ -29,7 +29,7 @@ import numpy as np
 from textsmooth.errors import ArtifactError
 from textsmooth.io.atomic import atomic_write_text
 
-__all__ = ["build_report", "load_results"]
+__all__ = ["build_report", "load_results", "run_command"]
 
 # (key in the test record, column header, scale); "overconfidence" is mean confidence minus accuracy:
 # positive = over-confident, negative = under-confident (ECE alone does not tell the direction).
@@ -43,8 +43,15 @@ METRICS = (
 
 
 def load_results(run_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The recipe (as a dict) and every finished run's result record of ``run_dir``."""
+    """The recipe (as a dict) and every finished run's result record of ``run_dir``.
+
+    Raises:
+        ArtifactError: not a run directory, no finished run yet, or a corrupt ``recipe.yaml`` or result
+            file (naming the file and what to do).
+    """
     import yaml
+
+    from textsmooth.experiments.runner import read_result
 
     run_dir = Path(run_dir)
     recipe_path = run_dir / "recipe.yaml"
@@ -52,13 +59,51 @@ def load_results(run_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, An
         raise ArtifactError(
             "not a run directory (no recipe.yaml)", path=run_dir, hint="run `textsmooth experiment run`"
         )
-    recipe = yaml.safe_load(recipe_path.read_text(encoding="utf-8"))
-    results = [
-        json.loads(p.read_text(encoding="utf-8")) for p in sorted((run_dir / "results").glob("*.json"))
-    ]
+    try:
+        recipe = yaml.safe_load(recipe_path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        recipe = exc
+    if not isinstance(recipe, dict) or "name" not in recipe:
+        raise ArtifactError(
+            "corrupt copy of the recipe in the run directory",
+            path=recipe_path,
+            hint="run `textsmooth experiment run RECIPE -o RUN_DIR` again: it rewrites the copy and keeps "
+            "the finished results",
+        )
+    results = [read_result(p) for p in sorted((run_dir / "results").glob("*.json"))]
     if not results:
         raise ArtifactError("the run directory has no finished run yet", path=run_dir)
     return recipe, results
+
+
+def _load_manifest(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "manifest.json"
+    if not path.exists():
+        return {}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        manifest = exc
+    if not isinstance(manifest, dict):
+        raise ArtifactError(
+            "corrupt manifest (not a JSON object)",
+            path=path,
+            hint="run `textsmooth experiment run RECIPE -o RUN_DIR` again: it rewrites the manifest and "
+            "keeps the finished results",
+        )
+    return manifest
+
+
+def run_command(recipe: dict[str, Any], manifest: dict[str, Any], run_dir: Path) -> str:
+    """The command line that produced the run directory, with every option that changed what ran
+    (``--seeds`` when the folder holds fewer seeds than the recipe lists)."""
+    recipe_file = manifest.get("recipe_file", "<recipe>")
+    shown_dir = manifest.get("run_dir", str(run_dir))
+    command = f"textsmooth experiment run {recipe_file} -o {shown_dir}"
+    seeds_run = manifest.get("seeds")
+    if isinstance(seeds_run, list) and sorted(seeds_run) != sorted(recipe.get("seeds") or []):
+        command += " --seeds " + ",".join(str(s) for s in seeds_run)
+    return command
 
 
 def _correct(run_dir: Path, run_id: str) -> np.ndarray:
@@ -175,10 +220,8 @@ def _recipe_order(run_dir: Path, results: list[dict[str, Any]]) -> list[str]:
     try:
         from textsmooth.experiments.recipe import load_recipe
 
-        n_classes = int(results[0]["test"]["n_classes"])
-        order = list(
-            dict.fromkeys(spec.variant for spec in load_recipe(run_dir / "recipe.yaml").runs(n_classes))
-        )
+        specs = load_recipe(run_dir / "recipe.yaml").runs(label_names=list(results[0]["test"]["per_class"]))
+        order = list(dict.fromkeys(spec.variant for spec in specs))
     except Exception:  # a recipe that no longer validates (moved data): keep the order found
         return found
     return [v for v in order if v in found] + [v for v in found if v not in order]
@@ -380,27 +423,28 @@ code { background: #f5f5f5; padding: 1px 4px; }
 
 def build_report(run_dir: str | Path, *, examples: bool = True) -> Path:
     """Write ``RUN_DIR/report.html`` and ``RUN_DIR/results.md``; return the HTML path."""
+    from textsmooth.experiments.runner import format_duration
+
     run_dir = Path(run_dir)
     recipe, results = load_results(run_dir)
-    manifest_file = run_dir / "manifest.json"
-    manifest = json.loads(manifest_file.read_text(encoding="utf-8")) if manifest_file.exists() else {}
+    manifest = _load_manifest(run_dir)
     tables = _Tables(recipe, results, run_dir)
     setting = recipe.get("setting", "balanced")
     header = ["model", "method", *(label for _, label, _ in METRICS)]
     header += ["minority recall (%)", "paper acc (%)"]
     with_minority = setting in ("unbalanced", "imbalance-grid")
     seeds = sorted({r["seed"] for r in results})
-    recipe_file = manifest.get("recipe_file", "<recipe>")
     shown_dir = manifest.get("run_dir", str(run_dir))
-    command = f"textsmooth experiment run {recipe_file} -o {shown_dir}"
-    total_minutes = sum(r["seconds"] for r in results) / 60
+    command = run_command(recipe, manifest, run_dir)
+    # every finished training's own time, summed: the same whether or not the run was interrupted
+    total = format_duration(sum(float(r.get("seconds") or 0.0) for r in results))
     md_parts = [
         f"# {recipe['name']}",
         "",
         str(recipe.get("description", "")).strip(),
         "",
-        f"Budget: {recipe.get('budget', '?')}. Measured: {len(results)} runs, {total_minutes:.1f} min of "
-        f"training and evaluation in total. Seeds: {seeds}.",
+        f"Budget: {recipe.get('budget', '?')}. Measured: {len(results)} runs, {total} of "
+        f"training and evaluation in total (the sum over runs). Seeds: {seeds}.",
         "",
         f"Command: `{command}` (the report: `textsmooth report {shown_dir}`).",
         "",
@@ -464,7 +508,7 @@ def build_report(run_dir: str | Path, *, examples: bool = True) -> Path:
         f"<p><b>Budget:</b> {html.escape(str(recipe.get('budget', '')))} · "
         f"<b>setting:</b> {html.escape(setting)} · "
         f"<b>seeds:</b> {seeds} · <b>runs:</b> {len(results)} · "
-        f"<b>total run time:</b> {sum(r['seconds'] for r in results) / 60:.1f} min</p>"
+        f"<b>total run time:</b> {total} (sum over runs)</p>"
         f"<p><b>Versions:</b> {html.escape(versions)}</p>"
         f"<p><b>Command:</b> <code>{html.escape(command)}</code></p>" + "".join(sections) + "</body></html>"
     )

@@ -4,7 +4,7 @@ Layout of a run directory::
 
     RUN_DIR/recipe.yaml            copy of the recipe
     RUN_DIR/manifest.json          library and package versions, recipe name, data description
-    RUN_DIR/runs/<run_id>/         metrics.jsonl and checkpoint.pt of a run in progress
+    RUN_DIR/runs/<run_id>/         metrics.jsonl, checkpoint.pt and timing.json of a run in progress
     RUN_DIR/results/<run_id>.json  finished run: spec, test metrics, dev history, seconds
     RUN_DIR/results/<run_id>.npz   its test probabilities and labels (for significance tests)
 
@@ -20,13 +20,26 @@ Data variants change the training (and dev) part only:
 * ``teacher=M``: a teacher trained with method ``M``; the run's model is a student trained on the
   teacher's probabilities at the recipe's temperature (Mueller et al. 2019's distillation caveat).
 
-A finished run is never recomputed; an interrupted one resumes from its checkpoint.
+A finished run is never recomputed; an interrupted one resumes from its checkpoint. Each finished
+training is written atomically as it finishes (the ``.npz``, then the ``.json`` that marks it finished),
+so an interrupted run (Ctrl-C, a crash) leaves no partial record. A record's ``seconds`` is the time of
+that training alone, summed over the sessions it took: the time up to its last checkpoint before an
+interruption, plus the time after the resume (``timing.json`` keeps the account). The total of a
+recipe is therefore about the same whether or not it was interrupted.
+
+Parallel runs (``jobs > 1``): that many trainings at once, each in a worker process started with the
+``spawn`` method (never ``fork`` once torch is loaded) and limited to one torch thread; every run is
+seeded by its own configuration, so the results are those of ``jobs=1`` (only timings differ). An
+LS-Distill row waits for the hard-label run it takes its teacher from, as a sequential run would.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import signal
 import time
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -34,14 +47,89 @@ from typing import Any
 import numpy as np
 
 from textsmooth._version import __version__
-from textsmooth.errors import ConfigError, DataError, InputError
+from textsmooth.errors import ArtifactError, ConfigError, DataError, InputError
 from textsmooth.experiments.recipe import Recipe, RunSpec
 from textsmooth.io.atomic import atomic_path, atomic_write_text
 from textsmooth.io.readers import TextDataset, read_dataset
 from textsmooth.io.splits import stratified_sample, stratified_split, undersample
 from textsmooth.training.config import TrainConfig
 
-__all__ = ["load_recipe_data", "minority_metrics", "prepare_run_data", "run_recipe", "undersampled_classes"]
+__all__ = [
+    "check_run_dir",
+    "format_duration",
+    "load_recipe_data",
+    "minority_metrics",
+    "prepare_run_data",
+    "read_result",
+    "run_recipe",
+    "undersampled_classes",
+]
+
+# fields every result record has (a JSON file without them is not one of ours)
+_RECORD_FIELDS = ("run_id", "method", "model", "seed", "variant", "config", "test")
+
+
+def format_duration(seconds: float) -> str:
+    """``"4.2 s"``, ``"95 s"`` (under three minutes), ``"12.5 min"`` (under two hours), ``"3 h 05 min"``."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 180:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def read_result(path: str | Path) -> dict[str, Any]:
+    """The record of a finished run (``results/<run_id>.json``).
+
+    Raises:
+        ArtifactError: the file is not valid JSON or not a result record, naming the file and what to do.
+    """
+    path = Path(path)
+    hint = (
+        f"delete it and {path.with_suffix('.npz').name} beside it; `textsmooth experiment run` then "
+        "trains that run again"
+    )
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(
+            f"corrupt result file (not valid JSON: {exc.msg})", path=path, row=exc.lineno, hint=hint
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ArtifactError("corrupt result file (not UTF-8 text)", path=path, hint=hint) from exc
+    missing = [k for k in _RECORD_FIELDS if not isinstance(record, dict) or k not in record]
+    if missing:
+        raise ArtifactError(
+            f"not a result record of `textsmooth experiment run` (no {', '.join(missing)})",
+            path=path,
+            hint=hint,
+        )
+    return record
+
+
+def check_run_dir(out: str | Path, *, option: str | None = None) -> None:
+    """Refuse a run directory that is an existing file or lies below one (before any work starts).
+
+    Raises:
+        ConfigError: naming the path (and ``option``, e.g. ``"-o"``, for a command-line caller).
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(
+            f"{out} is a file, not a run directory",
+            option=option,
+            hint="give a folder (a new one, or a previous run's to resume it)",
+        )
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(
+                    f"{out}: {parent} is a file, not a folder", option=option, hint="choose another folder"
+                )
+            break
 
 
 def load_recipe_data(recipe: Recipe) -> tuple[TextDataset, TextDataset]:
@@ -140,8 +228,6 @@ def prepare_run_data(
 def _write_recipe_copy(recipe: Recipe, target: Path) -> None:
     """Write the parsed recipe (data paths absolute, defaults filled in) into the run directory, so that
     the report and a resumed run find everything from there."""
-    import dataclasses
-
     import yaml
 
     raw = {k: v for k, v in dataclasses.asdict(recipe).items() if k != "path"}
@@ -165,21 +251,60 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _seeds_run_before(out: Path) -> set[int]:
+    """The seeds earlier runs into this folder ran: those the manifest records, and those of finished
+    results (a folder made before manifests recorded seeds); none for a new folder."""
+    import re
+
+    seeds = {
+        int(m.group(1)) for p in out.glob("results/*.json") if (m := re.search(r"__seed(-?\d+)$", p.stem))
+    }
+    try:
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        seeds |= {int(s) for s in manifest.get("seeds", [])}
+    except (OSError, ValueError, TypeError, AttributeError):  # new folder, or a manifest we rewrite anyway
+        pass
+    return seeds
+
+
 def run_recipe(
     recipe: Recipe,
     out_dir: str | Path,
     *,
+    seeds: Sequence[int] | None = None,
+    jobs: int = 1,
     progress: bool = True,
-    log: Any = print,
+    log: Callable[[str], Any] = print,
 ) -> list[dict[str, Any]]:
-    """Run every run of ``recipe`` that has no result yet; return all results (finished and new)."""
+    """Run every run of ``recipe`` that has no result yet; return all results (finished and new).
+
+    Args:
+        recipe: a validated recipe (:func:`~textsmooth.experiments.recipe.load_recipe`).
+        out_dir: the run directory (created; a previous run's folder resumes it).
+        seeds: run only these of the recipe's seeds (``None``: all). The manifest records the seeds
+            run into the folder, and the report's command line shows them.
+        jobs: trainings run at once, each in its own process with one torch thread (see the module
+            docstring); the results are the same as with ``jobs=1``.
+        progress: per-epoch progress bars (``jobs=1`` only; parallel runs log each start and finish).
+        log: called with one line per started and finished training.
+
+    Raises:
+        ConfigError: a seed the recipe does not list, ``out_dir`` is a file, a split lacking a class, or
+            a finished result in ``out_dir`` made with other settings (nothing is trained then).
+        ArtifactError: a corrupt result file in ``out_dir``.
+    """
     out = Path(out_dir)
+    check_run_dir(out)
+    if int(jobs) < 1:
+        raise ConfigError(f"jobs must be at least 1, got {jobs}", hint="use 1 for one training at a time")
+    chosen = recipe.seeds if seeds is None else recipe.check_seeds(seeds)
     train_full, test = load_recipe_data(recipe)
-    specs = recipe.runs(train_full.n_classes)
+    specs = recipe.runs(label_names=train_full.label_names, seeds=chosen)
     _preflight(specs, recipe, train_full)
-    _check_finished_runs(specs, out)
+    results = _check_finished_runs(specs, out)
     (out / "results").mkdir(parents=True, exist_ok=True)
     _write_recipe_copy(recipe, out / "recipe.yaml")
+    seeds_run = sorted(_seeds_run_before(out) | set(chosen))
     atomic_write_text(
         out / "manifest.json",
         json.dumps(
@@ -188,6 +313,7 @@ def run_recipe(
                 "recipe_file": _relative(Path(recipe.path)),
                 "run_dir": _relative(out),
                 "budget": recipe.budget,
+                "seeds": seeds_run,
                 "versions": _versions(),
                 "train": train_full.describe(),
                 "test": test.describe(),
@@ -195,15 +321,128 @@ def run_recipe(
             indent=2,
         ),
     )
-    results = []
-    for index, spec in enumerate(specs, start=1):
-        done = out / "results" / f"{spec.run_id}.json"
-        if done.exists():
-            results.append(json.loads(done.read_text(encoding="utf-8")))
-            continue
-        log(f"[{index}/{len(specs)}] {spec.run_id}")
-        results.append(_run_one(spec, recipe, train_full, test, out, progress))
-    return results
+    todo = [spec for spec in specs if spec.run_id not in results]
+    baselines = _distill_baselines(specs)
+    number = {spec.run_id: i for i, spec in enumerate(specs, start=1)}
+
+    def ready(spec: RunSpec) -> bool:  # an LS-Distill run waits for its hard-label teacher run
+        baseline = baselines.get(spec.run_id)
+        return baseline is None or baseline in results
+
+    if int(jobs) == 1 or len(todo) <= 1:
+        if todo:
+            _import_training_modules()
+        while todo:
+            spec = next(s for s in todo if ready(s))  # baselines wait for nothing, so one is ready
+            todo.remove(spec)
+            log(f"[{number[spec.run_id]}/{len(specs)}] {spec.run_id}")
+            results[spec.run_id] = _run_one(
+                spec, recipe, train_full, test, out, baselines.get(spec.run_id), progress
+            )
+    elif todo:
+        _run_parallel(recipe, out, todo, ready, baselines, number, len(specs), int(jobs), results, log)
+    return [results[spec.run_id] for spec in specs]
+
+
+def _run_parallel(
+    recipe: Recipe,
+    out: Path,
+    todo: list[RunSpec],
+    ready: Callable[[RunSpec], bool],
+    baselines: dict[str, str],
+    number: dict[str, int],
+    total: int,
+    jobs: int,
+    results: dict[str, dict[str, Any]],
+    log: Callable[[str], Any],
+) -> None:
+    """Run ``todo`` in ``jobs`` spawned worker processes, adding each record to ``results`` as it ends."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+    workers = min(jobs, len(todo))
+    n_new, n_done = len(todo), 0
+    log(f"{n_new} trainings in {workers} worker processes (one torch thread each)")
+    started = time.perf_counter()
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(recipe,),
+    )
+    running: dict[Future[dict[str, Any]], RunSpec] = {}
+    try:
+        while todo or running:
+            while todo and len(running) < workers:
+                spec = next((s for s in todo if ready(s)), None)
+                if spec is None:
+                    break
+                todo.remove(spec)
+                log(f"[{number[spec.run_id]}/{total}] {spec.run_id} started")
+                future = pool.submit(_worker_run, spec, str(out), baselines.get(spec.run_id))
+                running[future] = spec
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                spec = running.pop(future)
+                record = future.result()  # a worker's error stops the run here
+                results[spec.run_id] = record
+                n_done += 1
+                log(
+                    f"  finished {spec.run_id} in {format_duration(record['seconds'])} "
+                    f"({n_done}/{n_new} done, {format_duration(time.perf_counter() - started)} elapsed)"
+                )
+    except BaseException:
+        # no new trainings; the running ones end (on Ctrl-C they stop, leaving only checkpoints)
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _import_training_modules() -> None:
+    """Import what a training imports on first use (torch's optimisers pull in ``torch._dynamo``, many
+    seconds on a busy machine) before any run's clock starts, so that ``seconds`` is training time."""
+    import torch._dynamo  # noqa: F401
+
+    import textsmooth.metrics
+    import textsmooth.models
+    import textsmooth.targets.keyword
+    import textsmooth.targets.teacher
+    import textsmooth.training.loop  # noqa: F401
+
+
+# the worker process's recipe and data, loaded once by _init_worker
+_WORKER: dict[str, Any] = {}
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    """A worker stops on Ctrl-C only while it trains (then its atomic writes clean up); an idle worker
+    waits for the pool to shut it down instead of dying with a traceback."""
+    if _WORKER.get("busy"):
+        raise KeyboardInterrupt
+
+
+def _init_worker(recipe: Recipe) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # pragma: no cover - only if something already ran parallel work
+        pass
+    signal.signal(signal.SIGINT, _on_sigint)
+    _import_training_modules()
+    _WORKER.update(recipe=recipe, data=load_recipe_data(recipe), busy=False)
+
+
+def _worker_run(spec: RunSpec, out: str, baseline: str | None) -> dict[str, Any]:
+    train_full, test = _WORKER["data"]
+    if spec.config.num_threads not in (None, 1):  # one thread per worker, whatever the recipe asks
+        spec = dataclasses.replace(spec, config=dataclasses.replace(spec.config, num_threads=1))
+    _WORKER["busy"] = True
+    try:
+        return _run_one(spec, _WORKER["recipe"], train_full, test, Path(out), baseline, progress=False)
+    finally:
+        _WORKER["busy"] = False
 
 
 # runtime knobs that do not change what a run computes
@@ -212,16 +451,18 @@ _RUNTIME_FIELDS = ("num_threads",)
 _NO_DEFAULT = ("model", "method", "seed")
 
 
-def _check_finished_runs(specs: list[RunSpec], out: Path) -> None:
-    """A finished result is reused only if it was made by the same configuration and data variant:
-    editing a recipe and running it into the same folder must not mix old and new numbers."""
+def _check_finished_runs(specs: list[RunSpec], out: Path) -> dict[str, dict[str, Any]]:
+    """The finished results of ``specs`` in ``out`` (by run id). A finished result is reused only if it
+    was made by the same configuration and data variant: editing a recipe and running it into the same
+    folder must not mix old and new numbers."""
     # a field added to TrainConfig after a result was written counts as its default
     defaults = json.loads(json.dumps(TrainConfig().to_dict()))
+    finished = {}
     for spec in specs:
         done = out / "results" / f"{spec.run_id}.json"
         if not done.exists():
             continue
-        record = json.loads(done.read_text(encoding="utf-8"))
+        record = read_result(done)
         wanted = json.loads(json.dumps(spec.config.to_dict()))
         stored = {
             **{k: v for k, v in defaults.items() if k not in _NO_DEFAULT},
@@ -241,6 +482,8 @@ def _check_finished_runs(specs: list[RunSpec], out: Path) -> None:
                 path=done,
                 hint="run into a new folder (-o), or delete the stale results to recompute them",
             )
+        finished[spec.run_id] = record
+    return finished
 
 
 _METHOD_FIELDS = (
@@ -255,33 +498,71 @@ _METHOD_FIELDS = (
 )
 
 
-def _teacher_from_baseline(spec: RunSpec, recipe: Recipe, train: TextDataset, out: Path) -> np.ndarray | None:
-    """LS-Distill's soft labels from the finished hard-label run of the same variant, model and seed
-    (the paper's protocol: the original model's predicted probabilities on the training texts), when
-    that run exists with the same non-method hyper-parameters; ``None`` lets the loop train a teacher."""
+def _distill_baselines(specs: list[RunSpec]) -> dict[str, str]:
+    """For each LS-Distill run, the hard-label run of the same variant, model and seed with the same
+    non-method hyper-parameters (its teacher, the paper's protocol), where the recipe has one."""
+    out = {}
+    for spec in specs:
+        if spec.config.method != "distill":
+            continue
+        mine = {k: v for k, v in spec.config.to_dict().items() if k not in _METHOD_FIELDS}
+        for candidate in specs:
+            if candidate.config.method != "none" or (candidate.variant, candidate.model, candidate.seed) != (
+                spec.variant,
+                spec.model,
+                spec.seed,
+            ):
+                continue
+            theirs = {k: v for k, v in candidate.config.to_dict().items() if k not in _METHOD_FIELDS}
+            if theirs == mine:
+                out[spec.run_id] = candidate.run_id
+                break
+    return out
+
+
+def _teacher_from_baseline(
+    spec: RunSpec, baseline: str | None, train: TextDataset, out: Path
+) -> np.ndarray | None:
+    """LS-Distill's soft labels from the finished hard-label run ``baseline`` (the original model's
+    predicted probabilities on the training texts); ``None`` lets the loop train a teacher."""
     from textsmooth.targets.teacher import TeacherSmoother
 
-    mine = {k: v for k, v in spec.config.to_dict().items() if k not in _METHOD_FIELDS}
-    for candidate in recipe.runs(train.n_classes):
-        if candidate.config.method != "none" or (candidate.variant, candidate.model, candidate.seed) != (
-            spec.variant,
-            spec.model,
-            spec.seed,
-        ):
-            continue
-        theirs = {k: v for k, v in candidate.config.to_dict().items() if k not in _METHOD_FIELDS}
-        path = out / "results" / f"{candidate.run_id}.npz"
-        if theirs != mine or not path.exists():
-            continue
-        with np.load(path, allow_pickle=False) as data:
-            if "train_probs" not in data.files or len(data["train_probs"]) != len(train):
-                continue
-            probs = data["train_probs"].astype(np.float64)
-        probs /= probs.sum(axis=1, keepdims=True)
-        smoother = TeacherSmoother(temperature=spec.config.soft_temperature, outputs="probabilities")
-        smoother.fit(train.texts, train.labels, teacher_outputs=probs, n_classes=train.n_classes)
-        return smoother.transform(train.texts)
-    return None
+    if baseline is None:
+        return None
+    path = out / "results" / f"{baseline}.npz"
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        if "train_probs" not in data.files or len(data["train_probs"]) != len(train):
+            return None
+        probs = data["train_probs"].astype(np.float64)
+    probs /= probs.sum(axis=1, keepdims=True)
+    smoother = TeacherSmoother(temperature=spec.config.soft_temperature, outputs="probabilities")
+    smoother.fit(train.texts, train.labels, teacher_outputs=probs, n_classes=train.n_classes)
+    return smoother.transform(train.texts)
+
+
+def _seconds_so_far(run_dirs: list[Path], ledger: Path, fingerprint: str) -> float:
+    """Training seconds of earlier, interrupted sessions of a run with this configuration: each counts
+    up to the last checkpoint it saved (later work was lost and is redone, so it counts when redone)."""
+    try:
+        account = json.loads(ledger.read_text(encoding="utf-8"))
+        seconds, since = float(account["seconds"]), account.get("since")
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
+    if account.get("fingerprint") != fingerprint:  # another configuration: its checkpoint is not resumed
+        return 0.0
+    if since is None:
+        return seconds
+    saved = [
+        f.stat().st_mtime
+        for d in run_dirs
+        if d.is_dir()
+        for f in d.iterdir()
+        if f.name != ledger.name and f.is_file()
+    ]
+    last = max((t for t in saved if t > float(since)), default=None)
+    return seconds + (last - float(since) if last is not None else 0.0)
 
 
 def _preflight(specs: list[RunSpec], recipe: Recipe, train_full: TextDataset) -> None:
@@ -306,12 +587,24 @@ def _preflight(specs: list[RunSpec], recipe: Recipe, train_full: TextDataset) ->
 
 
 def _run_one(
-    spec: RunSpec, recipe: Recipe, train_full: TextDataset, test: TextDataset, out: Path, progress: bool
+    spec: RunSpec,
+    recipe: Recipe,
+    train_full: TextDataset,
+    test: TextDataset,
+    out: Path,
+    baseline: str | None,
+    progress: bool,
 ) -> dict[str, Any]:
     from textsmooth.metrics import classification_report
-    from textsmooth.training.config import TrainConfig
     from textsmooth.training.loop import train_classifier
 
+    run_dir = out / "runs" / spec.run_id
+    teacher_dir = out / "runs" / f"{spec.run_id}__teacher"
+    ledger = run_dir / "timing.json"
+    fingerprint = spec.config.fingerprint()
+    before = _seconds_so_far([run_dir, teacher_dir], ledger, fingerprint)
+    account = {"seconds": before, "since": time.time(), "fingerprint": fingerprint}
+    atomic_write_text(ledger, json.dumps(account))
     start = time.perf_counter()
     train, dev = prepare_run_data(train_full, spec, recipe.dev_fraction)
     soft = None
@@ -321,18 +614,14 @@ def _run_one(
         teacher_config = TrainConfig.from_dict(
             {**spec.config.to_dict(), "method": spec.data_change["teacher_method"]}
         )
-        teacher = train_classifier(
-            train, dev, teacher_config, out_dir=out / "runs" / f"{spec.run_id}__teacher", progress=progress
-        )
+        teacher = train_classifier(train, dev, teacher_config, out_dir=teacher_dir, progress=progress)
         probs = teacher.predict_proba(train.texts)
         smoother = TeacherSmoother(temperature=spec.data_change["temperature"], outputs="probabilities")
         smoother.fit(train.texts, train.labels, teacher_outputs=probs, n_classes=train.n_classes)
         soft = smoother.transform(train.texts)
     elif spec.config.method == "distill":
-        soft = _teacher_from_baseline(spec, recipe, train, out)
-    result = train_classifier(
-        train, dev, spec.config, out_dir=out / "runs" / spec.run_id, soft_labels=soft, progress=progress
-    )
+        soft = _teacher_from_baseline(spec, baseline, train, out)
+    result = train_classifier(train, dev, spec.config, out_dir=run_dir, soft_labels=soft, progress=progress)
     probs = result.predict_proba(test.texts)
     extra = {}
     if spec.config.method == "none":  # kept so that LS-Distill runs can use this run as their teacher
@@ -353,10 +642,12 @@ def _run_one(
         "test": report,
         "history": result.history,
         "best_epoch": result.best_epoch,
-        "seconds": time.perf_counter() - start,
+        "seconds": before + time.perf_counter() - start,
+        "resumed": before > 0,
     }
     with atomic_path(out / "results" / f"{spec.run_id}.npz") as tmp:
         with open(tmp, "wb") as handle:
             np.savez_compressed(handle, probs=probs.astype(np.float32), labels=test.labels, **extra)
     atomic_write_text(out / "results" / f"{spec.run_id}.json", json.dumps(record, indent=1))
+    atomic_write_text(ledger, json.dumps({**account, "seconds": record["seconds"], "since": None}))
     return record

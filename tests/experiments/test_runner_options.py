@@ -1,0 +1,273 @@
+"""`experiment run` options and faults: --jobs, --seeds, classes by name, run time, corrupt or misplaced
+run folders. One tiny recipe (3 trainings on the bundled TREC sample) is run once with --jobs 1 and once
+with --jobs 2, and the other tests work on copies of those run folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from textsmooth.cli import app
+from textsmooth.errors import ArtifactError, ConfigError
+from textsmooth.experiments.recipe import load_recipe
+from textsmooth.experiments.runner import format_duration, read_result
+
+REPO = Path(__file__).resolve().parents[2]
+CI_RECIPE = REPO / "recipes" / "ci-tiny.yaml"
+runner = CliRunner()
+TIMINGS = ("seconds", "resumed")
+
+
+def write_recipe(folder: Path, name: str = "recipe.yaml", **changes) -> Path:
+    """ci-tiny with absolute data paths and ``changes`` applied."""
+    raw = yaml.safe_load(CI_RECIPE.read_text())
+    raw["data"] = {
+        k: str((CI_RECIPE.parent / v).resolve()) if k in ("train", "test") else v
+        for k, v in raw["data"].items()
+    }
+    raw.update(changes)
+    path = folder / name
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def run_cli(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    """The same recipe run with --jobs 1 and --jobs 2 (seed 0 of two; distill listed before its
+    hard-label teacher run, so a parallel run must wait for it to give the sequential result)."""
+    folder = tmp_path_factory.mktemp("tiny")
+    recipe = write_recipe(
+        folder,
+        methods=[{"method": "distill", "alpha": 1.0}, {"method": "none"}, {"method": "kwls", "alpha": 1.0}],
+    )
+    outputs = {}
+    for jobs in (1, 2):
+        out = folder / f"jobs{jobs}"
+        report = "--report" if jobs == 1 else "--no-report"  # the report tests read the --jobs 1 folder
+        result = run_cli(
+            "experiment", "run", recipe, "-o", out, "--no-progress", "--seeds", "0", "--jobs", jobs, report
+        )
+        assert result.exit_code == 0, result.output
+        outputs[jobs] = (out, result.output)
+    return recipe, outputs
+
+
+def test_jobs_2_gives_the_results_of_jobs_1(tiny_runs):
+    _, outputs = tiny_runs
+    (one, _), (two, log) = outputs[1], outputs[2]
+    names = sorted(p.name for p in (one / "results").glob("*.json"))
+    assert len(names) == 3 and names == sorted(p.name for p in (two / "results").glob("*.json"))
+    for name in names:
+        a, b = (
+            json.loads((one / "results" / name).read_text()),
+            json.loads((two / "results" / name).read_text()),
+        )
+        assert set(a) == set(b)
+        for key in sorted(set(a) - set(TIMINGS)):
+            assert a[key] == b[key], f"{name}: {key} differs between --jobs 1 and --jobs 2"
+        with (
+            np.load((one / "results" / name).with_suffix(".npz")) as x,
+            np.load((two / "results" / name).with_suffix(".npz")) as y,
+        ):
+            assert x.files == y.files and all(np.array_equal(x[k], y[k]) for k in x.files)
+    # progress: every training announced as it starts and as it finishes
+    assert "in 2 worker processes" in log
+    assert log.count(" started") == 3 and log.count("finished balanced__") == 3
+    # the LS-Distill run waited for its teacher (the hard-label run) although it is listed first
+    assert log.index("none__seed0 started") < log.index("distill__seed0 started")
+    assert log.index("finished balanced__textcnn__none__seed0") < log.index("distill__seed0 started")
+
+
+def test_report_command_names_the_seeds_and_shows_seconds(tiny_runs):
+    _, outputs = tiny_runs
+    out = outputs[1][0]
+    md = (out / "results.md").read_text()
+    html = (out / "report.html").read_text()
+    assert "--seeds 0`" in md and "--seeds 0</code>" in html
+    assert "0.0 min" not in md + html
+    total = sum(read_result(p)["seconds"] for p in (out / "results").glob("*.json"))
+    assert total < 180 and f"{format_duration(total)} of training" in md
+    assert f"total run time:</b> {format_duration(total)}" in html
+    # the copy of the recipe keeps all of its seeds; the manifest says which ones ran
+    assert yaml.safe_load((out / "recipe.yaml").read_text())["seeds"] == [0, 1]
+    assert json.loads((out / "manifest.json").read_text())["seeds"] == [0]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.04, "0.0 s"),
+        (4.24, "4.2 s"),
+        (95.4, "95 s"),
+        (179, "179 s"),
+        (750, "12.5 min"),
+        (11100, "3 h 05 min"),
+    ],
+)
+def test_format_duration(seconds, text):
+    assert format_duration(seconds) == text
+
+
+def test_seeds_the_recipe_does_not_list_are_refused(tmp_path):
+    out = tmp_path / "run"
+    result = run_cli("experiment", "run", CI_RECIPE, "-o", out, "--seeds", "0,5")
+    assert result.exit_code == 2 and "option --seeds" in result.output
+    assert "seed(s) 5 not in the recipe" in result.output and "[0, 1]" in result.output
+    assert not out.exists() and "Traceback" not in result.output
+    bad = run_cli("experiment", "run", CI_RECIPE, "-o", out, "--seeds", "zero")
+    assert bad.exit_code == 2 and "option --seeds" in bad.output and "comma-separated integers" in bad.output
+    with pytest.raises(ConfigError, match="seed"):
+        load_recipe(CI_RECIPE).check_seeds([7])
+
+
+def test_classes_by_name_or_id(tmp_path):
+    from textsmooth.experiments.runner import load_recipe_data
+
+    names = ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]
+    recipe = load_recipe(
+        write_recipe(tmp_path, setting="unbalanced", unbalanced={"ratio": 10, "classes": ["HUM", 1]})
+    )
+    train, _ = load_recipe_data(recipe)
+    assert train.label_names == names
+    specs = recipe.runs(label_names=train.label_names)
+    assert {s.variant for s in specs} == {"minority=3", "minority=1"}
+    assert {s.data_change["minority"] for s in specs} == {3, 1}
+    grid = load_recipe(
+        write_recipe(tmp_path, setting="imbalance-grid", grid={"keep": "DESC", "c": [1], "m": [5]})
+    )
+    assert {s.data_change["keep"] for s in grid.runs(label_names=names)} == {1}
+    # an unknown name: the recipe file, the field and the known names
+    path = write_recipe(tmp_path, "unknown.yaml", setting="unbalanced", unbalanced={"classes": ["HUMAN"]})
+    with pytest.raises(ConfigError) as info:
+        load_recipe(path).runs(label_names=names)
+    message = str(info.value)
+    assert str(path) in message and "unbalanced.classes" in message and "unknown class 'HUMAN'" in message
+    assert "known classes: ABBR, DESC, ENTY, HUM, LOC, NUM" in message
+    with pytest.raises(ConfigError, match="class id 6 is out of range"):
+        load_recipe(write_recipe(tmp_path, setting="unbalanced", unbalanced={"classes": [6]})).runs(
+            label_names=names
+        )
+    with pytest.raises(ConfigError, match=r"unbalanced\.classes"):
+        load_recipe(write_recipe(tmp_path, setting="unbalanced", unbalanced={"classes": [-1]}))
+    with pytest.raises(ConfigError, match="must be a list"):
+        load_recipe(write_recipe(tmp_path, setting="unbalanced", unbalanced={"classes": "HUM"}))
+    # the command line: `check` lists the runs of a recipe naming its classes, and reports a bad name
+    good = run_cli(
+        "experiment",
+        "check",
+        write_recipe(tmp_path, "good.yaml", setting="unbalanced", unbalanced={"classes": ["LOC"]}),
+    )
+    assert good.exit_code == 0 and "minority=4__textcnn__none__seed0" in good.output
+    result = run_cli("experiment", "check", path)
+    assert (
+        result.exit_code == 2
+        and "unknown class 'HUMAN'" in result.output
+        and "Traceback" not in result.output
+    )
+    result = run_cli("experiment", "run", path, "-o", tmp_path / "run")
+    assert result.exit_code == 2 and "unbalanced.classes" in result.output
+
+
+def test_run_folder_that_is_a_file_is_refused(tmp_path):
+    target = tmp_path / "taken.txt"
+    target.write_text("keep me")
+    result = run_cli("experiment", "run", CI_RECIPE, "-o", target)
+    assert result.exit_code == 2 and "option -o" in result.output and "is a file" in result.output
+    assert target.read_text() == "keep me"
+    below = run_cli("experiment", "run", CI_RECIPE, "-o", target / "run")
+    assert below.exit_code == 2 and "is a file, not a folder" in below.output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"), [('{"run_id": ', "not valid JSON"), ("[]", "not a result record")]
+)
+def test_corrupt_result_file_is_named(tiny_runs, tmp_path, content, message):
+    recipe, outputs = tiny_runs
+    out = tmp_path / "run"
+    shutil.copytree(outputs[1][0], out)
+    broken = out / "results" / "balanced__textcnn__kwls__seed0.json"
+    broken.write_text(content)
+    with pytest.raises(ArtifactError, match=message):
+        read_result(broken)
+    for args in (("report", out), ("experiment", "run", recipe, "-o", out, "--seeds", "0", "--no-progress")):
+        result = run_cli(*args)
+        assert result.exit_code == 2, result.output
+        flat = " ".join(result.output.split())
+        assert "balanced__textcnn__kwls__seed0.json" in flat and message in flat and "delete it" in flat
+        assert "Traceback" not in result.output and "started" not in result.output
+    assert broken.read_text() == content
+
+
+def test_resumed_run_counts_the_time_before_the_interruption(tiny_runs, tmp_path):
+    """A training interrupted after 25 s of checkpointed work (on top of 40 s from an earlier session)
+    and then resumed: its record counts those 65 s plus the time after the resume."""
+    recipe, outputs = tiny_runs
+    out = tmp_path / "run"
+    shutil.copytree(outputs[1][0], out)
+    run_id = "balanced__textcnn__kwls__seed0"
+    for suffix in (".json", ".npz"):
+        (out / "results" / f"{run_id}{suffix}").unlink()
+    ledger = out / "runs" / run_id / "timing.json"
+    account = json.loads(ledger.read_text())
+    since = time.time() - 1000
+    ledger.write_text(json.dumps({**account, "seconds": 40.0, "since": since}))
+    for saved in (out / "runs" / run_id).iterdir():  # the interrupted session's last checkpoint
+        if saved.is_file() and saved != ledger:
+            os.utime(saved, (since + 25, since + 25))
+    # a record written before TrainConfig had min_delta counts as made with its default
+    old = out / "results" / "balanced__textcnn__none__seed0.json"
+    record = json.loads(old.read_text())
+    record["config"].pop("min_delta", None)
+    old.write_text(json.dumps(record))
+    result = run_cli("experiment", "run", recipe, "-o", out, "--seeds", "0", "--no-progress", "--no-report")
+    assert result.exit_code == 0, result.output
+    assert re.findall(r"\[\d+/3\] (\S+)", result.output) == [run_id]  # only the deleted run trained
+    resumed = read_result(out / "results" / f"{run_id}.json")
+    assert resumed["resumed"] is True and 65 <= resumed["seconds"] < 65 + 120
+    assert json.loads(ledger.read_text())["since"] is None
+    # a recipe with another min_delta does not reuse these results
+    edited = write_recipe(
+        tmp_path,
+        "edited.yaml",
+        train={**yaml.safe_load(CI_RECIPE.read_text())["train"], "min_delta": 0.01},
+        methods=[{"method": "distill", "alpha": 1.0}, {"method": "none"}, {"method": "kwls", "alpha": 1.0}],
+    )
+    stale = run_cli("experiment", "run", edited, "-o", out, "--seeds", "0", "--no-progress")
+    assert stale.exit_code == 2 and "made with other settings (min_delta)" in " ".join(stale.output.split())
+
+
+def test_min_delta_reaches_the_training_config(tmp_path):
+    recipe = load_recipe(write_recipe(tmp_path, train={"epochs": 2, "min_delta": 0.005}))
+    assert {spec.config.min_delta for spec in recipe.runs(6)} == {0.005}
+    path = write_recipe(tmp_path, train={"epochs": 2, "min_delta": -1})
+    with pytest.raises(ConfigError) as info:
+        load_recipe(path)
+    assert str(path) in str(info.value) and "min_delta must be a number >= 0" in str(info.value)
+
+
+def test_interrupted_training_leaves_no_record(tmp_path, monkeypatch):
+    import textsmooth.training.loop as loop
+    from textsmooth.experiments.runner import run_recipe
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "train_classifier", interrupted)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run_recipe(load_recipe(CI_RECIPE), out, seeds=[0], progress=False, log=lambda line: None)
+    assert list((out / "results").iterdir()) == []
+    assert json.loads((out / "runs" / "balanced__textcnn__none__seed0" / "timing.json").read_text())["since"]
