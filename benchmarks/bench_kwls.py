@@ -6,25 +6,37 @@ are interleaved (A B C A B C ...) because these machines have bursts of slowdown
 the median and the min-max, and ratios against the naive loop measured in the same run.
 
 Variants:
+  authors-script   (only with --authors-script PATH) a local copy of the authors' generator
+                   (PeiYangLiu/KWLS generate_soft_label.py; not part of this repository), run with
+                   runpy on IMDb train written as its train_soft_label.csv; pandas/numpy are imported
+                   before the clock starts, its own read_csv and np.save are inside the timing
   naive-loop       a plain Python implementation written here (dicts and loops over tokens, the way
                    the authors' generator works), split-on-space tokens; the baseline
   textsmooth       KeywordSmoother(tokenizer="space").fit_transform, float32 output
-  textsmooth-10x   the same on the corpus repeated 10 times (250,000 reviews, ~58M tokens)
+  textsmooth-words the same with the default "words" tokenizer (lower-cased Unicode words)
+  textsmooth-10x   KeywordSmoother(tokenizer="space") on the corpus repeated 10 times (250,000 reviews)
 
-Run:  python benchmarks/bench_kwls.py [--repeats 3] [--quick]
+--memory instead measures the peak traced memory (tracemalloc) of fit + transform with 10,000 classes of
+one review each, computed in row blocks (default) versus in one block, against the output size.
+
+Run:  python benchmarks/bench_kwls.py [--repeats 3] [--quick] [--authors-script PATH] [--memory]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import datetime
 import json
 import lzma
 import math
+import os
 import platform
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -81,7 +93,7 @@ def naive_kwls(texts, labels, k1=2.0, b=0.75, k2=2.0):
     return out
 
 
-def run_variant(variant: str, limit: int | None) -> dict:
+def run_variant(variant: str, limit: int | None, authors: str | None, data_dir: str | None) -> dict:
     """Runs inside the subprocess."""
     texts, labels = load(limit)
     if variant.endswith("-10x"):
@@ -90,28 +102,100 @@ def run_variant(variant: str, limit: int | None) -> dict:
     if variant.startswith("textsmooth"):
         from textsmooth import KeywordSmoother
 
-        # warm-up on 10 texts: loads Arrow's kernels and thread pool once (about 0.2 s, paid once per process)
-        KeywordSmoother(tokenizer="space").fit_transform(texts[:10], [0, 1] * 5)
-        start = time.perf_counter()
-        soft = KeywordSmoother(tokenizer="space").fit_transform(texts, labels)
-        seconds = time.perf_counter() - start
+        tokenizer = "words" if variant == "textsmooth-words" else "space"
+        # warm-up on 10 texts: loads Arrow's kernels and thread pool once (paid once per process)
+        KeywordSmoother(tokenizer=tokenizer).fit_transform(texts[:10], [0, 1] * 5)
+        start, cpu = time.perf_counter(), time.process_time()
+        soft = KeywordSmoother(tokenizer=tokenizer).fit_transform(texts, labels)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         check = float(soft[:, 0].sum())
+    elif variant == "authors-script":
+        import runpy
+
+        import numpy as np
+        import pandas  # noqa: F401  (imported before the clock: the script imports it first thing)
+
+        sys.argv = [authors, data_dir.rstrip("/") + "/", "2.0", "0.75", "2.0"]
+        stdout, sys.stdout = sys.stdout, sys.stderr  # the script prints its arguments
+        try:
+            start, cpu = time.perf_counter(), time.process_time()
+            runpy.run_path(authors, run_name="__main__")
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        finally:
+            sys.stdout = stdout
+        check = float(np.load(Path(data_dir) / "soft_label.npy")[:, 0].sum())
     else:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         soft = naive_kwls(texts, labels)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         check = float(sum(row[0] for row in soft))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tokens = sum(t.count(" ") + 1 for t in texts)
     return {
         "variant": variant,
         "seconds": seconds,
+        "cpu": cpu,
         "peak_mb": peak / 1024,
         "data_mb": baseline_rss / 1024,
         "rows": len(texts),
         "tokens": tokens,
         "check": check,
     }
+
+
+def write_authors_input(directory: Path, limit: int | None) -> None:
+    """IMDb train as the authors' ``train_soft_label.csv``: index, text, label id, label name (TSV)."""
+    texts, labels = load(limit)
+    with open(directory / "train_soft_label.csv", "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t")
+        for i, (text, label) in enumerate(zip(texts, labels, strict=True)):
+            writer.writerow([i, text, label, ["neg", "pos"][label]])
+
+
+def run_memory(blocks: bool) -> dict:
+    """Peak traced memory of fit + transform, 10,000 classes of one review each (in a subprocess)."""
+    import tracemalloc
+
+    import textsmooth.targets.keyword as keyword
+    from textsmooth import KeywordSmoother
+
+    texts, _ = load(None)
+    texts = texts[:10_000]
+    if not blocks:
+        keyword._BLOCK_BYTES = 1 << 50
+    smoother = KeywordSmoother(tokenizer="space").fit(texts, list(range(len(texts))))
+    tracemalloc.start()
+    start = time.perf_counter()
+    soft = smoother.transform(texts)
+    seconds = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {
+        "seconds": seconds,
+        "peak_gb": peak / 1e9,
+        "output_gb": soft.nbytes / 1e9,
+        "check": float(soft.sum()),
+    }
+
+
+def main_memory(repeats: int) -> None:
+    results: dict[str, list[dict]] = {"row blocks (default)": [], "one block": []}
+    for _ in range(repeats):
+        for variant in results:
+            cmd = [sys.executable, __file__, "--memory-child", "1" if variant.startswith("row") else "0"]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            results[variant].append(json.loads(out.strip().splitlines()[-1]))
+    print(f"KWLS transform, 10,000 IMDb reviews x 10,000 classes, float32 ({datetime.date.today()})")
+    print()
+    print("| variant | output | peak traced memory (median) | peak / output | time median (min-max) |")
+    print("|---|---:|---:|---:|---:|")
+    for variant, rs in results.items():
+        secs = [r["seconds"] for r in rs]
+        peak = statistics.median(r["peak_gb"] for r in rs)
+        print(
+            f"| {variant} | {rs[0]['output_gb']:.2f} GB | {peak:.2f} GB | {peak / rs[0]['output_gb']:.2f}x "
+            f"| {statistics.median(secs):.2f} s ({min(secs):.2f}-{max(secs):.2f}) |"
+        )
 
 
 def main() -> None:
@@ -121,53 +205,94 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--naive-repeats", type=int, default=2, help="the naive loop is slow")
     parser.add_argument("--quick", action="store_true", help="2,500 reviews, no 10x row")
+    parser.add_argument(
+        "--authors-script",
+        metavar="PATH",
+        help="a local copy of the authors' generate_soft_label.py, timed in the same run",
+    )
+    parser.add_argument("--memory", action="store_true", help="peak memory with 10,000 classes instead")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--authors-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_variant(args.child, args.limit)))
+        print(json.dumps(run_variant(args.child, args.limit, args.authors_script, args.authors_dir)))
+        return
+    if args.memory_child:
+        print(json.dumps(run_memory(args.memory_child == "1")))
         return
     if not IMDB.exists():
         sys.exit(f"IMDb data not found at {IMDB}")
+    if args.memory:
+        main_memory(args.repeats)
+        return
     limit = 2500 if args.quick else None
-    variants = ["naive-loop", "textsmooth"] + ([] if args.quick else ["textsmooth-10x"])
+    variants = (["authors-script"] if args.authors_script else []) + [
+        "naive-loop",
+        "textsmooth",
+        "textsmooth-words",
+    ]
+    variants += [] if args.quick else ["textsmooth-10x"]
     results: dict[str, list[dict]] = {v: [] for v in variants}
-    for rep in range(args.repeats):
-        for variant in variants:
-            if variant == "naive-loop" and rep >= args.naive_repeats:
-                continue
-            cmd = [sys.executable, __file__, "--child", variant]
-            if limit:
-                cmd += ["--limit", str(limit)]
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-            results[variant].append(json.loads(out.strip().splitlines()[-1]))
-            print(f"  rep {rep + 1} {variant}: {results[variant][-1]['seconds']:.2f} s", file=sys.stderr)
-    base = statistics.median(r["seconds"] for r in results["naive-loop"])
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.authors_script:
+            write_authors_input(Path(tmp), limit)
+        for rep in range(args.repeats):
+            for variant in variants:
+                if variant in ("naive-loop", "authors-script") and rep >= args.naive_repeats:
+                    continue
+                cmd = [sys.executable, __file__, "--child", variant, "--authors-dir", tmp]
+                if args.authors_script:
+                    cmd += ["--authors-script", str(Path(args.authors_script).resolve())]
+                if limit:
+                    cmd += ["--limit", str(limit)]
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+                results[variant].append(json.loads(out.strip().splitlines()[-1]))
+                print(f"  rep {rep + 1} {variant}: {results[variant][-1]['seconds']:.2f} s", file=sys.stderr)
+    median = {v: statistics.median(r["seconds"] for r in rs) for v, rs in results.items()}
+    cpu = {v: statistics.median(r["cpu"] for r in rs) for v, rs in results.items()}
     checks = {v: round(rs[0]["check"] / (10 if v.endswith("10x") else 1), 3) for v, rs in results.items()}
+    load_avg = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
-        "KWLS fit + transform, IMDb train, split-on-space tokens "
-        f"({platform.machine()}, Python {platform.python_version()}); sum of column 0 per variant: {checks}"
+        f"KWLS fit + transform, IMDb train ({datetime.date.today()}, {platform.machine()}, "
+        f"Python {platform.python_version()}, load average {load_avg}); sum of column 0: {checks}"
     )
     print()
+    authors = "authors-script" in median
     print(
-        "| variant | rows | tokens | time median (min-max) | speed-up vs naive-loop "
-        "| peak RSS | data-only RSS |"
+        "| variant | rows | tokens | time median (min-max) | vs naive-loop "
+        + ("| vs authors' script " if authors else "")
+        + "| CPU s (median) | CPU vs naive-loop "
+        + ("| CPU vs authors' script " if authors else "")
+        + "| peak RSS | data-only RSS |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "|---|---:|---:|---:|---:|"
+        + ("---:|" if authors else "")
+        + "---:|---:|"
+        + ("---:|" if authors else "")
+        + "---:|---:|"
+    )
     for variant, rs in results.items():
         secs = [r["seconds"] for r in rs]
-        med = statistics.median(secs)
-        speed = base / med
-        note = (
-            f"{speed:.0f}x"
-            if not variant.endswith("10x")
-            else f"{med / statistics.median(r['seconds'] for r in results['textsmooth']):.1f}x the 1x time"
-        )
+        med = median[variant]
+        if variant.endswith("10x"):
+            ratios = [f"{med / median['textsmooth']:.1f}x the 1x time"] + ([""] if authors else [])
+            ratios += [f"{cpu[variant]:.2f}", f"{cpu[variant] / cpu['textsmooth']:.1f}x the 1x CPU"]
+            ratios += [""] if authors else []
+        else:
+            ratios = [f"{median['naive-loop'] / med:.1f}x"]
+            ratios += [f"{median['authors-script'] / med:.1f}x"] if authors else []
+            ratios += [f"{cpu[variant]:.2f}", f"{cpu['naive-loop'] / cpu[variant]:.1f}x"]
+            ratios += [f"{cpu['authors-script'] / cpu[variant]:.1f}x"] if authors else []
         print(
             f"| {variant} | {rs[0]['rows']:,} | {rs[0]['tokens']:,} "
-            f"| {med:.2f} s ({min(secs):.2f}-{max(secs):.2f}) "
-            f"| {note} | {statistics.median(r['peak_mb'] for r in rs):,.0f} MB | {rs[0]['data_mb']:,.0f} MB |"
+            f"| {med:.2f} s ({min(secs):.2f}-{max(secs):.2f}) | "
+            + " | ".join(ratios)
+            + f" | {statistics.median(r['peak_mb'] for r in rs):,.0f} MB | {rs[0]['data_mb']:,.0f} MB |"
         )
+    print(f"\ncommand: {' '.join(['python', *sys.argv])}")
 
 
 if __name__ == "__main__":

@@ -229,3 +229,46 @@ def test_sklearn_clone_and_params():
     assert smoother.k2 == 3.0
     with pytest.raises(ConfigError, match="no parameter"):
         smoother.set_params(k3=1)
+
+
+@pytest.mark.parametrize("dense_cells", [10**9, 0])  # dense cached WLR, and the sparse product
+def test_row_blocks_give_exactly_one_block(monkeypatch, dense_cells):
+    import textsmooth.targets.keyword as keyword
+
+    docs, labels = _random_corpus(40, 60, 5, seed=7)
+    monkeypatch.setattr(keyword, "_DENSE_RELEVANCE_CELLS", dense_cells)
+    monkeypatch.setattr(keyword, "_BLOCK_BYTES", 1 << 40)  # one block
+    smoother = KeywordSmoother(tokenizer="space", dtype=np.float64).fit(docs, labels)
+    one_soft, one_ilr = smoother.transform(docs), smoother.relevance(docs)
+    monkeypatch.setattr(keyword, "_BLOCK_BYTES", 1)  # one row per block
+    assert smoother._block_rows() == 1
+    np.testing.assert_array_equal(smoother.transform(docs), one_soft)
+    np.testing.assert_array_equal(smoother.relevance(docs), one_ilr)
+    np.testing.assert_array_equal(smoother.fit_transform(docs, labels), one_soft)
+    ref = reference_kwls([d.split(" ") for d in docs], labels, 5)
+    np.testing.assert_allclose(one_soft, ref, rtol=0, atol=1e-13)
+
+
+def test_output_size_is_checked_before_starting():
+    docs = [f"w{i} common" for i in range(50)]
+    smoother = KeywordSmoother(tokenizer="space", max_memory_gib=1e-6).fit(docs, list(range(50)))
+    with pytest.raises(InputError, match=r"soft labels for 50 texts x 50 classes needs about .* GiB") as info:
+        smoother.transform(docs)
+    assert "max_memory_gib" in str(info.value) and "batches of at most" in str(info.value)
+    with pytest.raises(InputError, match="instance-label relevance"):
+        smoother.relevance(docs)
+    smoother.set_params(max_memory_gib=1.0)
+    assert smoother.transform(docs).shape == (50, 50)
+    with pytest.raises(ConfigError, match="max_memory_gib"):
+        KeywordSmoother(max_memory_gib=0).fit(docs, list(range(50)))
+
+
+def test_byte_level_words_path_equals_the_regex_path():
+    # non-ASCII texts take the Arrow regex path for their non-ASCII pieces; a callable runs the regex
+    # tokenizer on every text: vocabulary, counts and soft labels must be identical
+    docs = ["Café au LAIT, it's 'good'", "naïve İstanbul Kelvin \u212a", "plain ascii text", "über BIG big"]
+    labels = [0, 1, 0, 1]
+    fast = KeywordSmoother(dtype=np.float64).fit(docs, labels)
+    slow = KeywordSmoother(tokenizer=tokenize, dtype=np.float64).fit(docs, labels)
+    assert fast.vocabulary_.equals(slow.vocabulary_)
+    np.testing.assert_array_equal(fast.transform(docs), slow.transform(docs))

@@ -22,10 +22,12 @@ occurrence (``ilr_sum="tokens"``, where a word seen ``f`` times contributes ``f`
 agrees. ``temperature`` (default 1, the paper) divides ILR before the softmax: below 1 sharpens the
 soft labels, which matters on long documents where they come out close to uniform.
 
-Implementation: a sparse document-term matrix ``X`` (Arrow tokenisation + hashing, see
-:mod:`textsmooth.text.counts`), label-term counts ``F = Y^T X``, and ``ILR = (W_X @ WLR) / X_avg`` as one
-sparse-dense product, so fit and transform are linear in the corpus size with no Python loop over
-tokens.
+Implementation: a sparse document-term matrix ``X`` (byte-level tokenisation and exact word keys, see
+:mod:`textsmooth.text.counts`), label-term counts ``F = Y^T X``, and ``ILR = (W_X @ WLR) / X_avg`` as a
+sparse-dense product, so fit and transform are linear in the corpus size with no Python object per
+token. Soft labels are computed in blocks of rows (each row depends on its own text only, so blocks
+give the same values as one pass) and written into the output array; before starting, the output size
+plus the largest temporary is checked against ``max_memory_gib``.
 """
 
 from __future__ import annotations
@@ -43,13 +45,19 @@ import scipy.sparse as sp
 
 from textsmooth.errors import ConfigError, InputError
 from textsmooth.targets.base import SoftLabelGenerator, check_labels, check_texts
-from textsmooth.text.counts import CountMatrix, count_matrix
-from textsmooth.text.tokenize import Tokenizer, resolve_tokenizer, tokenize_many
+from textsmooth.text.counts import CountMatrix, count_texts
+from textsmooth.text.tokenize import Tokenizer, resolve_tokenizer
 
 __all__ = ["KeywordSmoother", "LabelExplanation", "TfidfSmoother", "load_smoother"]
 
 # Above this many (word x label) cells the word-label relevance stays sparse in the product.
 _DENSE_RELEVANCE_CELLS = 50_000_000
+# Soft labels are computed in blocks of rows whose float64 temporaries take about this many bytes.
+_BLOCK_BYTES = 1 << 26
+# float64 (rows x labels) temporaries alive at once while a block is computed (ILR, shifted, exp).
+_BLOCK_TEMPORARIES = 3
+# Default memory limit: this fraction of the memory available when a transform starts.
+_AVAILABLE_FRACTION = 0.8
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,7 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
     dtype: Any
     temperature: float
     ilr_sum: str
+    max_memory_gib: float | None
 
     # -- the two places where KWLS and LS-TFIDF differ ---------------------------------------------
     @abc.abstractmethod
@@ -98,6 +107,9 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
             raise ConfigError(f"temperature must be > 0, got {self.temperature}")
         if self.ilr_sum not in ("distinct", "tokens"):
             raise ConfigError(f"ilr_sum must be 'distinct' or 'tokens', got {self.ilr_sum!r}")
+        limit = getattr(self, "max_memory_gib", None)
+        if limit is not None and not (np.isfinite(limit) and limit > 0):
+            raise ConfigError(f"max_memory_gib must be > 0 or None, got {limit}")
         resolve_tokenizer(self.tokenizer)
 
     # -- estimator API ---------------------------------------------------------------------------
@@ -198,7 +210,7 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
     def _count(self, texts: Sequence[str], vocabulary: pa.Array | None) -> CountMatrix:
         self._check_params()
         texts = check_texts(texts)
-        return count_matrix(tokenize_many(texts, self.tokenizer), vocabulary)
+        return count_texts(texts, self.tokenizer, vocabulary)
 
     def _fit_counts(
         self,
@@ -252,19 +264,68 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
     def _wlr_dense_rows(self, cols: np.ndarray) -> np.ndarray:
         return self.word_label_relevance_[cols].toarray()
 
-    def _relevance(self, counts: CountMatrix) -> np.ndarray:
-        weights = self._instance_weights(counts.counts)
+    def _wlr_operand(self) -> np.ndarray | sp.csr_matrix:
+        """WLR as the right operand of the ILR product: dense (cached) when small enough, else CSR."""
         wlr = self.word_label_relevance_
-        if wlr.shape[0] * wlr.shape[1] <= _DENSE_RELEVANCE_CELLS:
-            if getattr(self, "_wlr_dense", None) is None:
-                self._wlr_dense = wlr.toarray()
-            ilr = weights @ self._wlr_dense
-        else:
-            ilr = (weights @ wlr).toarray()
-        return np.asarray(ilr) / self.mean_length_  # eq. (7)
+        if wlr.shape[0] * wlr.shape[1] > _DENSE_RELEVANCE_CELLS:
+            return wlr
+        if getattr(self, "_wlr_dense", None) is None:
+            self._wlr_dense = wlr.toarray()
+        return self._wlr_dense
+
+    def _block_rows(self) -> int:
+        """Rows per block: their float64 temporaries take about ``_BLOCK_BYTES``."""
+        return max(1, _BLOCK_BYTES // (_BLOCK_TEMPORARIES * 8 * max(len(self.classes_), 1)))
+
+    def _check_memory(self, n_rows: int, dtype: Any, what: str) -> None:
+        """Raise ``InputError`` before starting if the output plus the largest temporary exceed the limit.
+
+        The estimate is ``n_rows * n_classes * itemsize`` (the result) plus one block's float64
+        temporaries, plus the dense word-label relevance matrix when it is not built yet.
+        """
+        n_classes = len(self.classes_)
+        itemsize = np.dtype(dtype).itemsize
+        output = n_rows * n_classes * itemsize
+        block = min(n_rows, self._block_rows()) * n_classes * 8 * _BLOCK_TEMPORARIES
+        wlr = self.word_label_relevance_
+        dense_cells = wlr.shape[0] * wlr.shape[1]
+        if dense_cells <= _DENSE_RELEVANCE_CELLS and getattr(self, "_wlr_dense", None) is None:
+            block += dense_cells * 8
+        needed = output + block
+        limit, source = _memory_limit(getattr(self, "max_memory_gib", None))
+        if limit is not None and needed > limit:
+            gib = 1024**3
+            max_rows = max(0, int((limit - block) // max(n_classes * itemsize, 1)))
+            raise InputError(
+                f"{what} for {n_rows:,} texts x {n_classes:,} classes needs about {needed / gib:.1f} GiB "
+                f"({output / gib:.1f} GiB of {np.dtype(dtype).name} output plus {block / gib:.2f} GiB of "
+                f"temporaries), more than {source} ({limit / gib:.1f} GiB)",
+                hint=(
+                    f"transform the texts in batches of at most {max_rows:,}, use dtype=float16/float32, "
+                    "or raise max_memory_gib if the memory is there"
+                ),
+            )
+
+    def _relevance_blocks(self, counts: CountMatrix, out: np.ndarray, soft: bool) -> np.ndarray:
+        """Fill ``out`` block by block with ILR (eq. 7) or, with ``soft``, its softmax (eq. 8)."""
+        weights = self._instance_weights(counts.counts)
+        wlr = self._wlr_operand()
+        step = self._block_rows()
+        for start in range(0, weights.shape[0], step):
+            product = weights[start : start + step] @ wlr
+            ilr = (product.toarray() if sp.issparse(product) else np.asarray(product)) / self.mean_length_
+            out[start : start + step] = _softmax(ilr / self.temperature) if soft else ilr
+        return out
+
+    def _relevance(self, counts: CountMatrix) -> np.ndarray:
+        n_rows = counts.counts.shape[0]
+        self._check_memory(n_rows, np.float64, "instance-label relevance")
+        out = np.empty((n_rows, len(self.classes_)), dtype=np.float64)
+        return self._relevance_blocks(counts, out, soft=False)
 
     def _soft_labels(self, counts: CountMatrix) -> np.ndarray:
-        ilr = self._relevance(counts)
+        n_rows = counts.counts.shape[0]
+        self._check_memory(n_rows, self.dtype, "soft labels")
         empty = np.flatnonzero(np.diff(counts.counts.indptr) == 0)
         if empty.size:
             rows = ", ".join(str(r + 1) for r in empty[:5]) + (" ..." if empty.size > 5 else "")
@@ -272,7 +333,8 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
                 f"{empty.size} text(s) have no known word and get the uniform soft label (rows {rows})",
                 stacklevel=3,
             )
-        return _softmax(ilr / self.temperature).astype(self.dtype, copy=False)  # eq. (8)
+        out = np.empty((n_rows, len(self.classes_)), dtype=self.dtype)
+        return self._relevance_blocks(counts, out, soft=True)  # eqs. (7)-(8)
 
 
 class KeywordSmoother(_TermRelevanceSmoother):
@@ -287,6 +349,9 @@ class KeywordSmoother(_TermRelevanceSmoother):
         dtype: dtype of the returned soft labels (computations are float64).
         temperature: softmax temperature applied to ILR (1 = the paper).
         ilr_sum: ``"distinct"`` (authors' code, default) or ``"tokens"`` (every occurrence) in eq. (7).
+        max_memory_gib: most memory one ``transform``/``relevance`` call may need (its output plus
+            the largest temporary, checked before it starts; ``InputError`` if more). ``None``
+            (default): 80% of the memory available at that moment.
 
     Fitted attributes: ``classes_``, ``label_names_``, ``vocabulary_`` (Arrow strings),
     ``word_label_relevance_`` (CSR, words x labels: WLR), ``word_instance_weight_`` (WIW),
@@ -310,6 +375,7 @@ class KeywordSmoother(_TermRelevanceSmoother):
         dtype: Any = np.float32,
         temperature: float = 1.0,
         ilr_sum: Literal["distinct", "tokens"] = "distinct",
+        max_memory_gib: float | None = None,
     ) -> None:
         self.k1 = k1
         self.b = b
@@ -318,6 +384,7 @@ class KeywordSmoother(_TermRelevanceSmoother):
         self.dtype = dtype
         self.temperature = temperature
         self.ilr_sum = ilr_sum
+        self.max_memory_gib = max_memory_gib
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -361,12 +428,14 @@ class TfidfSmoother(_TermRelevanceSmoother):
         dtype: Any = np.float32,
         temperature: float = 1.0,
         ilr_sum: Literal["distinct", "tokens"] = "distinct",
+        max_memory_gib: float | None = None,
     ) -> None:
         self.tf = tf
         self.tokenizer = tokenizer
         self.dtype = dtype
         self.temperature = temperature
         self.ilr_sum = ilr_sum
+        self.max_memory_gib = max_memory_gib
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -397,6 +466,33 @@ def load_smoother(path: str | Path) -> KeywordSmoother | TfidfSmoother:
     from textsmooth.targets.saved import load_generator
 
     return load_generator(path, kinds=(KeywordSmoother.kind, TfidfSmoother.kind))  # type: ignore[return-value]
+
+
+def _memory_limit(max_memory_gib: float | None) -> tuple[float | None, str]:
+    """The byte limit for one transform and how it was set (for the error message)."""
+    if max_memory_gib is not None:
+        return float(max_memory_gib) * 1024**3, "max_memory_gib"
+    available = _available_memory()
+    if available is None:
+        return None, "no limit"
+    return _AVAILABLE_FRACTION * available, f"{_AVAILABLE_FRACTION:.0%} of the available memory"
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available now (Linux ``MemAvailable``; else free physical pages), or None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import os
+
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

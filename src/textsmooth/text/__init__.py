@@ -16,6 +16,7 @@ _LAZY = {
     "BleuCorpus": "textsmooth.text.bleu",
     "tokenize_many": "textsmooth.text.tokenize",
     "count_matrix": "textsmooth.text.counts",
+    "count_texts": "textsmooth.text.counts",
 }
 
 __all__ = sorted(_LAZY)

@@ -1,24 +1,60 @@
-"""Sparse document-term count matrices built without Python loops over tokens.
+"""Sparse document-term count matrices built without a Python object per token.
 
-``count_matrix`` turns tokenised texts (an Arrow list array from
-:func:`textsmooth.text.tokenize.tokenize_many`) into a ``scipy.sparse.csr_matrix`` ``X`` of shape
-``(n_texts, n_words)`` with ``X[i, j]`` = how often word ``j`` occurs in text ``i``. Words are numbered
-by a hash-based dictionary encoding in Arrow; per-text counts come from sorting ``row * V + word`` keys
-chunk by chunk (numpy's SIMD sort), so the cost is linear in the number of tokens up to a log factor,
-memory stays bounded by the chunk size, and the chunks run on all cores.
+``count_texts`` (and ``count_matrix`` for already tokenised texts) return a ``scipy.sparse.csr_matrix``
+``X`` of shape ``(n_texts, n_words)`` with ``X[i, j]`` = how often word ``j`` occurs in text ``i``, the
+vocabulary in order of first appearance in the corpus, and the token count of each text.
+
+How words are numbered, exactly (no hashing, so no collision is possible):
+
+1. Texts are tokenised into byte spans (:mod:`textsmooth.text.spans`), chunk by chunk.
+2. A token of at most 8 bytes without a NUL byte is its own key: its bytes, zero-padded, read as one
+   little-endian ``uint64`` (one unaligned 8-byte load per token, then a mask). Two such tokens are
+   equal exactly when their keys are. The keys are numbered in order of first appearance by Arrow's
+   hash-based dictionary encoding of the ``uint64`` array.
+3. Longer tokens (about 1% of English words) are gathered into an Arrow binary array and dictionary
+   encoded as byte strings.
+4. The per-chunk dictionaries (keys and long words) are encoded once more into one vocabulary; words
+   are ordered by their first token position in the corpus.
+5. Per-text counts come from sorting ``text * V + word`` keys (int32 when they fit: numpy's SIMD sort)
+   for blocks of texts, so every row has sorted column indices.
+
+Chunks run in parallel threads (numpy and Arrow release the GIL); the work is linear in the number of
+tokens up to the log factor of the sort, and temporary memory is bounded by the chunk size.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-__all__ = ["CountMatrix", "count_matrix"]
+from textsmooth.text.spans import (
+    TokenSpans,
+    space_spans,
+    spans_from_lists,
+    spans_from_strings,
+    word_spans,
+)
+from textsmooth.text.tokenize import Tokenizer, _to_arrow_strings, resolve_tokenizer, tokenize_many
+
+__all__ = ["CountMatrix", "count_matrix", "count_spans", "count_texts"]
+
+#: Bytes of text tokenised per chunk (bounds temporary memory; chunks run in parallel threads).
+CHUNK_BYTES = 1 << 23
+#: At most this many texts per block when counting (text, word) pairs.
+_PAIR_ROWS = 4096
+
+_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -37,13 +73,35 @@ class CountMatrix:
     lengths: np.ndarray
 
 
+def count_texts(
+    texts: Sequence[str] | pa.Array, tokenizer: Tokenizer | None = None, vocabulary: pa.Array | None = None
+) -> CountMatrix:
+    """Tokenise and count every text: the same result as ``count_matrix(tokenize_many(texts, tokenizer))``.
+
+    ``"space"`` and ``"words"`` tokenise on the texts' bytes (:mod:`textsmooth.text.spans`); other
+    tokenisers go through :func:`~textsmooth.text.tokenize.tokenize_many`.
+
+    Args:
+        texts: the texts (a sequence of str or an Arrow string array).
+        tokenizer: a tokeniser name or callable (see :mod:`textsmooth.text.tokenize`).
+        vocabulary: fixed word list to count against (unknown words are ignored, but counted in
+            ``lengths``); ``None`` learns the vocabulary in order of first appearance.
+
+    Raises:
+        DataError: a text is missing or not a string (the row is named, 1-based).
+    """
+    tokenizer = resolve_tokenizer(tokenizer)
+    if tokenizer not in ("space", "words"):
+        return count_matrix(tokenize_many(texts, tokenizer), vocabulary)
+    array = texts if isinstance(texts, pa.Array) else _to_arrow_strings(texts)
+    if array.null_count:
+        return count_matrix(tokenize_many(array, tokenizer), vocabulary)  # raises the DataError
+    split = space_spans if tokenizer == "space" else word_spans
+    return _count_chunks([lambda c=c: split(c) for c in _byte_chunks(array)], vocabulary)
+
+
 def count_matrix(tokens: pa.ChunkedArray | pa.Array, vocabulary: pa.Array | None = None) -> CountMatrix:
     """Count every word of every tokenised text.
-
-    Each chunk of texts is handled by one thread: its tokens are numbered by a hash-based dictionary
-    encoding local to the chunk (or looked up in ``vocabulary``), and its (text, word) pairs are counted
-    by sorting ``text * V + word`` keys. Local numbers are then mapped to one vocabulary by encoding the
-    (much smaller) chunk dictionaries once more.
 
     Args:
         tokens: (chunked) list array, one list of token strings per text, e.g. from
@@ -52,88 +110,297 @@ def count_matrix(tokens: pa.ChunkedArray | pa.Array, vocabulary: pa.Array | None
             counted in ``lengths``). ``None`` learns the vocabulary, in order of first appearance.
 
     Returns:
-        The :class:`CountMatrix` (column indices are sorted within each row only with a fixed
-        ``vocabulary``; scipy sorts lazily where an operation needs it).
+        The :class:`CountMatrix` (sorted column indices in every row).
     """
     chunks = tokens.chunks if isinstance(tokens, pa.ChunkedArray) else [tokens]
     chunks = [c for c in chunks if len(c)] or chunks[:1]
-    fixed = vocabulary is not None
+    return _count_chunks([lambda c=c: spans_from_lists(c) for c in chunks], vocabulary)
 
-    def count_chunk(
-        chunk: pa.Array,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pa.Array | None]:
-        offsets = _relative_offsets(chunk)
-        values = chunk.flatten()
-        keep = None
-        if fixed:
-            looked_up = pc.index_in(values, value_set=vocabulary)
-            if looked_up.null_count:
-                keep = looked_up.is_valid().to_numpy(zero_copy_only=False)
-            ids = looked_up.fill_null(0).to_numpy()
-            local_vocabulary, width = None, len(vocabulary)
-        else:
-            encoded = values.dictionary_encode()
-            ids, local_vocabulary = encoded.indices.to_numpy(), encoded.dictionary
-            width = len(local_vocabulary)
-        cols, tallies, row_counts = _count_pairs(offsets, ids, keep, width)
-        return np.diff(offsets), cols, tallies, row_counts, local_vocabulary
 
-    if len(chunks) > 1:
-        with ThreadPoolExecutor() as pool:
-            parts = list(pool.map(count_chunk, chunks))
+def count_spans(spans: TokenSpans, vocabulary: pa.Array | None = None) -> CountMatrix:
+    """Count the tokens of a :class:`~textsmooth.text.spans.TokenSpans` (arguments: :func:`count_matrix`)."""
+    return _count_chunks([lambda: spans], vocabulary)
+
+
+# -- chunking ----------------------------------------------------------------------------------------
+def _byte_chunks(array: pa.Array) -> list[pa.Array]:
+    """Slices of consecutive texts holding about :data:`CHUNK_BYTES` bytes each."""
+    n = len(array)
+    if n == 0:
+        return [array]
+    buffers = array.buffers()
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets = np.frombuffer(buffers[1], dtype=width)[array.offset : array.offset + n + 1]
+    targets = np.arange(int(offsets[0]), int(offsets[-1]), CHUNK_BYTES)
+    cuts = np.unique(np.concatenate(([0], np.searchsorted(offsets, targets[1:]), [n])))
+    return [array.slice(int(a), int(b - a)) for a, b in itertools.pairwise(cuts)]
+
+
+def _map(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+    if len(items) <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=min(len(items), os.cpu_count() or 1)) as pool:
+        return list(pool.map(fn, items))
+
+
+# -- exact word keys ------------------------------------------------------------------------------
+def _short_keys(spans: TokenSpans) -> tuple[np.ndarray, np.ndarray]:
+    """Which tokens are short (<= 8 bytes, no NUL byte) and their exact ``uint64`` keys."""
+    lengths = spans.lengths
+    short = lengths <= 8
+    data = spans.data
+    loads = np.ndarray(shape=(data.size - 7,), dtype="<u8", buffer=data, strides=(1,))
+    keys = loads[spans.starts[short]] & _MASKS[lengths[short]]
+    if data.size > 8 and not data[: data.size - 8].all():  # some NUL byte: such tokens go the long way
+        nonzero = (keys.view(np.uint8).reshape(-1, 8) != 0).sum(axis=1)
+        has_nul = nonzero < lengths[short]
+        if has_nul.any():
+            short[np.flatnonzero(short)[has_nul]] = False
+            keys = keys[~has_nul]
+    return short, keys
+
+
+def _gather(spans: TokenSpans, which: np.ndarray) -> pa.Array:
+    """The tokens ``which`` (indices) as an Arrow binary array (exact bytes)."""
+    starts, lengths = spans.starts[which], spans.lengths[which]
+    offsets = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    index = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1], dtype=np.int64)
+    values = spans.data[index]
+    large = offsets[-1] >= np.iinfo(np.int32).max
+    return pa.Array.from_buffers(
+        pa.large_binary() if large else pa.binary(),
+        lengths.size,
+        [None, pa.py_buffer(offsets if large else offsets.astype(np.int32)), pa.py_buffer(values)],
+    )
+
+
+def _keys_to_strings(keys: np.ndarray) -> pa.Array:
+    """Short-token keys back to their strings (the key's nonzero bytes, which are a prefix)."""
+    table = np.ascontiguousarray(keys, dtype="<u8").view(np.uint8).reshape(-1, 8)
+    nonzero = table != 0
+    offsets = np.zeros(keys.size + 1, dtype=np.int32)
+    np.cumsum(nonzero.sum(axis=1), out=offsets[1:])
+    return pa.Array.from_buffers(
+        pa.string(), keys.size, [None, pa.py_buffer(offsets), pa.py_buffer(table[nonzero])]
+    )
+
+
+def _first_occurrences(ids: np.ndarray) -> np.ndarray:
+    """Index of the first occurrence of each id, for ids numbered in order of first appearance."""
+    if ids.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    running = np.maximum.accumulate(ids)
+    return np.flatnonzero(np.concatenate(([True], running[1:] != running[:-1])))
+
+
+def _encode(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    encoded = pc.dictionary_encode(values)
+    return encoded.indices.to_numpy(), encoded.dictionary
+
+
+@dataclass
+class _Chunk:
+    """One chunk's tokens: per-text token offsets and the chunk-local numbering of its words.
+
+    Local ids: short words ``0..len(short_words)-1``, then long words after them.
+    """
+
+    offsets: np.ndarray
+    local: np.ndarray  # local id of each token (int32/int64)
+    short_words: pa.Array  # uint64 keys, first-appearance order
+    short_first: np.ndarray  # token index (in the chunk) of each key's first occurrence
+    long_words: pa.Array  # binary, first-appearance order
+    long_first: np.ndarray
+
+
+def _local_chunk(spans: TokenSpans) -> _Chunk:
+    short, keys = _short_keys(spans)
+    short_ids, short_words = _encode(pa.array(keys))
+    if short.all():
+        long_pos = np.zeros(0, np.int64)
+        local, long_ids = short_ids, np.zeros(0, short_ids.dtype)
+        long_words: pa.Array = pa.array([], pa.binary())
+        short_pos = None
     else:
-        parts = [count_chunk(c) for c in chunks]
-    if not fixed:
-        vocabulary, to_global = _unify([p[4] for p in parts])
-        parts = [(p[0], to_global[i][p[1]], p[2], p[3], None) for i, p in enumerate(parts)]
+        long_pos = np.flatnonzero(~short)
+        long_ids, long_words = _encode(_gather(spans, long_pos))
+        local = np.empty(short.size, dtype=np.int64 if short.size >= 2**31 else np.int32)
+        local[short] = short_ids
+        local[long_pos] = long_ids + len(short_words)
+        short_pos = np.flatnonzero(short)
+    first = _first_occurrences(short_ids)
+    return _Chunk(
+        offsets=spans.offsets,
+        local=local,
+        short_words=short_words,
+        short_first=first if short_pos is None else short_pos[first],
+        long_words=long_words,
+        long_first=long_pos[_first_occurrences(long_ids)],
+    )
+
+
+@dataclass(frozen=True)
+class _VocabularyIndex:
+    """A fixed vocabulary split like the tokens: short keys and long byte strings, with their ids."""
+
+    short_keys: pa.Array
+    short_ids: np.ndarray
+    long_words: pa.Array
+    long_ids: np.ndarray
+
+    @classmethod
+    def build(cls, vocabulary: pa.Array) -> _VocabularyIndex:
+        spans = spans_from_strings(vocabulary)
+        short, keys = _short_keys(spans)
+        long_pos = np.flatnonzero(~short)
+        return cls(pa.array(keys), np.flatnonzero(short), _gather(spans, long_pos), long_pos)
+
+    def lookup(self, spans: TokenSpans) -> np.ndarray:
+        """Vocabulary id of every token, -1 for unknown tokens."""
+        short, keys = _short_keys(spans)
+        ids = np.full(spans.starts.size, -1, dtype=np.int64)
+        for where, values, value_set, value_ids in (
+            (np.flatnonzero(short), pa.array(keys), self.short_keys, self.short_ids),
+            (np.flatnonzero(~short), None, self.long_words, self.long_ids),
+        ):
+            if where.size == 0 or len(value_set) == 0:
+                continue
+            if values is None:
+                values = _gather(spans, where)
+                if values.type != value_set.type:
+                    values = values.cast(value_set.type)
+            found = pc.index_in(values, value_set=value_set)
+            valid = found.is_valid().to_numpy(zero_copy_only=False)
+            ids[where[valid]] = value_ids[found.fill_null(0).to_numpy()[valid]]
+        return ids
+
+
+def _count_chunks(make_spans: Sequence[Callable[[], TokenSpans]], vocabulary: pa.Array | None) -> CountMatrix:
+    """Tokenise the chunks, number their words, count (text, word) pairs: two parallel passes."""
+    if vocabulary is not None:
+        index = _VocabularyIndex.build(vocabulary)
+
+        def lookup(make: Callable[[], TokenSpans]) -> tuple[np.ndarray, np.ndarray]:
+            spans = make()
+            return spans.offsets, index.lookup(spans)
+
+        looked = _map(lookup, make_spans)
+        width = max(len(vocabulary), 1)
+        parts = _map(lambda item: _count_rows(item[0], item[1], width), looked)
+        return _assemble(parts, len(vocabulary), vocabulary)
+
+    chunks = _map(lambda make: _local_chunk(make()), make_spans)
+    token_base = np.cumsum([0] + [int(c.offsets[-1]) for c in chunks])[:-1]
+    # one numbering of the chunk dictionaries, per kind (short keys, long words)
+    short_gid, short_words, short_first = _unify(
+        [c.short_words for c in chunks], [c.short_first for c in chunks], token_base, pa.uint64()
+    )
+    large = any(pa.types.is_large_binary(c.long_words.type) for c in chunks)
+    long_type = pa.large_binary() if large else pa.binary()
+    long_gid, long_words, long_first = _unify(
+        [c.long_words.cast(long_type) for c in chunks], [c.long_first for c in chunks], token_base, long_type
+    )
+    # words in order of their first token in the corpus (short and long words never share a token)
+    order = np.argsort(np.concatenate((short_first, long_first)), kind="stable")
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    n_short = len(short_words)
+    string_type = pa.large_string() if large else pa.string()
+    words = pa.concat_arrays(
+        [_keys_to_strings(short_words.to_numpy()).cast(string_type), long_words.cast(string_type)]
+    )
+    vocabulary = words.take(pa.array(order))
+    id_type = np.int32 if order.size < np.iinfo(np.int32).max else np.int64
+    maps = [
+        np.concatenate((rank[sg], rank[n_short + lg])).astype(id_type)
+        for sg, lg in zip(short_gid, long_gid, strict=True)
+    ]
+    width = max(len(vocabulary), 1)
+    parts = _map(
+        lambda cm: _count_rows(cm[0].offsets, cm[1][cm[0].local], width), list(zip(chunks, maps, strict=True))
+    )
+    return _assemble(parts, len(vocabulary), vocabulary)
+
+
+def _unify(
+    dictionaries: list[pa.Array], firsts: list[np.ndarray], token_base: np.ndarray, value_type: pa.DataType
+) -> tuple[list[np.ndarray], pa.Array, np.ndarray]:
+    """One numbering of per-chunk dictionaries: each chunk's local->global map, the words, first tokens."""
+    if sum(len(d) for d in dictionaries) == 0:
+        empty = pa.array([], value_type)
+        return [np.zeros(len(d), np.int64) for d in dictionaries], empty, np.zeros(0, np.int64)
+    gids, words = _encode(pa.concat_arrays(dictionaries))
+    gids = gids.astype(np.int64)
+    first_tokens = np.concatenate([f + b for f, b in zip(firsts, token_base, strict=True)])
+    first = first_tokens[_first_occurrences(gids)]
+    return np.split(gids, np.cumsum([len(d) for d in dictionaries])[:-1]), words, first
+
+
+_Rows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _count_rows(offsets: np.ndarray, ids: np.ndarray, width: int) -> _Rows:
+    """Count the (text, word) pairs of consecutive texts, in blocks whose keys fit int32.
+
+    Returns the texts' lengths, and the sorted word ids, counts and number of distinct words per text.
+    """
+    n_texts = len(offsets) - 1
+    keep_all = ids.size == 0 or ids.min() >= 0
+    rows_per_block = max(1, min(_PAIR_ROWS, (np.iinfo(np.int32).max - 1) // width))
+    cols, tallies, per_row = [], [], []
+    for a in range(0, n_texts, rows_per_block):
+        b = min(a + rows_per_block, n_texts)
+        block = ids[offsets[a] : offsets[b]]
+        c, t, r = _count_pairs(
+            offsets[a : b + 1] - offsets[a], block, None if keep_all else block >= 0, width
+        )
+        cols.append(c)
+        tallies.append(t)
+        per_row.append(r)
+    if not cols:
+        return np.diff(offsets), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
+    return np.diff(offsets), np.concatenate(cols), np.concatenate(tallies), np.concatenate(per_row)
+
+
+def _assemble(parts: list[_Rows], n_words: int, vocabulary: pa.Array) -> CountMatrix:
     lengths = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-    n_texts, n_words = len(lengths), len(vocabulary)
+    n_texts = lengths.size
     nnz = sum(len(p[1]) for p in parts)
     index_dtype = np.int32 if max(n_words, nnz) < np.iinfo(np.int32).max else np.int64
-    cols = np.concatenate([p[1].astype(index_dtype) for p in parts]) if parts else np.zeros(0, index_dtype)
-    data = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
+    cols = np.concatenate([p[1].astype(index_dtype, copy=False) for p in parts] or [np.zeros(0, index_dtype)])
+    data = np.concatenate([p[2] for p in parts] or [np.zeros(0)])
     indptr = np.zeros(n_texts + 1, dtype=index_dtype)
     if parts:
         np.cumsum(np.concatenate([p[3] for p in parts]), out=indptr[1:])
     matrix = sp.csr_matrix((data, cols, indptr), shape=(n_texts, n_words))
-    matrix.has_sorted_indices = fixed
-    return CountMatrix(counts=matrix, vocabulary=vocabulary, lengths=lengths)
+    matrix.has_sorted_indices = True
+    return CountMatrix(counts=matrix, vocabulary=vocabulary, lengths=lengths.astype(np.int64, copy=False))
 
 
 def _count_pairs(
     offsets: np.ndarray, ids: np.ndarray, keep: np.ndarray | None, width: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct (text, word) pairs of one chunk: their word ids, counts, and pairs per text."""
+    """Distinct (text, word) pairs of one block: their word ids, counts, and pairs per text."""
     n = len(offsets) - 1
     # int32 keys when they fit: numpy's SIMD sort is several times faster on them than on int64.
     key_type = np.int32 if n * max(width, 1) < np.iinfo(np.int32).max else np.int64
-    keys = np.repeat(np.arange(n, dtype=key_type) * key_type(width), np.diff(offsets))
+    row_keys = np.arange(n + 1, dtype=np.int64) * width
+    keys = np.repeat(row_keys[:-1].astype(key_type), np.diff(offsets))
     keys += ids.astype(key_type, copy=False)
     if keep is not None:
         keys = keys[keep]
     if keys.size == 0:
-        return np.zeros(0, np.int64), np.zeros(0), np.zeros(n, np.int64)
+        return np.zeros(0, key_type), np.zeros(0), np.zeros(n, np.int64)
     keys.sort()
-    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-    tallies = np.diff(np.append(starts, keys.size)).astype(np.float64)
+    new = np.empty(keys.size, dtype=bool)
+    new[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    tallies = np.empty(starts.size, dtype=np.float64)
+    tallies[:-1] = np.diff(starts)
+    tallies[-1] = keys.size - starts[-1]
     unique = keys[starts]
-    del keys, starts
-    rows = unique // width
-    return (unique - rows * width).astype(np.int64), tallies, np.bincount(rows, minlength=n)
-
-
-def _unify(dictionaries: list[pa.Array]) -> tuple[pa.Array, list[np.ndarray]]:
-    """One vocabulary (first-appearance order) for per-chunk dictionaries, and each chunk's id map."""
-    if not dictionaries:
-        return pa.array([], pa.string()), []
-    value_type = dictionaries[0].type
-    encoded = pc.dictionary_encode(pa.chunked_array(dictionaries, type=value_type))
-    vocabulary = encoded.chunks[0].dictionary if encoded.num_chunks else pa.array([], value_type)
-    # All output chunks share one dictionary; Arrow may drop empty chunks, so re-split by length.
-    ids = np.concatenate([c.indices.to_numpy() for c in encoded.chunks] or [np.zeros(0, np.int32)])
-    return vocabulary, np.split(ids.astype(np.int64), np.cumsum([len(d) for d in dictionaries])[:-1])
-
-
-def _relative_offsets(chunk: pa.Array) -> np.ndarray:
-    offsets = chunk.offsets.to_numpy().astype(np.int64)
-    return offsets - offsets[0]
+    row_counts = np.diff(np.searchsorted(unique, row_keys))
+    unique -= np.repeat(row_keys[:-1].astype(key_type), row_counts)
+    return unique, tallies, row_counts

@@ -14,6 +14,10 @@ Three named tokenisers run inside Arrow's C++ string kernels (no Python loop ove
     ``text.split()``: split on runs of whitespace, no empty tokens.
 
 Any callable ``str -> list[str]`` also works; it is called once per text (a Python loop, so slower).
+
+For counting, :func:`textsmooth.text.counts.count_texts` tokenises ``"space"`` and ``"words"`` on the
+texts' UTF-8 bytes instead (:mod:`textsmooth.text.spans`), with exactly the same tokens and no string
+per token; this module stays the definition, and the exact path for non-ASCII pieces.
 """
 
 from __future__ import annotations
