@@ -10,7 +10,16 @@
 Gradient accumulation and DDP: the Trainer counts the labelled items of all accumulated micro-batches
 (``num_items_in_batch``, gathered across processes when ``average_tokens_across_devices``); the loss is
 ``sum / num_items`` (textsmooth losses' ``num_items``), so it is already scaled for accumulation
-(``loss_is_scaled_for_ga = True``) and multiplied by the number of processes as DDP averages gradients.
+(``loss_is_scaled_for_ga`` is true for that step) and multiplied by the number of processes as DDP averages
+gradients. A step without a count (a Trainer that passes none) returns the micro-batch mean and says it is
+not scaled, so the Trainer divides it by the number of accumulation steps. Single-process multi-GPU
+(``DataParallel``) computes the loss once over the gathered logits with the count of the whole batch.
+
+Models: any ``transformers`` model, or a plain ``nn.Module`` whose ``forward`` returns logits (or
+``(logits, aux_logits)``), such as :class:`textsmooth.models.HFEncoderClassifier`. For a ``forward``
+without a ``labels`` argument the Trainer's ``label_names`` default to ``["labels"]`` (else ``evaluate`` and
+``predict`` would pass them to ``forward``), and ``compute_loss`` hands the Trainer a ``{"logits": ...}``
+output (else ``predict`` would take a bare tensor for ``(loss, logits)`` and drop its first row).
 
 Example (runs offline; ``examples/hf_trainer_kwls.py`` is the complete script)::
 
@@ -97,6 +106,8 @@ def _trainer_class() -> type:
             self.objective = objective
             # our compute_loss consumes num_items_in_batch, so let the Trainer count it
             self.model_accepts_loss_kwargs = True
+            if not self.label_names:  # a forward without `labels` (textsmooth models): compute_loss has them
+                self.label_names = ["labels"]
 
         def _set_signature_columns_if_needed(self) -> None:
             super()._set_signature_columns_if_needed()
@@ -111,6 +122,7 @@ def _trainer_class() -> type:
             return_outputs: bool = False,
             num_items_in_batch: Any = None,
         ) -> Any:
+            num_items_in_batch = self._count_for_gathered_logits(num_items_in_batch)
             labels = inputs.pop("labels")
             soft = inputs.pop(SOFT_LABEL_COLUMN, None)
             outputs = model(**inputs)
@@ -120,9 +132,29 @@ def _trainer_class() -> type:
                 loss = Objective("none")(logits, labels, num_items=num_items_in_batch).loss
             else:
                 loss = self.objective(logits, labels, soft, aux, num_items=num_items_in_batch).loss
-            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
-                loss = loss * self.accelerator.num_processes
+            # read by training_step right after this call: sum / num_items is already scaled for accumulation
+            self.loss_is_scaled_for_ga = num_items_in_batch is not None
+            if num_items_in_batch is not None and self.args.average_tokens_across_devices:
+                # DDP averages gradients over processes; tensor-parallel ranks share a batch (as the Trainer)
+                tp_size = self.get_tp_size() if hasattr(self, "get_tp_size") else 1
+                loss = loss * max(self.accelerator.num_processes // tp_size, 1)
+            if return_outputs and not isinstance(outputs, dict):
+                # prediction_step takes a non-dict output as (loss, logits...) and drops its first element:
+                # a plain logits tensor (textsmooth's models) would lose its first row
+                outputs = {"logits": logits} if aux is None else {"logits": logits, "aux_logits": aux}
             return (loss, outputs) if return_outputs else loss
+
+        def _count_for_gathered_logits(self, num_items: Any) -> Any:
+            """``DataParallel`` (``n_gpu > 1``): the Trainer hands every replica a copy of the count
+            (divided by ``n_gpu`` unless ``average_tokens_across_devices``), but this loss sees the gathered
+            logits of all replicas, so it needs the count of the whole batch (exact up to that division's
+            remainder)."""
+            if not torch.is_tensor(num_items) or num_items.dim() == 0:
+                return num_items
+            num_items = num_items.reshape(-1)[0]
+            if not self.args.average_tokens_across_devices:
+                num_items = num_items * self.args.n_gpu
+            return num_items
 
     return SoftLabelTrainer
 
