@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import lzma
+
 import numpy as np
 import pytest
 
-from textsmooth.errors import ConfigError
+from textsmooth.errors import ConfigError, DataError
 from textsmooth.io.corpora import _strip_headers, load_corpus
 
 from ..conftest import SHARED_DATA
@@ -36,3 +38,31 @@ def test_newsgroup_headers_keep_only_subject():
 def test_unknown_corpus():
     with pytest.raises(ConfigError, match="unknown corpus"):
         load_corpus("agnews")
+
+
+@needs_data
+def test_sst2_dev_replaces_the_test_split():
+    train, dev = load_corpus("sst2-dev", SHARED_DATA)
+    assert (len(train), len(dev)) == (67349, 872)
+
+
+@needs_data
+def test_found_from_another_working_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("TEXTSMOOTH_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    train, test = load_corpus("trec")
+    assert (len(train), len(test)) == (5452, 500)
+
+
+def test_environment_variable_and_explicit_root(tmp_path, monkeypatch):
+    trec = tmp_path / "data" / "senteval" / "TREC"
+    trec.mkdir(parents=True)
+    (trec / "train_5500.label.xz").write_bytes(lzma.compress(b"DESC:manner How do I fly ?\nHUM:ind Who ?\n"))
+    (trec / "TREC_10.label.xz").write_bytes(lzma.compress(b"LOC:city Where is Oslo ?\n"))
+    monkeypatch.setenv("TEXTSMOOTH_DATA", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    train, test = load_corpus("trec")
+    assert train.texts == ["How do I fly ?", "Who ?"] and test.texts == ["Where is Oslo ?"]
+    assert load_corpus("trec", tmp_path / "data" / "senteval")[1].texts == ["Where is Oslo ?"]
+    with pytest.raises(DataError, match=r"senteval/ \(with TREC\) not found"):
+        load_corpus("trec", tmp_path)

@@ -29,7 +29,54 @@ def test_embedding_cache_is_reused_when_text_and_model_match(en, encoder, tmp_pa
     monkeypatch.undo()
     other = embed_texts([*texts[:-1], "A different last sentence."], encoder, cache_dir=tmp_path)
     assert len(list(tmp_path.glob("*.npy"))) == 2
-    np.testing.assert_allclose(other[:-1], first[:-1], atol=1e-5)
+    # fp32 vectors do not depend on the other sentences of the call nor on the shards: bit-identical
+    np.testing.assert_array_equal(other[:-1], first[:-1])
+
+
+def test_fp32_vectors_do_not_depend_on_batch_shard_or_threads(en, tmp_path):
+    texts = en[:48]
+    ref = SentenceEncoder(precision="fp32", batch_size=1, num_threads=1).encode(texts)
+    for batch_size, threads in ((3, 1), (16, 2), (64, 1)):
+        enc = SentenceEncoder(precision="fp32", batch_size=batch_size, num_threads=threads)
+        np.testing.assert_array_equal(
+            enc.encode(texts), ref, err_msg=f"batch {batch_size}, {threads} threads"
+        )
+    enc = SentenceEncoder(precision="fp32", batch_size=64, num_threads=1)
+    for shard_size in (5, 17):
+        cached = embed_texts(texts, enc, cache_dir=tmp_path / f"s{shard_size}", shard_size=shard_size)
+        np.testing.assert_array_equal(cached, ref)
+    np.testing.assert_array_equal(enc.encode(texts[7:19]), ref[7:19])  # another set of companions
+    # batches hold one token length each, at most batch_size rows, and cover every row once
+    lengths = enc.token_lengths(texts)
+    batches = SentenceEncoder(precision="fp32", batch_size=4).load()._batches(texts)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(texts)))
+    assert all(len(set(lengths[b].tolist())) == 1 and len(b) <= 4 for b in batches)
+
+
+def test_precision_is_explicit_and_in_the_cache_key(en, encoder, tmp_path):
+    from textsmooth.errors import ConfigError
+
+    assert encoder.precision == "fp32" and encoder.describe()["precision"] == "fp32"
+    with pytest.raises(ConfigError, match="'auto' was removed"):
+        SentenceEncoder(precision="auto").load()
+    # fp32: the batch size cannot change the vectors, so it is not in the key (a warm cache is exact)
+    assert SentenceEncoder(batch_size=7).fingerprint == encoder.fingerprint
+    assert SentenceEncoder(max_length=8).fingerprint != encoder.fingerprint
+    texts = en[:6]
+    bf16 = SentenceEncoder(precision="bf16", batch_size=4).load()  # forced, whatever the CPU supports
+    info = bf16.describe()
+    assert info["precision"] == "bf16" and info["batch_size"] == 4 and "cpu_native_bf16" in info
+    assert bf16.fingerprint not in {
+        encoder.fingerprint,
+        SentenceEncoder(precision="bf16", batch_size=5).fingerprint,
+    }
+    vec16 = embed_texts(texts, bf16, cache_dir=tmp_path, shard_size=3)
+    vec32 = embed_texts(texts, encoder, cache_dir=tmp_path)
+    embed_texts(texts, bf16, cache_dir=tmp_path, shard_size=6)  # bf16: shards change batches, own entry
+    assert len(list(tmp_path.glob("*.npy"))) == 3
+    assert np.min((vec16 * vec32).sum(1)) > 0.99 and not np.array_equal(vec16, vec32)
+    manifests = [json.loads(p.read_text()) for p in tmp_path.glob("*.manifest.json")]
+    assert sorted(m["parameters"]["precision"] for m in manifests) == ["bf16", "bf16", "fp32"]
 
 
 def test_stale_or_corrupt_cache_is_detected(en, encoder, tmp_path):
@@ -100,6 +147,17 @@ def test_read_lines_errors_name_the_row(tmp_path):
         read_lines(latin)
     with pytest.raises(DataError, match="does not exist"):
         read_lines(tmp_path / "missing.txt")
+    with pytest.raises(DataError, match="is a folder"):
+        read_lines(tmp_path)
+    (tmp_path / "none.txt").write_bytes(b"")
+    with pytest.raises(DataError, match=r"none\.txt: file is empty"):
+        read_lines(tmp_path / "none.txt")
+
+
+def test_read_lines_drops_a_byte_order_mark_and_keeps_unicode_separators(tmp_path):
+    path = tmp_path / "bom.en"
+    path.write_bytes("\ufeffA dog runs.\r\nA cat \u2028sleeps.\n".encode())
+    assert read_lines(path) == ["A dog runs.", "A cat \u2028sleeps."]
 
 
 def test_neighbor_table_refuses_foreign_or_unfinished_files(tmp_path):

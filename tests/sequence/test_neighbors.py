@@ -255,3 +255,54 @@ def test_brute_blocks_are_capped(monkeypatch, en, encoder):
     capped = knn.KnnIndex(vec, backend="brute", block_size=4096).search_rows(np.arange(30), 4)
     flat = knn.KnnIndex(vec, backend="flat").search_rows(np.arange(30), 4)
     np.testing.assert_array_equal(capped[0], flat[0])
+
+
+def test_min_cosine_filters_candidates_before_reranking(en, encoder, tmp_path):
+    targets = en[:80]
+    vec = encoder.encode(targets)
+    floor = 0.45
+    sn = SemanticNeighbors(k=15, keep=5, bleu_order=4, min_cosine=floor).fit(targets, embeddings=vec)
+    tb = sn.table_
+    assert len(tb) > 0 and np.all(tb.cosine >= floor)
+    # reference: the 15 nearest by cosine, those >= floor, sorted by sacrebleu BLEU-4 (then cosine), first 5
+    knn = SemanticNeighbors(k=15, keep=15, bleu_order=None).fit(targets, embeddings=vec).table_
+    metric = BLEU(effective_order=True)
+    lists = tb.as_lists()
+    counts = []
+    for t in range(len(targets)):
+        rows = np.flatnonzero((knn.target_id == t) & (knn.cosine >= floor))
+        scored = [(-metric.sentence_score(targets[j], [targets[t]]).score, -knn.cosine[r], j)
+                  for r, j in zip(rows, knn.neighbor_id[rows], strict=True)]  # fmt: skip
+        want = [j for _, _, j in sorted(scored)[:5]]
+        assert lists[t] == want, t
+        counts.append(len(want))
+        assert tb.rank[tb.target_id == t].tolist() == list(range(1, len(want) + 1))
+    counts = np.array(counts)
+    assert sn.short_rows_ == (int((counts < 5).sum()), int((counts == 0).sum()))
+    assert sn.short_rows_[0] > 0  # the floor really removed candidates on this small corpus
+    path = sn.write(tmp_path / "t.parquet", targets)
+    params = NeighborTable.read(path, texts=targets).meta["parameters"]
+    assert params["min_cosine"] == floor
+    assert (params["targets_below_keep"], params["targets_without_related"]) == sn.short_rows_
+    # without re-ranking the floor only truncates the cosine order
+    plain = SemanticNeighbors(k=15, keep=5, bleu_order=None, min_cosine=floor).fit(targets, embeddings=vec)
+    base = SemanticNeighbors(k=15, keep=5, bleu_order=None).fit(targets, embeddings=vec).table_
+    keep = base.cosine >= floor
+    np.testing.assert_array_equal(plain.table_.neighbor_id, base.neighbor_id[keep])
+    none = SemanticNeighbors(k=5, keep=2, bleu_order=4, min_cosine=1.0).fit(targets, embeddings=vec)
+    assert len(none.table_) == 0 and none.short_rows_ == (80, 80)
+
+
+@pytest.mark.parametrize("bad", [1.5, -2, "0.3", True, float("nan")])
+def test_min_cosine_must_be_a_cosine(en, bad):
+    vec = np.eye(4, dtype=np.float32)
+    with pytest.raises(ConfigError, match="min_cosine"):
+        SemanticNeighbors(k=2, keep=1, min_cosine=bad).fit(en[:4], embeddings=vec)
+
+
+def test_every_generator_refuses_empty_targets():
+    from textsmooth.sequence import TokenSwapTargets, WithinBatchTargets
+
+    for gen in (SemanticNeighbors(k=2, keep=1), WithinBatchTargets(), TokenSwapTargets()):
+        with pytest.raises(DataError, match="targets is empty"):
+            gen.fit([])

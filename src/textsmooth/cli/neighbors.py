@@ -1,4 +1,9 @@
-"""``textsmooth neighbors``: related targets for seq2seq smoothing (build a table, show examples)."""
+"""``textsmooth neighbors``: related targets for seq2seq smoothing (build a table, show examples).
+
+Every option is checked before anything is read, embedded or written, and an error names the option as
+typed (``option --keep: ...``); the output path is checked with
+:func:`textsmooth.io.paths.check_output_paths` (not an input, not a folder, not under a file).
+"""
 
 from __future__ import annotations
 
@@ -51,7 +56,6 @@ class DupOpt(StrEnum):
 
 
 class PrecisionOpt(StrEnum):
-    auto = "auto"
     fp32 = "fp32"
     bf16 = "bf16"
 
@@ -77,6 +81,57 @@ def _default_cache() -> Path:
     return Path(base) / "embeddings"
 
 
+def _at_least(option: str, value: int | float | None, minimum: int | float) -> None:
+    from textsmooth.errors import ConfigError
+
+    if value is not None and value < minimum:
+        raise ConfigError(f"must be at least {minimum}, got {value}", option=option)
+
+
+def _check_folder(option: str, folder: Path, what: str, hint: str) -> None:
+    """Refuse a folder path that is a file or lies under a file (before any work)."""
+    from textsmooth.errors import ConfigError
+
+    for place in (folder, *folder.parents):
+        if place.exists():
+            if not place.is_dir():
+                where = "is a file" if place == folder else f"is under {place}, which is a file"
+                raise ConfigError(f"{what} {folder} {where}, not a folder", option=option, hint=hint)
+            return
+
+
+def _check_build_options(
+    method: Method, k: int, keep: int, bleu_order: int, batch_size: int, threads: int | None,
+    shard_size: int, train_batch: int, samples: int, tau: float, min_cosine: float | None,
+) -> None:  # fmt: skip
+    """Every numeric option of ``build``, checked up front; errors name the option as typed."""
+    import math
+
+    from textsmooth.errors import ConfigError
+
+    for option, value, minimum in (
+        ("--k", k, 1), ("--keep", keep, 1), ("--bleu-order", bleu_order, 0), ("--batch-size", batch_size, 1),
+        ("--threads", threads, 1), ("--shard-size", shard_size, 1), ("--train-batch", train_batch, 1),
+        ("--samples", samples, 1),
+    ):  # fmt: skip
+        _at_least(option, value, minimum)
+    if method is Method.semantic and keep > k:
+        raise ConfigError(
+            f"{keep} is larger than --k {k}", option="--keep",
+            hint="k' related targets are kept out of the k retrieved: use --keep <= --k",
+        )  # fmt: skip
+    if method is Method.token_swap and bleu_order == 0:
+        raise ConfigError("token-swap ranks its copies by BLEU, so it needs --bleu-order >= 1",
+                          option="--bleu-order")  # fmt: skip
+    if not (math.isfinite(tau) and tau > 0):
+        raise ConfigError(f"must be a positive number, got {tau}", option="--tau")
+    if min_cosine is not None:
+        if not (math.isfinite(min_cosine) and -1.0 <= min_cosine <= 1.0):
+            raise ConfigError(f"must be a cosine in [-1, 1], got {min_cosine}", option="--min-cosine")
+        if method is not Method.semantic:
+            raise ConfigError("is only used with --method semantic", option="--min-cosine")
+
+
 @neighbors_app.command("build")
 @friendly_errors
 def build(
@@ -92,13 +147,24 @@ def build(
     pooling: PoolingOpt = typer.Option(
         PoolingOpt.mean, "--pooling", help="mean (MiniLM) or cls (the paper)."
     ),
-    precision: PrecisionOpt = typer.Option(PrecisionOpt.auto, "--precision", help="Encoder precision."),
+    precision: PrecisionOpt = typer.Option(
+        PrecisionOpt.fp32,
+        "--precision",
+        help="Encoder precision: fp32 (default; vectors do not depend on the batch or the CPU) or bf16 "
+        "(opt-in, faster on CPUs with native bf16; recorded in the cache key and the manifest).",
+    ),
     batch_size: int = typer.Option(64, "--batch-size", help="Sentences per encoder batch."),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: cores - 1, >= 1)."),
     embed_side: SideOpt = typer.Option(SideOpt.target, "--embed-side", help="Embed targets or sources."),
     sources: Path | None = typer.Option(None, "--sources", help="Aligned sources (for --embed-side source)."),
     index: IndexOpt = typer.Option(IndexOpt.flat, "--index", help="flat (exact), hnsw or brute."),
     duplicates: DupOpt = typer.Option(DupOpt.normalized, "--duplicates", help="What counts as a duplicate."),
+    min_cosine: float | None = typer.Option(
+        None,
+        "--min-cosine",
+        help="Drop kNN candidates with a lower cosine before re-ranking (e.g. 0.3); a target may then keep "
+        "fewer than k' related targets (counted in the summary and the manifest).",
+    ),
     shard_size: int = typer.Option(8192, "--shard-size", help="Targets per resumable shard."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Embedding cache folder."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not keep embeddings after the run."),
@@ -114,9 +180,28 @@ def build(
     import warnings
 
     from textsmooth.errors import ConfigError
+    from textsmooth.io.paths import check_output_paths
     from textsmooth.sequence.data import read_lines
 
     started = time.perf_counter()
+    # checks first: nothing is read, embedded or written before every option is known to be usable
+    _check_build_options(method, k, keep, bleu_order, batch_size, threads, shard_size, train_batch, samples,
+                         tau, min_cosine)  # fmt: skip
+    if method is Method.semantic:
+        if embed_side is SideOpt.source and sources is None:
+            raise ConfigError("--embed-side source needs --sources FILE (aligned source sentences)",
+                              option="--sources")  # fmt: skip
+        if embed_side is SideOpt.target and sources is not None:
+            raise ConfigError("is only used with --embed-side source", option="--sources")
+        if no_cache and cache_dir is not None:
+            raise ConfigError("--cache-dir and --no-cache contradict each other", option="--no-cache")
+    check_output_paths({"-o": output}, inputs=[targets, sources])
+    work = output.with_name(output.name + ".work")
+    if method is Method.semantic:
+        _check_folder("-o", work, "work folder", "remove that file, or choose another output name")
+        if not no_cache:
+            cache_hint = "give a folder" if cache_dir else "set TEXTSMOOTH_CACHE or pass --cache-dir FOLDER"
+            _check_folder("--cache-dir", cache_dir or _default_cache(), "embedding cache folder", cache_hint)
     texts = read_lines(targets)
     inputs: dict[str, Any] = {"targets_path": str(targets.resolve())}
     if method is not Method.semantic:
@@ -129,13 +214,14 @@ def build(
     from textsmooth.sequence.neighbors import SemanticNeighbors
 
     src = None
-    if embed_side is SideOpt.source:
-        if sources is None:
-            raise ConfigError("--embed-side source needs --sources FILE (aligned source sentences)")
+    if sources is not None:
         src = read_lines(sources)
+        if len(src) != len(texts):
+            raise ConfigError(
+                f"{sources} has {len(src)} lines, {targets} has {len(texts)}; they must be aligned",
+                option="--sources",
+            )
         inputs["sources_path"] = str(sources.resolve())
-    elif sources is not None:
-        raise ConfigError("--sources is only used with --embed-side source")
     encoder = SentenceEncoder(
         model, pooling=pooling.value, batch_size=batch_size, num_threads=threads, precision=precision.value
     )
@@ -150,8 +236,8 @@ def build(
         shard_size=shard_size,
         num_threads=threads,
         with_text=with_text,
+        min_cosine=min_cosine,
     )
-    work = output.with_name(output.name + ".work")
     cache = work if no_cache else (cache_dir or _default_cache())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -194,9 +280,18 @@ def _print_summary(sn: Any, output: Path, n: int, write_s: float, total_s: float
         f"k'={sn.keep_}, BLEU-{sn.bleu_order or 'none'}) to {output}",
         highlight=False,
     )
+    below, without = sn.short_rows_
+    if below:
+        why = f"--min-cosine {sn.min_cosine}" if sn.min_cosine is not None else "the corpus size"
+        console.print(
+            f"{below} targets have fewer than k'={sn.keep_} related targets ({without} have none), "
+            f"because of {why}",
+            highlight=False,
+        )
     console.print(
         f"signature: model={_short(enc.get('model'))}|pool={enc.get('pooling')}|"
         f"prec={enc.get('precision')}|index={sn.index}|dup={sn.duplicates}|side={sn.embed_side}|"
+        f"mincos={sn.min_cosine if sn.min_cosine is not None else 'none'}|"
         f"fp={str(enc.get('fingerprint'))[:12]}",
         highlight=False,
     )
@@ -223,10 +318,16 @@ def show(
     """Print examples like the paper's Table 1: a target and its best related targets."""
     import numpy as np
 
-    from textsmooth.errors import InputError
+    from textsmooth.errors import ConfigError, InputError
     from textsmooth.sequence.data import read_lines
     from textsmooth.sequence.table import NeighborTable
 
+    if n < 1:
+        raise ConfigError(f"must be at least 1, got {n}", option="-n")
+    if top < 1:
+        raise ConfigError(f"must be at least 1, got {top}", option="--top")
+    if table_path.is_dir():
+        raise InputError("is a folder, not a neighbour table", path=table_path)
     table = NeighborTable.read(table_path)
     params = table.meta.get("parameters", {})
     path = targets or table.meta.get("inputs", {}).get("targets_path")
@@ -240,7 +341,7 @@ def show(
         chosen = list(ids)
         for t in chosen:
             if not 0 <= t < table.n_targets:
-                raise InputError(f"--id {t} is not a target row (0..{table.n_targets - 1})", column="--id")
+                raise ConfigError(f"{t} is not a target row (0..{table.n_targets - 1})", option="--id")
     else:
         rng = np.random.default_rng(seed)
         chosen = sorted(rng.choice(with_related, size=min(n, len(with_related)), replace=False).tolist())

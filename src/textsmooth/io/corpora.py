@@ -1,4 +1,18 @@
-"""Readers for the benchmark corpora in ``../shared/data`` (see each folder's SOURCE.md).
+"""Finding the project's data folders, and readers for the benchmark corpora (see each folder's SOURCE.md).
+
+Finding data. Every loader of textsmooth (``load_corpus`` here, ``load_multi30k`` in
+:mod:`textsmooth.sequence.data`) finds its folder with :func:`find_data_dir`, one rule:
+
+1. an explicit ``root`` (the data folder holding ``<name>/``, or the ``<name>`` folder itself): only
+   that place is searched;
+2. otherwise the folder named by the environment variable ``TEXTSMOOTH_DATA`` (:data:`DATA_ENV`),
+   then the known places: ``shared/data`` beside the checkout (``../shared/data`` next to the
+   repository folder, found from where the package is), the data bundled in the package
+   (``textsmooth/data``), and the current directory (``./<name>``, then ``shared/data`` beside it or
+   one of its parents). The first that holds ``<name>/`` (with its marker file or folder) wins, so
+   the result does not depend on the working directory when the repository layout is there.
+
+The error names every place searched and the environment variable.
 
 ``load_corpus(name, data_root)`` returns ``(train, test)`` :class:`TextDataset` pairs with the published
 splits. Conventions (documented here because they change results):
@@ -11,7 +25,8 @@ splits. Conventions (documented here because they change results):
     ``Lines:`` ...) is dropped because it identifies authors rather than topics. Bytes are latin-1.
 ``sst2``
     SST-2 as SentEval ships it: 67,349 training *phrases* and 1,821 test sentences (lower-cased,
-    tokenised), labels ``negative``/``positive``. The 872 dev sentences are ``load_corpus("sst2-dev")``.
+    tokenised), labels ``negative``/``positive``. ``load_corpus("sst2-dev")`` returns
+    ``(train, dev)`` with the 872 dev sentences instead of the test set (for tuning).
 ``trec``
     TREC question classification, 5,452 / 500 questions, the 6 coarse classes.
 """
@@ -20,7 +35,9 @@ from __future__ import annotations
 
 import json
 import lzma
+import os
 import tarfile
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -28,30 +45,116 @@ import numpy as np
 from textsmooth.errors import ConfigError, DataError
 from textsmooth.io.readers import TextDataset
 
-__all__ = ["CORPORA", "default_data_root", "load_corpus"]
+__all__ = ["CORPORA", "DATA_ENV", "data_search_paths", "find_data_dir", "load_corpus"]
 
-CORPORA = ("imdb", "20newsgroups", "sst2", "trec")
+CORPORA = ("imdb", "20newsgroups", "sst2", "sst2-dev", "trec")
+DATA_ENV = "TEXTSMOOTH_DATA"
+
+# corpus -> (folder under the data root, a file or folder inside it that identifies it)
+_LOCATIONS = {
+    "imdb": ("imdb", "train.jsonl.xz"),
+    "20newsgroups": ("20newsgroups", "20news-bydate.tar.xz"),
+    "sst2": ("senteval", "SST/binary"),
+    "sst2-dev": ("senteval", "SST/binary"),
+    "trec": ("senteval", "TREC"),
+}
 
 
-def default_data_root() -> Path:
-    """``../shared/data`` next to the repository (or the working directory's ``../shared/data``)."""
-    here = Path(__file__).resolve()
-    for base in [Path.cwd(), *here.parents]:
-        candidate = base.parent / "shared" / "data"
-        if candidate.is_dir():
-            return candidate
-    return Path.cwd().parent / "shared" / "data"
+def _unique(paths: list[Path]) -> list[Path]:
+    seen: set[Path] = set()
+    out = []
+    for path in paths:
+        key = path.absolute()
+        if key not in seen:
+            seen.add(key)
+            out.append(path)
+    return out
+
+
+def data_search_paths() -> list[Path]:
+    """The data folders searched, in order, when no explicit root is given (see the module docstring).
+
+    ``$TEXTSMOOTH_DATA`` first (when set), then ``shared/data`` beside the checkout, the bundled package
+    data, the current directory, and ``shared/data`` beside the current directory or its parents.
+    """
+    places: list[Path] = []
+    env = os.environ.get(DATA_ENV)
+    if env:
+        places.append(Path(env).expanduser())
+    package = Path(__file__).resolve().parent.parent  # .../textsmooth
+    places += [ancestor / "shared" / "data" for ancestor in package.parents]
+    places.append(Path(str(resources.files("textsmooth") / "data")))
+    cwd = Path.cwd().resolve()
+    places.append(cwd)
+    places += [ancestor / "shared" / "data" for ancestor in (cwd, *cwd.parents)]
+    return _unique(places)
+
+
+def _holds(folder: Path, marker: str | None) -> bool:
+    return folder.is_dir() and (marker is None or (folder / marker).exists())
+
+
+def find_data_dir(name: str, root: str | Path | None = None, *, marker: str | None = None) -> Path:
+    """The folder of data set ``name`` (e.g. ``"multi30k"``, ``"senteval"``), found by one rule.
+
+    Args:
+        name: the folder's name under a data root (``../shared/data/<name>``).
+        root: an explicit place: a data root holding ``<name>/``, or the ``<name>`` folder itself
+            (recognised by ``marker``, or by its name when there is no marker). Only it is searched.
+        marker: a path inside the folder that must exist (``"task1"`` for Multi30k), so an unrelated
+            folder of the same name is not taken.
+
+    Returns:
+        The folder, as found (not resolved).
+
+    Raises:
+        DataError: not found; the message lists every place searched and names ``TEXTSMOOTH_DATA``.
+
+    Without ``root``: ``$TEXTSMOOTH_DATA``, then the known places (:func:`data_search_paths`); the
+    first place holding ``<name>/`` wins.
+    """
+    if root is not None:
+        base = Path(root).expanduser()
+        tried = [base / name, base]
+        if _holds(base / name, marker):
+            return base / name
+        if _holds(base, marker) and (marker is not None or base.name == name):
+            return base
+    else:
+        tried = [place / name for place in data_search_paths()]
+        for folder in tried:
+            if _holds(folder, marker):
+                return folder
+    what = f"{name}/" + (f" (with {marker})" if marker else "")
+    env = os.environ.get(DATA_ENV)
+    env_note = f"{DATA_ENV}={env}" if env else f"{DATA_ENV} is not set"
+    raise DataError(
+        f"data folder {what} not found; searched: {', '.join(str(p) for p in _unique(tried))} ({env_note})",
+        hint=(
+            f"pass root= (the folder holding {name}/), or set {DATA_ENV} to a folder holding {name}/"
+            if root is None
+            else f"root= must be the folder holding {name}/ or that folder itself"
+        ),
+    )
 
 
 def load_corpus(name: str, data_root: str | Path | None = None) -> tuple[TextDataset, TextDataset]:
-    """``(train, test)`` of a benchmark corpus (see the module docstring for conventions)."""
-    root = Path(data_root) if data_root is not None else default_data_root()
-    loaders = {"imdb": _imdb, "20newsgroups": _newsgroups, "sst2": _sst2, "trec": _trec}
+    """``(train, test)`` of a benchmark corpus (see the module docstring for conventions).
+
+    ``data_root``: the data folder holding the corpus folder (``imdb/``, ``senteval/`` ...) or that
+    folder itself; default: found by :func:`find_data_dir` (``$TEXTSMOOTH_DATA``, then the known places).
+    """
+    loaders = {
+        "imdb": _imdb,
+        "20newsgroups": _newsgroups,
+        "sst2": _sst2,
+        "sst2-dev": _sst2_dev,
+        "trec": _trec,
+    }
     if name not in loaders:
         raise ConfigError(f"unknown corpus {name!r}", hint=f"use one of {', '.join(CORPORA)}")
-    if not root.is_dir():
-        raise DataError("data folder does not exist", path=root, hint="pass data_root=")
-    return loaders[name](root)
+    folder, marker = _LOCATIONS[name]
+    return loaders[name](find_data_dir(folder, data_root, marker=marker))
 
 
 def _dataset(
@@ -71,7 +174,7 @@ def _need(path: Path) -> Path:
 def _imdb(root: Path) -> tuple[TextDataset, TextDataset]:
     out = []
     for split in ("train", "test"):
-        path = _need(root / "imdb" / f"{split}.jsonl.xz")
+        path = _need(root / f"{split}.jsonl.xz")
         texts, names = [], []
         with lzma.open(path, "rt", encoding="utf-8") as handle:
             for line in handle:
@@ -93,7 +196,7 @@ def _strip_headers(message: str) -> str:
 
 
 def _newsgroups(root: Path) -> tuple[TextDataset, TextDataset]:
-    path = _need(root / "20newsgroups" / "20news-bydate.tar.xz")
+    path = _need(root / "20news-bydate.tar.xz")
     splits: dict[str, tuple[list[str], list[str]]] = {"train": ([], []), "test": ([], [])}
     with tarfile.open(path, "r:xz") as archive:
         for member in archive:
@@ -110,10 +213,10 @@ def _newsgroups(root: Path) -> tuple[TextDataset, TextDataset]:
     return train, test
 
 
-def _sst2(root: Path) -> tuple[TextDataset, TextDataset]:
+def _sst2(root: Path, splits: tuple[str, str] = ("train", "test")) -> tuple[TextDataset, TextDataset]:
     out = []
-    for split in ("train", "test"):
-        path = _need(root / "senteval" / "SST" / "binary" / f"sentiment-{split}.xz")
+    for split in splits:
+        path = _need(root / "SST" / "binary" / f"sentiment-{split}.xz")
         texts, names = [], []
         for line in lzma.decompress(path.read_bytes()).decode("utf-8").splitlines():
             if not line.strip():
@@ -125,10 +228,14 @@ def _sst2(root: Path) -> tuple[TextDataset, TextDataset]:
     return out[0], out[1]
 
 
+def _sst2_dev(root: Path) -> tuple[TextDataset, TextDataset]:
+    return _sst2(root, ("train", "dev"))
+
+
 def _trec(root: Path) -> tuple[TextDataset, TextDataset]:
     out = []
     for split, name in (("train", "train_5500.label.xz"), ("test", "TREC_10.label.xz")):
-        path = _need(root / "senteval" / "TREC" / name)
+        path = _need(root / "TREC" / name)
         texts, names = [], []
         for line in lzma.decompress(path.read_bytes()).decode("latin-1").splitlines():
             tag, _, question = line.partition(" ")

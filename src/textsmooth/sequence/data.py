@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import gzip
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from textsmooth.errors import DataError, InputError
+from textsmooth.io.corpora import find_data_dir
+from textsmooth.io.readers import _lines, _read_text
 
 __all__ = [
     "MULTI30K_LANGS",
@@ -23,37 +23,42 @@ _SPLITS = {"train": "train", "val": "val", "test": "test_2016_flickr", "test_201
 
 
 def read_lines(path: str | Path, *, allow_empty: bool = False) -> list[str]:
-    """The lines of a text file (``.gz`` read transparently), without their line ends.
+    """The lines of a UTF-8 text file (``.gz``, ``.xz``, ``.bz2`` read transparently), without line ends.
+
+    Decoding is the classification readers' (:mod:`textsmooth.io.readers`): a UTF-8 byte-order mark at
+    the start is dropped, lines are split on ``\\n`` only (a final ``\\r`` is dropped), so U+2028 and
+    similar characters stay inside their line.
 
     Raises:
-        DataError: the file is missing, is not UTF-8 (names the line), or has an empty line (names
-            the row; each line is one target, so an empty one is a mistake) unless ``allow_empty``.
+        DataError: the path is missing or a folder; the file is empty (no target at all); a byte is
+            not UTF-8 (names the line); or a line is empty or white space only (names the row; each
+            line is one target, so an empty one is a mistake) unless ``allow_empty``.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError("is a folder, not a text file", path=path, hint="give the file of target sentences")
     if not path.is_file():
         raise DataError("file does not exist", path=path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    lines: list[str] = []
     try:
-        with opener(path, "rb") as handle:
-            for row, raw in enumerate(handle, start=1):
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise DataError(f"line is not valid UTF-8 ({exc.reason})", path=path, row=row) from exc
-                lines.append(line.rstrip("\r\n"))
-    except (OSError, EOFError) as exc:
-        raise DataError(f"cannot read file: {exc}", path=path) from exc
+        text = _read_text(path)  # refuses an empty file, names the row of a non-UTF-8 byte, drops a BOM
+    except OSError as exc:
+        raise DataError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
+    lines = _lines(text)
     if not allow_empty:
         check_texts(lines, name="targets", path=path)
     return lines
 
 
 def check_texts(texts: Sequence[str], *, name: str = "targets", path: str | Path | None = None) -> list[str]:
-    """``texts`` as a list, refusing non-strings and empty / white-space-only entries (named by row)."""
+    """``texts`` as a list, refusing no texts at all, non-strings and empty / white-space-only entries.
+
+    Errors name ``path`` (when given), the 1-based row and ``name``.
+    """
     if isinstance(texts, str):
         raise InputError(f"{name} must be a sequence of strings, not one string", column=name)
     out = list(texts)
+    if not out:
+        raise DataError(f"{name} is empty (no sentences)", path=path, column=name)
     for i, text in enumerate(out):
         if not isinstance(text, str):
             raise DataError(
@@ -74,24 +79,14 @@ def check_texts(texts: Sequence[str], *, name: str = "targets", path: str | Path
 
 
 def multi30k_root(root: str | Path | None = None) -> Path:
-    """The Multi30k folder: ``root``, else ``$TEXTSMOOTH_MULTI30K``, else ``../shared/data/multi30k``
-    beside the current folder or one of its parents."""
-    candidates: list[Path] = []
-    if root is not None:
-        candidates.append(Path(root))
-    elif os.environ.get("TEXTSMOOTH_MULTI30K"):
-        candidates.append(Path(os.environ["TEXTSMOOTH_MULTI30K"]))
-    else:
-        here = Path.cwd().resolve()
-        candidates += [p / "shared" / "data" / "multi30k" for p in [here, *here.parents]]
-    for cand in candidates:
-        if (cand / "task1").is_dir():
-            return cand
-    raise DataError(
-        "Multi30k folder not found",
-        path=candidates[0] if candidates else None,
-        hint="pass root=, or set TEXTSMOOTH_MULTI30K to the folder holding task1/ and task2/",
-    )
+    """The Multi30k folder (the one holding ``task1/`` and ``task2/``).
+
+    Found by :func:`textsmooth.io.corpora.find_data_dir`, the rule every loader uses: ``root`` (the
+    Multi30k folder or a data folder holding ``multi30k/``), else ``$TEXTSMOOTH_DATA/multi30k``, else the
+    known places (``../shared/data/multi30k`` beside the checkout, the package data, the current
+    directory). Raises :class:`~textsmooth.errors.DataError` listing every place searched.
+    """
+    return find_data_dir("multi30k", root, marker="task1")
 
 
 def load_multi30k(

@@ -13,13 +13,30 @@ Of a sentence-transformers folder only the Transformer module is used (its ``mod
 it is); our pooling and normalisation replace its Pooling/Normalize modules, and any other module (a
 Dense projection, for instance) is ignored with a warning.
 
-Precision: ``auto`` (default) runs the encoder under bfloat16 autocast when the CPU has native bf16
-support (AVX512-BF16/AMX, as on these machines: about 3x faster than float32, cosine to the float32
-vectors > 0.9999) and in float32 otherwise; ``fp32`` forces float32. Vectors are always stored float32.
+Batch invariance. A sentence's vector does not depend on the other sentences of the call, so a neighbour
+table does not depend on the batch size, the shard size or where an interrupted run resumed:
 
-Embeddings are cached on disk as float32 ``.npy`` files with a manifest (model fingerprint, pooling,
-maximum length, a hash of the texts). A cached file is used only when all of them match; computing is
-done in shards written atomically, so an interrupted run resumes from its last finished shard.
+- precision ``fp32`` is the default. (The former default, ``auto``, ran bfloat16 autocast on CPUs
+  with native bf16 and float32 elsewhere, so vectors depended on the CPU model, and under bf16 a
+  vector moved by up to 7e-4 when another sentence joined its batch, as reported on an AVX512-BF16
+  machine.) ``bf16`` stays available as an explicit, faster opt-in on CPUs with native bf16; it is
+  recorded in the cache key and the manifest, and its vectors are *not* batch invariant;
+- a batch only holds sentences of the same token length, so no sentence is ever padded. Padding was
+  the remaining source of batch dependence in float32: padded and unpadded vectors of the same
+  sentence differ by ~1e-7, enough to swap near-tied neighbours (measured in docs/sequence.md);
+  same-length batches of 1 to 128 sentences gave bit-identical vectors;
+- a forward pass has at least :data:`MIN_ROWS` rows (a shorter chunk is repeated to fill it): with
+  several threads a single-row pass took another kernel path (vectors off by ~1e-7).
+
+Across CPU models float32 results can still differ in the last bits (different GEMM kernels); that is
+not tested here.
+
+Embeddings are cached on disk as float32 ``.npy`` files with a manifest. The cache key and the manifest
+hold everything that can change the vectors: the model fingerprint (sha256 of its files), pooling,
+maximum length, normalisation, precision, the batching scheme, and, for ``bf16`` only, the batch size,
+the shard size and whether the CPU has native bf16 (its vectors depend on them). A cached file is used
+only when all of them and the texts' hash match; computing is done in shards written atomically, so an
+interrupted run resumes from its last finished shard.
 """
 
 from __future__ import annotations
@@ -42,6 +59,7 @@ from textsmooth.sequence._threads import thread_limit
 
 __all__ = [
     "EMBEDDINGS_KIND",
+    "MIN_ROWS",
     "SentenceEncoder",
     "default_model_path",
     "embed_texts",
@@ -50,8 +68,12 @@ __all__ = [
 
 EMBEDDINGS_KIND = "sentence-embeddings"
 Pooling = Literal["cls", "mean"]
-Precision = Literal["auto", "fp32", "bf16"]
+Precision = Literal["fp32", "bf16"]
 _HASH_CHUNK = 1 << 22
+MIN_ROWS = 4
+"""Fewest rows of a forward pass; a smaller chunk of same-length sentences is repeated to this size."""
+_BATCHING = "same-length-v1"  # recorded in the cache key: how sentences are grouped into forward passes
+_LENGTH_BLOCK = 8192  # texts tokenised at once to find their lengths
 
 
 def default_model_path() -> Path:
@@ -71,6 +93,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _cpu_has_bf16() -> bool:
+    """Whether oneDNN has native bf16 kernels on this CPU (recorded for ``bf16`` runs only)."""
     try:
         import torch
 
@@ -131,13 +154,15 @@ class SentenceEncoder:
         model: a local sentence-transformers or Hugging Face model folder; ``None`` for the default
             offline all-MiniLM-L6-v2.
         pooling: ``mean`` (default, MiniLM's own pooling) or ``cls`` (the paper's choice for BERT).
-        batch_size: sentences per forward pass (sentences are sorted by length to limit padding).
+        batch_size: most sentences per forward pass. A pass holds sentences of one token length only
+            (no padding), so in ``fp32`` the vectors do not depend on it.
         max_length: tokens kept per sentence; default: the model's ``max_seq_length`` or at most 512.
         normalize: scale vectors to unit length (cosine = inner product). Keep it on for retrieval.
         num_threads: torch CPU threads while encoding (restored afterwards); ``None``: all cores but one,
             at least 1 (see :mod:`textsmooth.sequence._threads` for why).
-        precision: ``auto`` (bf16 autocast where the CPU supports bf16 natively, else fp32), ``fp32``
-            or ``bf16``.
+        precision: ``fp32`` (default: vectors independent of the batch and of the CPU's bf16 support) or
+            ``bf16`` (bfloat16 autocast: faster on CPUs with native bf16, vectors ~1e-3 off and dependent
+            on the batch; an explicit opt-in, recorded in the cache key and manifests).
 
     The model is loaded lazily on first use; :meth:`load` loads it now and raises
     :class:`~textsmooth.errors.ModelLoadError` for a path that does not exist or does not hold a
@@ -158,7 +183,7 @@ class SentenceEncoder:
         max_length: int | None = None,
         normalize: bool = True,
         num_threads: int | None = None,
-        precision: Precision = "auto",
+        precision: Precision = "fp32",
     ) -> None:
         self.model = model
         self.pooling = pooling
@@ -182,9 +207,15 @@ class SentenceEncoder:
             raise ConfigError(f"pooling must be 'cls' or 'mean', got {self.pooling!r}", column="pooling")
         if int(self.batch_size) < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}", column="batch_size")
-        if self.precision not in ("auto", "fp32", "bf16"):
+        if self.precision == "auto":
             raise ConfigError(
-                f"precision must be 'auto', 'fp32' or 'bf16', got {self.precision!r}", column="precision"
+                "precision 'auto' was removed: it chose bf16 or fp32 by CPU, so vectors depended on the CPU",
+                column="precision",
+                hint="use 'fp32' (default) or, explicitly, 'bf16'",
+            )
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(
+                f"precision must be 'fp32' or 'bf16', got {self.precision!r}", column="precision"
             )
         if self.max_length is not None and int(self.max_length) < 2:
             raise ConfigError(f"max_length must be >= 2, got {self.max_length}", column="max_length")
@@ -229,7 +260,7 @@ class SentenceEncoder:
         model.eval()
         limit = self.max_length or st_max_length or getattr(tokenizer, "model_max_length", 512)
         self._max_length = int(min(int(limit), 512 if self.max_length is None else int(limit)))
-        self._bf16 = self.precision == "bf16" or (self.precision == "auto" and _cpu_has_bf16())
+        self._bf16 = self.precision == "bf16"
         self._loaded = (tokenizer, model)
         try:
             probe = self._forward(["a test sentence"])
@@ -245,35 +276,38 @@ class SentenceEncoder:
         self.dim_ = int(probe.shape[1])
         return self
 
-    @property
-    def fingerprint(self) -> str:
-        """sha256 of the model files and of every setting that changes the vectors."""
-        if self._fingerprint is None:
-            self.load()
-            files = _model_fingerprint(self.path)
-            settings = json.dumps(
-                {
-                    "files": files,
-                    "pooling": self.pooling,
-                    "max_length": self._max_length,
-                    "norm": self.normalize,
-                    "bf16": self._bf16,
-                },
-                sort_keys=True,
-            )
-            self._fingerprint = hashlib.sha256(settings.encode("utf-8")).hexdigest()
-        return self._fingerprint
-
-    def describe(self) -> dict[str, Any]:
-        """Settings for manifests: model path, pooling, max length, normalisation, fingerprint."""
-        return {
-            "model": str(self.path),
+    def _vector_settings(self) -> dict[str, Any]:
+        """Every setting that can change the vectors (what the fingerprint hashes, besides the files)."""
+        settings: dict[str, Any] = {
             "pooling": self.pooling,
             "max_length": self._max_length,
-            "normalize": self.normalize,
-            "precision": "bf16" if self._bf16 else "fp32",
-            "fingerprint": self.fingerprint,
+            "normalize": bool(self.normalize),
+            "precision": self.precision,
+            "batching": _BATCHING,
+            "min_rows": MIN_ROWS,
         }
+        if self._bf16:  # bf16 vectors depend on the batch and on the CPU's kernels
+            settings["batch_size"] = int(self.batch_size)
+            settings["cpu_native_bf16"] = _cpu_has_bf16()
+        return settings
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of the model files and of every setting that can change the vectors.
+
+        Settings: pooling, max length, normalisation, precision, the batching scheme, and for ``bf16``
+        also the batch size and whether the CPU has native bf16. It is the embedding cache key.
+        """
+        self.load()
+        if self._fingerprint is None:  # the files' hash (slow: reads the weights) is computed once
+            self._fingerprint = _model_fingerprint(self.path)
+        settings = json.dumps({"files": self._fingerprint, **self._vector_settings()}, sort_keys=True)
+        return hashlib.sha256(settings.encode("utf-8")).hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        """Settings for manifests: model path, every vector setting (see :attr:`fingerprint`), fingerprint."""
+        self.load()
+        return {"model": str(self.path), **self._vector_settings(), "fingerprint": self.fingerprint}
 
     # ------------------------------------------------------------------ encoding
     def _forward(self, texts: Sequence[str]) -> np.ndarray:
@@ -303,7 +337,9 @@ class SentenceEncoder:
     ) -> np.ndarray:
         """Vectors of ``texts``: a ``(len(texts), dim)`` float32 array (unit rows when ``normalize``).
 
-        Sentences are sorted by length for batching and returned in input order.
+        Sentences are grouped by token length (longest first, then input order) into passes of at most
+        ``batch_size`` sentences of one length, so nothing is padded, and returned in input order.
+        In ``fp32`` a sentence's vector does not depend on the other texts or on ``batch_size``.
         """
         self.load()
         texts = list(texts)
@@ -314,19 +350,46 @@ class SentenceEncoder:
             self._encode_into(out, texts, progress, on_batch)
         return out
 
+    def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
+        """Number of tokens of each text after truncation to the maximum length (int64)."""
+        self.load()
+        assert self._loaded is not None
+        tokenizer = self._loaded[0]
+        texts = list(texts)
+        out = np.zeros(len(texts), dtype=np.int64)
+        for lo in range(0, len(texts), _LENGTH_BLOCK):
+            ids = tokenizer(
+                texts[lo : lo + _LENGTH_BLOCK],
+                truncation=True,
+                max_length=self._max_length,
+                return_attention_mask=False,
+                return_token_type_ids=False,
+            )["input_ids"]
+            out[lo : lo + len(ids)] = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        return out
+
+    def _batches(self, texts: list[str]) -> list[np.ndarray]:
+        """Row indices of each forward pass: one token length per pass, at most ``batch_size`` rows."""
+        lengths = self.token_lengths(texts)
+        order = np.lexsort((np.arange(len(texts)), -lengths))  # longest first, then input order
+        cuts = np.flatnonzero(np.diff(lengths[order])) + 1
+        size = int(self.batch_size)
+        return [run[i : i + size] for run in np.split(order, cuts) for i in range(0, run.shape[0], size)]
+
     def _encode_into(
         self, out: np.ndarray, texts: list[str], progress: bool, on_batch: Callable[[int], None] | None
     ) -> None:
-        order = np.argsort([-len(t) for t in texts], kind="stable")
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(texts), desc="embed", unit="sent", leave=False)
         try:
-            for start in range(0, len(texts), int(self.batch_size)):
-                idx = order[start : start + int(self.batch_size)]
-                out[idx] = self._forward([texts[i] for i in idx])
+            for idx in self._batches(texts):
+                chunk = [texts[i] for i in idx]
+                if len(chunk) < MIN_ROWS:  # a 1-row pass can take another kernel path: repeat the chunk
+                    chunk = (chunk * MIN_ROWS)[:MIN_ROWS]
+                out[idx] = self._forward(chunk)[: len(idx)]
                 if bar is not None:
                     bar.update(len(idx))
                 if on_batch is not None:
@@ -337,8 +400,10 @@ class SentenceEncoder:
 
 
 # ---------------------------------------------------------------------- cached embeddings
-def _cache_key(encoder: SentenceEncoder, texts_sha: str) -> str:
-    return hashlib.sha256(f"{encoder.fingerprint}:{texts_sha}".encode()).hexdigest()[:20]
+def _cache_key(encoder: SentenceEncoder, texts_sha: str, shard_size: int) -> str:
+    """Cache file key: encoder fingerprint + texts' hash (+ shard size for bf16, which changes batches)."""
+    extra = f":shards={int(shard_size)}" if encoder.precision == "bf16" else ""
+    return hashlib.sha256(f"{encoder.fingerprint}:{texts_sha}{extra}".encode()).hexdigest()[:20]
 
 
 def load_embeddings(
@@ -362,7 +427,8 @@ def load_embeddings(
         )
     if encoder is not None and manifest.get("parameters", {}).get("fingerprint") != encoder.fingerprint:
         raise StaleArtifactError(
-            "embeddings were computed with another model or other pooling/length settings",
+            "embeddings were computed with another model or other settings (pooling, max length, "
+            "precision, batching)",
             path=path,
             hint="delete the file (or the cache folder) to recompute",
         )
@@ -390,10 +456,13 @@ def embed_texts(
     """Embed ``texts`` with ``encoder``, reusing and filling an on-disk cache.
 
     With ``cache_dir``: the result is ``cache_dir/embeddings-<key>.npy`` (+ manifest), ``key`` derived
-    from the model fingerprint and the texts' hash, so a changed text, model or setting never reuses
-    old vectors. A file whose manifest does not match (a stale or foreign cache entry) is recomputed
-    and replaced, with a warning. Work is done in shards of ``shard_size`` texts, each saved
-    atomically under ``embeddings-<key>.parts/``: after an interruption the next call resumes.
+    from the encoder's :attr:`~SentenceEncoder.fingerprint` (model files and every setting that can
+    change the vectors) and the texts' hash, so a changed text, model or setting never reuses old
+    vectors, and a warm cache gives the vectors a cold run would (for ``bf16``, whose vectors depend on
+    the batch, the key also holds ``shard_size``). A file whose manifest does not match (a stale or
+    foreign cache entry) is recomputed and replaced, with a warning. Work is done in shards of
+    ``shard_size`` texts, each saved atomically under ``embeddings-<key>.parts<shard_size>/``: after an
+    interruption the next call resumes.
     Without ``cache_dir`` everything stays in memory.
     """
     texts = list(texts)
@@ -407,7 +476,7 @@ def embed_texts(
     encoder.load()
     cache_dir = Path(cache_dir)
     texts_sha = hash_texts(texts)
-    key = _cache_key(encoder, texts_sha)
+    key = _cache_key(encoder, texts_sha, int(shard_size))
     final = cache_dir / f"embeddings-{key}.npy"
     if final.exists():
         try:
@@ -451,7 +520,7 @@ def embed_texts(
     write_manifest(
         final,
         kind=EMBEDDINGS_KIND,
-        parameters=encoder.describe(),
+        parameters={**encoder.describe(), "shard_size": int(shard_size)},
         inputs={"texts_sha256": texts_sha, "n_texts": len(texts)},
         extra={"dim": int(result.shape[1])},
     )
