@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from textsmooth.errors import ConfigError, DataError
-from textsmooth.io.readers import TextDataset
+from textsmooth.io.readers import TextDataset, split_lines
 
 __all__ = ["CORPORA", "DATA_ENV", "data_search_paths", "find_data_dir", "load_corpus"]
 
@@ -188,7 +188,7 @@ def _imdb(root: Path) -> tuple[TextDataset, TextDataset]:
 def _strip_headers(message: str) -> str:
     head, _, body = message.partition("\n\n")
     subject = ""
-    for line in head.splitlines():
+    for line in split_lines(head):
         if line.lower().startswith("subject:"):
             subject = line.split(":", 1)[1].strip()
             break
@@ -218,7 +218,7 @@ def _sst2(root: Path, splits: tuple[str, str] = ("train", "test")) -> tuple[Text
     for split in splits:
         path = _need(root / "SST" / "binary" / f"sentiment-{split}.xz")
         texts, names = [], []
-        for line in lzma.decompress(path.read_bytes()).decode("utf-8").splitlines():
+        for line in split_lines(lzma.decompress(path.read_bytes()).decode("utf-8")):
             if not line.strip():
                 continue
             text, _, label = line.rpartition("\t")
@@ -237,7 +237,7 @@ def _trec(root: Path) -> tuple[TextDataset, TextDataset]:
     for split, name in (("train", "train_5500.label.xz"), ("test", "TREC_10.label.xz")):
         path = _need(root / "TREC" / name)
         texts, names = [], []
-        for line in lzma.decompress(path.read_bytes()).decode("latin-1").splitlines():
+        for line in split_lines(lzma.decompress(path.read_bytes()).decode("latin-1")):
             tag, _, question = line.partition(" ")
             texts.append(question.strip())
             names.append(tag.split(":", 1)[0])

@@ -31,7 +31,7 @@ import numpy as np
 from textsmooth.errors import DataError, LabelError
 from textsmooth.io.manifest import hash_texts, sha256_file
 
-__all__ = ["FORMATS", "TextDataset", "from_hf_dataset", "read_class_scores", "read_dataset"]
+__all__ = ["FORMATS", "TextDataset", "from_hf_dataset", "read_class_scores", "read_dataset", "split_lines"]
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
 _COMPRESSION = {".gz": gzip.decompress, ".xz": lzma.decompress, ".bz2": bz2.decompress}
@@ -381,7 +381,7 @@ def _read_delimited(path: Path, delimiter: str, columns: Sequence[str] | None) -
     return records
 
 
-def _lines(text: str) -> list[str]:
+def split_lines(text: str) -> list[str]:
     """Lines split on ``\\n`` only (a trailing ``\\r`` is dropped).
 
     Not :meth:`str.splitlines`, which also splits on U+0085, U+2028, U+2029 and other separators that
@@ -395,7 +395,7 @@ def _lines(text: str) -> list[str]:
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     records = []
-    for number, line in enumerate(_lines(_read_text(path)), start=1):
+    for number, line in enumerate(split_lines(_read_text(path)), start=1):
         if not line.strip():
             continue
         try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textsmooth.errors import DataError, InputError
 from textsmooth.io.corpora import find_data_dir
-from textsmooth.io.readers import _lines, _read_text
+from textsmooth.io.readers import _read_text, split_lines
 
 __all__ = [
     "MULTI30K_LANGS",
@@ -43,7 +43,7 @@ def read_lines(path: str | Path, *, allow_empty: bool = False) -> list[str]:
         text = _read_text(path)  # refuses an empty file, names the row of a non-UTF-8 byte, drops a BOM
     except OSError as exc:
         raise DataError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
-    lines = _lines(text)
+    lines = split_lines(text)
     if not allow_empty:
         check_texts(lines, name="targets", path=path)
     return lines

@@ -42,7 +42,7 @@ from torch import nn
 
 from textsmooth.errors import ArtifactError, ConfigError, InputError
 from textsmooth.io.atomic import atomic_path, atomic_write_text
-from textsmooth.io.readers import TextDataset
+from textsmooth.io.readers import TextDataset, split_lines
 from textsmooth.models import split_logits
 from textsmooth.training.config import TrainConfig
 from textsmooth.training.factory import Featurizer, TextFeaturizer, build_model
@@ -462,7 +462,7 @@ def _own_metrics(path: Path, config: TrainConfig) -> bool:
     """Whether every line of ``path`` is a metrics line the loop wrote for ``config``."""
     fingerprint = config.fingerprint()
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = split_lines(path.read_text(encoding="utf-8"))
         records = [json.loads(line) for line in lines if line.strip()]
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False
