@@ -66,3 +66,20 @@ def test_environment_variable_and_explicit_root(tmp_path, monkeypatch):
     assert load_corpus("trec", tmp_path / "data" / "senteval")[1].texts == ["Where is Oslo ?"]
     with pytest.raises(DataError, match=r"senteval/ \(with TREC\) not found"):
         load_corpus("trec", tmp_path)
+
+
+def test_corpus_lines_split_on_newline_only(tmp_path):
+    """A latin-1 0x85 byte (U+0085, NEL) or U+2028 inside a line is text, not a line break."""
+    trec = tmp_path / "senteval" / "TREC"
+    trec.mkdir(parents=True)
+    (trec / "train_5500.label.xz").write_bytes(
+        lzma.compress(b"DESC:manner How do I\x85 fly ?\r\nHUM:ind Who ?\n")
+    )
+    (trec / "TREC_10.label.xz").write_bytes(lzma.compress(b"LOC:city Where is Oslo ?\n"))
+    sst = tmp_path / "senteval" / "SST" / "binary"
+    sst.mkdir(parents=True)
+    for split in ("train", "test"):
+        (sst / f"sentiment-{split}.xz").write_bytes(lzma.compress("a fine\u2028film\t1\ndull\t0\n".encode()))
+    train, _ = load_corpus("trec", tmp_path)
+    assert train.texts == ["How do I\x85 fly ?", "Who ?"]
+    assert load_corpus("sst2", tmp_path)[0].texts == ["a fine\u2028film", "dull"]
