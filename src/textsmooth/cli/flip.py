@@ -52,6 +52,10 @@ def register(app: typer.Typer) -> None:
         check_writable({"-o": output})
         if output.suffix.lower() != ".parquet":
             raise ConfigError("the output of flip is Parquet", option="-o", hint="name it something.parquet")
+        if not 0 <= rate <= 1:  # also NaN; checked before the data is read, naming the option
+            raise ConfigError(f"must be in [0, 1], got {rate}", option="--rate")
+        if kind not in ("symmetric", "pair"):
+            raise ConfigError(f"unknown flip kind {kind!r}", option="--kind", hint="use symmetric or pair")
         dataset = read_cli_dataset(str(data), text_col, label_col, id_col, file_format, columns)
         noisy, flipped = flip_labels(
             dataset.labels, rate=rate, kind=kind, seed=seed, n_classes=dataset.n_classes

@@ -10,6 +10,7 @@ from textsmooth.cli._common import (
     COLUMNS_HELP,
     FORMAT_HELP,
     TEXT_COL_HELP,
+    check_writable,
     console,
     friendly_errors,
     read_cli_dataset,
@@ -50,7 +51,7 @@ def register(app: typer.Typer) -> None:
         from textsmooth.io.atomic import atomic_path
         from textsmooth.io.manifest import write_manifest
         from textsmooth.io.paths import check_output_paths
-        from textsmooth.training.saved import load_classifier
+        from textsmooth.training.saved import check_device, load_classifier
 
         if output.suffix.lower() != ".parquet":
             raise ConfigError(
@@ -59,6 +60,8 @@ def register(app: typer.Typer) -> None:
         if batch_size < 1:
             raise ConfigError(f"must be >= 1, got {batch_size}", option="--batch-size")
         check_output_paths({"-o": output}, inputs=[data])
+        check_writable({"-o": output})
+        check_device(device, option="--device")
         if output.resolve().is_relative_to(model_dir.resolve()):
             raise ConfigError(
                 f"{output} is inside the model folder", option="-o", hint="write predictions elsewhere"

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,6 +241,8 @@ def load_recipe(path: str | Path) -> Recipe:
     path = Path(path)
     if not path.exists():
         raise ConfigError("recipe file does not exist", path=path)
+    if path.is_dir():
+        raise ConfigError("is a folder, not a recipe file", path=path, hint="pass a recipe .yaml file")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -325,6 +328,26 @@ def _validate(recipe: Recipe, path: Path) -> None:
         isinstance(s, int) and not isinstance(s, bool) for s in recipe.seeds
     ):
         raise ConfigError("seeds must be a list of integers", path=path, column="seeds")
+    for name in ("seeds", "models"):  # a repeated entry would give two runs of one run id
+        values = getattr(recipe, name)
+        if not isinstance(values, list) or len({json.dumps(v) for v in values}) != len(values):
+            raise ConfigError(
+                f"{name} must be a list without repeated entries, got {values!r}", path=path, column=name
+            )
+    for name in ("max_train", "max_test"):
+        value = getattr(recipe, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(
+                f"{name} must be an integer >= 1 (or null: all rows), got {value!r}", path=path, column=name
+            )
+    fraction = recipe.dev_fraction
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction < 1:
+        raise ConfigError(
+            f"dev_fraction must be a number in (0, 1), got {fraction!r}",
+            path=path,
+            column="dev_fraction",
+            hint="0.25 is the paper's 3:1 train/dev split",
+        )
     # builds every TrainConfig now: unknown fields, methods and models fail before any training
     for model, row, seed in itertools.product(recipe.models, recipe.methods, recipe.seeds):
         try:

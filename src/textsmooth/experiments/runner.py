@@ -301,6 +301,7 @@ def run_recipe(
     train_full, test = load_recipe_data(recipe)
     specs = recipe.runs(label_names=train_full.label_names, seeds=chosen)
     _preflight(specs, recipe, train_full)
+    _check_same_recipe_and_data(out, recipe, train_full, test)
     results = _check_finished_runs(specs, out)
     (out / "results").mkdir(parents=True, exist_ok=True)
     _write_recipe_copy(recipe, out / "recipe.yaml")
@@ -451,6 +452,51 @@ _RUNTIME_FIELDS = ("num_threads",)
 _NO_DEFAULT = ("model", "method", "seed")
 
 
+def _check_same_recipe_and_data(out: Path, recipe: Recipe, train: TextDataset, test: TextDataset) -> None:
+    """Refuse to add runs to a folder holding results of another recipe or of other data.
+
+    Result files are keyed by run id, which names neither the recipe nor its data: without this check a
+    second recipe run into the same folder would replace its ``recipe.yaml`` and mix its results with
+    the first one's in the report, and an edited ``max_train``, ``max_test``, ``dev_fraction`` or data
+    file would silently reuse results computed on other data.
+    """
+    import yaml
+
+    if not any((out / "results").glob("*.json")):
+        return
+    try:
+        before = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        before = None
+    try:
+        recipe_before = yaml.safe_load((out / "recipe.yaml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        recipe_before = None
+    before = before if isinstance(before, dict) else {}
+    recipe_before = recipe_before if isinstance(recipe_before, dict) else {}
+    name = before.get("recipe", recipe_before.get("name"))
+    if name is not None and name != recipe.name:
+        raise ConfigError(
+            f"the run folder holds results of recipe {name!r}, not {recipe.name!r}; nothing was trained",
+            path=out,
+            hint="run each recipe into its own folder (-o)",
+        )
+    changed = []
+    for key, data in (("train", train), ("test", test)):
+        stored = before.get(key) if isinstance(before.get(key), dict) else {}
+        if stored.get("content_sha256") not in (None, data.content_sha256):
+            changed.append(f"{key} data")
+    if "dev_fraction" in recipe_before and recipe_before["dev_fraction"] != recipe.dev_fraction:
+        changed.append(f"dev_fraction {recipe_before['dev_fraction']} -> {recipe.dev_fraction}")
+    if changed:
+        raise ConfigError(
+            f"the run folder holds results of {recipe.name!r} computed with other data "
+            f"({', '.join(changed)}); nothing was trained",
+            path=out,
+            hint="run into a new folder (-o), or delete its results folder to recompute them",
+        )
+
+
 def _check_finished_runs(specs: list[RunSpec], out: Path) -> dict[str, dict[str, Any]]:
     """The finished results of ``specs`` in ``out`` (by run id). A finished result is reused only if it
     was made by the same configuration and data variant: editing a recipe and running it into the same
@@ -566,9 +612,16 @@ def _seconds_so_far(run_dirs: list[Path], ledger: Path, fingerprint: str) -> flo
 
 
 def _preflight(specs: list[RunSpec], recipe: Recipe, train_full: TextDataset) -> None:
-    """Check every run's data split before any training starts (a class missing from a dev split)."""
+    """Check every run's device and data split before any training starts (a GPU this machine lacks, a
+    class missing from a dev split)."""
     from textsmooth.training.loop import check_splits
+    from textsmooth.training.saved import check_device
 
+    for device in sorted({spec.config.device for spec in specs}):
+        try:
+            check_device(device)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, path=recipe.path, column="device", hint=exc.hint) from exc
     seen = set()
     for spec in specs:
         key = (spec.seed, json.dumps(spec.data_change, sort_keys=True))

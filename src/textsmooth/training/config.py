@@ -6,15 +6,66 @@ import dataclasses
 import hashlib
 import json
 import math
+import numbers
+import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from textsmooth.errors import ConfigError
 from textsmooth.training.objectives import KWLS_VARIANTS, METHODS
 
-__all__ = ["MODELS", "SELECTION_METRICS", "TrainConfig"]
+__all__ = ["MODELS", "SELECTION_METRICS", "TrainConfig", "check_device_name"]
 
 MODELS = ("textcnn", "bilstm", "minilm")
+_INT_FIELDS = (
+    "embed_dim",
+    "hidden_dim",
+    "n_filters",
+    "max_length",
+    "min_freq",
+    "max_vocab",
+    "epochs",
+    "batch_size",
+    "patience",
+    "seed",
+)
+# name: (lower bound, upper bound or None, lower bound excluded)
+_NUMBER_FIELDS: dict[str, tuple[float, float | None, bool]] = {
+    "epsilon": (0.0, 1.0, False),
+    "alpha": (0.0, None, False),
+    "beta": (0.0, None, False),
+    "flip_rate": (0.0, 1.0, False),
+    "soft_temperature": (0.0, None, True),
+    "k1": (0.0, None, True),
+    "b": (0.0, 1.0, False),
+    "k2": (0.0, None, True),
+    "lr": (0.0, None, True),
+    "weight_decay": (0.0, None, False),
+}
+_DEVICE = re.compile(r"(cpu|cuda|mps|xpu)(:\d+)?")
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_device_name(device: str, *, option: str | None = None) -> None:
+    """Raise :class:`ConfigError` unless ``device`` is written like a torch device (``cpu``, ``cuda``,
+    ``cuda:1``, ``mps``); whether it is present on this machine is checked where a model is placed."""
+    if not isinstance(device, str) or not _DEVICE.fullmatch(device):
+        raise ConfigError(
+            f"unknown device {device!r}",
+            column=None if option else "device",
+            option=option,
+            hint="use cpu, cuda, cuda:N or mps",
+        )
+
+
 SELECTION_METRICS = ("macro_f1", "accuracy", "balanced_accuracy", "nll")
 
 
@@ -76,6 +127,7 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._check_types()
         if self.model not in MODELS:
             raise ConfigError(
                 f"unknown model {self.model!r}", column="model", hint=f"use one of {', '.join(MODELS)}"
@@ -110,6 +162,52 @@ class TrainConfig:
             raise ConfigError(f"flip_rate must be in [0, 1], got {self.flip_rate}", column="flip_rate")
         if self.method == "flip" and self.flip_rate == 0:
             raise ConfigError("method 'flip' needs flip_rate > 0", column="flip_rate")
+
+    def _check_types(self) -> None:
+        """Every field has the type and range it is used with, so that a recipe typo (``epochs: 1.5``,
+        ``lr: fast``, ``lr: 1e-3``, which YAML reads as a string) is a ``ConfigError`` naming the field
+        before anything trains, not a traceback in the middle of a run."""
+        for name in _INT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise ConfigError(f"{name} must be an integer, got {value!r}", column=name)
+            if type(value) is not int:  # a numpy integer: JSON-ready, same fingerprint as the int
+                setattr(self, name, int(value))
+        if self.num_threads is not None and (
+            isinstance(self.num_threads, bool)
+            or not isinstance(self.num_threads, numbers.Integral)
+            or self.num_threads < 1
+        ):
+            raise ConfigError(
+                f"num_threads must be an integer >= 1 or null, got {self.num_threads!r}", column="num_threads"
+            )
+        for name, (low, high, low_open) in _NUMBER_FIELDS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                hint = None
+                if isinstance(value, str) and _looks_numeric(value):
+                    hint = f"YAML reads {value} as text: write it with a dot and a signed exponent (1.0e-3)"
+                raise ConfigError(f"{name} must be a number, got {value!r}", column=name, hint=hint)
+            if type(value) not in (int, float):  # a numpy number (Python ints stay ints: same fingerprint)
+                value = float(value)
+                setattr(self, name, value)
+            too_low = value <= low if low_open else value < low
+            if too_low or (high is not None and value > high):
+                bounds = f"{'(' if low_open else '['}{low:g}, {'inf)' if high is None else f'{high:g}]'}"
+                raise ConfigError(f"{name} must be in {bounds}, got {value!r}", column=name)
+        for name in ("min_freq", "max_vocab"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}", column=name)
+        for name in ("model", "method", "kwls_variant", "select_by", "tokenizer", "device"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(f"{name} must be a string, got {getattr(self, name)!r}", column=name)
+        if isinstance(self.model_path, os.PathLike):
+            self.model_path = os.fspath(self.model_path)
+        if self.model_path is not None and not isinstance(self.model_path, str):
+            raise ConfigError(f"model_path must be a path, got {self.model_path!r}", column="model_path")
+        if not isinstance(self.extra, dict):
+            raise ConfigError(f"extra must be a mapping, got {self.extra!r}", column="extra")
+        check_device_name(self.device)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "config") -> TrainConfig:

@@ -279,7 +279,12 @@ def train_classifier(
         ConfigError: ``out_dir`` holds a checkpoint of another configuration, a ``metrics.jsonl`` the
             loop did not write, or a ``model`` that is not a saved classifier.
         ArtifactError: ``out_dir/checkpoint.pt`` is truncated or corrupt.
+
+    ``config.device`` must be one this machine has (a ``ConfigError`` otherwise, before any work).
     """
+    from textsmooth.training.saved import check_device
+
+    check_device(config.device)
     check_splits(train, dev)
     if test is not None and (test.labels is None or list(test.label_names) != list(train.label_names)):
         raise InputError(

@@ -54,6 +54,7 @@ __all__ = [
     "CLASSIFIER_KIND",
     "FORMAT_VERSION",
     "SavedClassifier",
+    "check_device",
     "check_replaceable",
     "load_classifier",
     "save_classifier",
@@ -117,6 +118,16 @@ def check_replaceable(path: str | Path) -> None:
             f"{path} exists and is not a saved textsmooth classifier; refusing to replace it",
             hint="move it away or choose another path for the model",
         )
+
+
+def _share_like_other_outputs(folder: Path) -> None:
+    """Give every file and folder under ``folder`` the mode ``open()`` would (``0o644`` with umask 022):
+    safetensors writes its file private (``0o600``), which would leave a model folder shared with a group
+    or another account with readable vocabulary and manifest but unreadable weights."""
+    from textsmooth.io.atomic import _file_mode
+
+    for item in folder.rglob("*"):
+        os.chmod(item, _dir_mode() if item.is_dir() else _file_mode())
 
 
 @contextlib.contextmanager
@@ -190,6 +201,7 @@ def save_classifier(
             model.encoder.config.save_pretrained(str(encoder_dir))
             model.tokenizer.save_pretrained(str(encoder_dir))
         files = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+        _share_like_other_outputs(tmp)
         manifest: dict[str, Any] = {
             "library": "textsmooth",
             "version": __version__,
@@ -389,6 +401,36 @@ def _build(path: Path, manifest: dict[str, Any]) -> tuple[nn.Module, TextFeaturi
     return model, TextFeaturizer(vocab, manifest["max_length"])
 
 
+def check_device(device: str, *, option: str | None = None) -> None:
+    """Raise :class:`ConfigError` unless torch can place a model on ``device`` on this machine.
+
+    ``"bogus"`` is not a device; ``"cuda"`` needs a CUDA build of torch and a GPU (``"cuda:2"`` a third
+    one), ``"mps"`` an Apple GPU. ``option`` (``"--device"``) is named in the message for the CLI.
+    """
+    from textsmooth.training.config import check_device_name
+
+    check_device_name(device, option=option)
+    kind, _, index = device.partition(":")
+    number = int(index) if index else 0
+    if kind == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        available = number < count
+        found = f"{count} CUDA device(s) found" if torch.version.cuda else "torch is built without CUDA"
+    elif kind == "mps":
+        available, found = torch.backends.mps.is_available(), "no Apple GPU"
+    elif kind == "xpu":
+        available, found = hasattr(torch, "xpu") and torch.xpu.is_available(), "no XPU"
+    else:
+        available, found = True, ""
+    if not available:
+        raise ConfigError(
+            f"device {device!r} is not available ({found})",
+            option=option,
+            column=None if option else "device",
+            hint="use cpu, or a device this machine has",
+        )
+
+
 def load_classifier(path: str | Path, *, device: str = "cpu") -> SavedClassifier:
     """Load a classifier folder written by :func:`save_classifier` (or by ``train_classifier(out_dir=D)``
     into ``D/model``), after verifying its manifest and the checksum of every file.
@@ -402,7 +444,9 @@ def load_classifier(path: str | Path, *, device: str = "cpu") -> SavedClassifier
             manifest describes; the Hugging Face encoder files cannot be loaded.
         ArtifactError: no manifest, or one of another kind or format; a file missing or not matching its
             checksum; a manifest edited by hand.
+        ConfigError: ``device`` is not a device, or not one this machine has.
     """
+    check_device(device)
     path = Path(path).expanduser()
     if not path.exists():
         raise ModelLoadError(
