@@ -272,3 +272,30 @@ def test_byte_level_words_path_equals_the_regex_path():
     slow = KeywordSmoother(tokenizer=tokenize, dtype=np.float64).fit(docs, labels)
     assert fast.vocabulary_.equals(slow.vocabulary_)
     np.testing.assert_array_equal(fast.transform(docs), slow.transform(docs))
+
+
+@pytest.mark.parametrize("smoother", [KeywordSmoother(k2=1.3), TfidfSmoother(), TfidfSmoother(tf="raw")])
+def test_count_table_gives_exactly_the_formula(smoother):
+    # instance term weights go through a table of the distinct counts: bit-identical to the formula
+    counts = np.array([1.0, 2.0, 1.0, 7.0, 3.0, 2.0, 65.0])
+    np.testing.assert_array_equal(
+        smoother._instance_term_weight_of_counts(counts), smoother._instance_term_weight(counts)
+    )
+    odd = np.array([1.0, 2.5, 1e7])  # not small integers: the formula itself
+    np.testing.assert_array_equal(
+        smoother._instance_term_weight_of_counts(odd), smoother._instance_term_weight(odd)
+    )
+
+
+def test_label_counts_are_the_per_label_word_sums():
+    texts = ["a b a", "b c", "c c d", "a d", "e"]
+    labels = [2, 0, 1, 2, 0]
+    smoother = KeywordSmoother(tokenizer="space").fit(texts, labels)
+    vocab = smoother.vocabulary_.to_pylist()
+    s = np.array([smoother.label_lengths_[m] for m in range(3)])
+    np.testing.assert_array_equal(s, [3.0, 3.0, 5.0])
+    # WLR is nonzero exactly where a label's texts contain the word
+    wlr = smoother.word_label_relevance_.toarray()
+    for m in range(3):
+        words = {w for t, y in zip(texts, labels, strict=True) if y == m for w in t.split(" ")}
+        assert {vocab[j] for j in np.flatnonzero(wlr[:, m])} == words

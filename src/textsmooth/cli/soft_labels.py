@@ -8,6 +8,7 @@ model fails, the soft labels just written are removed again, so a failed command
 
 from __future__ import annotations
 
+import math
 import warnings
 from enum import StrEnum
 from pathlib import Path
@@ -56,6 +57,7 @@ def build_generator(
     convention: str = "all",
     prior: str = "class-frequency",
     teacher_kind: str = "logits",
+    max_memory_gib: float | None = None,
 ):
     """The soft-label generator named ``method`` with the CLI's parameters."""
     from textsmooth.errors import ConfigError
@@ -65,10 +67,22 @@ def build_generator(
 
     if method == "kwls":
         return KeywordSmoother(
-            k1=k1, b=b, k2=k2, tokenizer=tokenizer, temperature=temperature, ilr_sum=ilr_sum
+            k1=k1,
+            b=b,
+            k2=k2,
+            tokenizer=tokenizer,
+            temperature=temperature,
+            ilr_sum=ilr_sum,
+            max_memory_gib=max_memory_gib,
         )
     if method == "tfidf":
-        return TfidfSmoother(tf=tf, tokenizer=tokenizer, temperature=temperature, ilr_sum=ilr_sum)
+        return TfidfSmoother(
+            tf=tf,
+            tokenizer=tokenizer,
+            temperature=temperature,
+            ilr_sum=ilr_sum,
+            max_memory_gib=max_memory_gib,
+        )
     if method == "uniform":
         return UniformSmoother(epsilon=epsilon, convention=convention)
     if method == "prior":
@@ -211,6 +225,15 @@ def register(app: typer.Typer) -> None:
         teacher_kind: TeacherKind = typer.Option(
             TeacherKind.logits, "--teacher-kind", help="teacher: the file holds logits or probabilities."
         ),
+        max_memory_gib: float | None = typer.Option(
+            None,
+            "--max-memory-gib",
+            help=(
+                "kwls/tfidf: the most memory (GiB) the soft labels may need: the output plus the largest "
+                "temporary, checked before the transform starts (an error naming the batch size that "
+                "fits, nothing written). Default: 80% of the memory available then."
+            ),
+        ),
         save_model: Path | None = typer.Option(
             None,
             "--save-model",
@@ -235,6 +258,12 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(
                 f"only the teacher method reads a teacher file, not {method.value}", option="--teacher"
             )
+        if max_memory_gib is not None and method.value not in ("kwls", "tfidf"):
+            raise ConfigError(
+                f"only kwls and tfidf take a memory limit, not {method.value}", option="--max-memory-gib"
+            )
+        if max_memory_gib is not None and not (math.isfinite(max_memory_gib) and max_memory_gib > 0):
+            raise ConfigError(f"must be > 0, got {max_memory_gib}", option="--max-memory-gib")
         generator = build_generator(
             method.value,
             k1=k1,
@@ -248,6 +277,7 @@ def register(app: typer.Typer) -> None:
             convention=convention,
             prior=prior,
             teacher_kind=teacher_kind.value,
+            max_memory_gib=max_memory_gib,
         )
 
         # 2. inputs

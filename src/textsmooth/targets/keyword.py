@@ -229,8 +229,12 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
         if label_names is not None and len(label_names) != n_labels:
             raise InputError(f"{len(label_names)} label names for {n_labels} classes")
         x = counts.counts
-        y = sp.csr_matrix((np.ones(n_texts), ids, np.arange(n_texts + 1)), shape=(n_texts, n_labels))
-        label_counts = (y.T @ x).tocsr()  # F[m, w] = f(w, X_m)
+        # Y^T as CSR (labels x texts) directly: Y.T would be CSC and make scipy convert X to CSC
+        by_label = np.argsort(ids, kind="stable")
+        label_indptr = np.zeros(n_labels + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ids, minlength=n_labels), out=label_indptr[1:])
+        y_t = sp.csr_matrix((np.ones(n_texts), by_label, label_indptr), shape=(n_labels, n_texts))
+        label_counts = (y_t @ x).tocsr()  # F[m, w] = f(w, X_m), integer sums: exact in any order
         label_counts.sort_indices()
         label_lengths = np.bincount(ids, weights=counts.lengths, minlength=n_labels)  # S_m
         label_of_entry = np.repeat(np.arange(n_labels), np.diff(label_counts.indptr))
@@ -256,10 +260,26 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
 
     def _instance_weights(self, x: sp.csr_matrix) -> sp.csr_matrix:
         """WIR (eq. 6) per nonzero (instance, word), times the count for ``ilr_sum='tokens'``."""
-        data = self._instance_term_weight(x.data) * self.word_instance_weight_[x.indices]
+        data = self._instance_term_weight_of_counts(x.data) * self.word_instance_weight_[x.indices]
         if self.ilr_sum == "tokens":
             data = data * x.data
         return sp.csr_matrix((data, x.indices, x.indptr), shape=x.shape)
+
+    def _instance_term_weight_of_counts(self, counts: np.ndarray) -> np.ndarray:
+        """WIC of every count, through a table of the distinct counts when they are small integers.
+
+        The table holds the same function of the same float64 values, so the result is identical
+        to ``_instance_term_weight(counts)``; it saves the float64 temporaries of the formula.
+        """
+        top = float(counts.max()) if counts.size else 0.0
+        if not 0 <= top <= 1 << 16:
+            return self._instance_term_weight(counts)
+        index = counts.astype(np.int32)
+        if not np.array_equal(index, counts):
+            return self._instance_term_weight(counts)
+        with np.errstate(divide="ignore"):  # the unused entry 0 (log 0 for LS-TFIDF)
+            table = self._instance_term_weight(np.arange(int(top) + 1, dtype=np.float64))
+        return table[index]
 
     def _wlr_dense_rows(self, cols: np.ndarray) -> np.ndarray:
         return self.word_label_relevance_[cols].toarray()

@@ -10,17 +10,23 @@ and the pairs are scored with vectorised sparse operations instead of one Python
 
 How it works
 ------------
-1. Each distinct sentence is lower-cased (optionally), right-stripped and tokenised by sacrebleu's own
-   tokeniser class (so tokenisation is exactly sacrebleu's), then split on white space.
-2. Tokens get integer ids; an n-gram gets an integer id from the pair (id of its (n-1)-gram prefix,
-   id of its last token), so n-gram ids are exact (no hashing, no collisions).
+1. Each distinct sentence is lower-cased (optionally) and right-stripped, then tokenised exactly as
+   sacrebleu does: ``13a`` (the default) runs as Arrow kernels over all sentences at once (the same
+   ``str.replace`` steps and regular expressions as sacrebleu's ``Tokenizer13a``, in RE2); any other
+   tokeniser is sacrebleu's own object, called once per distinct sentence. The tokenised text is split
+   on white space at the byte level, exactly as ``str.split()`` (:func:`textsmooth.text.spans.
+   whitespace_spans`), so no Python object is made per token.
+2. Tokens get exact integer ids (:func:`textsmooth.text.counts.number_tokens`: a token's bytes are its
+   key, no hashing); an n-gram gets an id from the pair (id of its (n-1)-gram prefix, id of its last
+   token) packed into one int64 and numbered by a sort, so n-gram ids are exact (no collisions).
 3. The *c*-th occurrence of an n-gram ``g`` in a sentence becomes the binary feature ``(g, c)``. A
    sentence is then a set of features, and the clipped match count of BLEU,
    ``correct_n(h, r) = sum_g min(count_h(g), count_r(g))``, is the size of the intersection of the two
    sets' order-``n`` features, because ``min(a, b) = #{c >= 1 : c <= a and c <= b}``.
-4. The features form a sparse sentence x feature matrix; for a block of pairs the rows of the
-   hypotheses and of the references are gathered and multiplied element-wise (a sorted merge in C),
-   and the matches are counted per pair and order.
+4. The features form a sparse sentence x feature matrix (each feature written straight to its CSR
+   slot, rows then sorted by scipy); for a block of pairs the rows of the hypotheses and of the
+   references are gathered and multiplied element-wise (a sorted merge in C), and the matches are
+   counted per pair and order.
 5. BLEU follows from the statistics, vectorised over pairs, with sacrebleu's definitions:
 
    - ``total_n = max(len_h - n + 1, 0)``; brevity penalty ``BP = 1`` if ``len_h >= len_r`` else
@@ -57,9 +63,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from textsmooth.errors import ConfigError, InputError
+from textsmooth.text.counts import number_tokens
+from textsmooth.text.spans import TokenSpans, whitespace_spans
 
 __all__ = [
     "SMOOTH_METHODS",
@@ -129,6 +139,114 @@ def _check_texts(texts: Sequence[str], name: str) -> list[str]:
     return out
 
 
+#: sacrebleu's 13a tokeniser as Arrow kernels: the same replacements and regular expressions
+#: (``Tokenizer13a`` and ``TokenizerRegexp``), in the same order; every class is ASCII.
+_13A_REPLACE = (("<skipped>", ""), ("-\n", ""), ("\n", " "), ("&quot;", '"'), ("&amp;", "&"))
+_13A_REPLACE += (("&lt;", "<"), ("&gt;", ">"))
+_13A_REGEX = (
+    (r"([\x7b-\x7e\x5b-\x60\x20-\x26\x28-\x2b\x3a-\x40\x2f])", r" \1 "),
+    (r"([^0-9])([\.,])", r"\1 \2 "),
+    (r"([\.,])([^0-9])", r" \1 \2"),
+    (r"([0-9])(-)", r"\1 \2 "),
+)
+#: Tokenisers run as Arrow kernels instead of sacrebleu's Python object (tests switch it off).
+ARROW_TOKENIZERS = frozenset({"13a"})
+
+
+def _tokenize_13a_arrow(texts: list[str]) -> pa.Array | None:
+    """sacrebleu's ``13a`` tokenisation of ``text.rstrip()`` for every text, as Arrow strings.
+
+    ``Tokenizer13a`` applies ``str.replace`` and ``re.sub`` to ``f" {line} "``; Arrow's
+    ``replace_substring`` and RE2's ``replace_substring_regex`` do the same left-to-right,
+    non-overlapping replacements (the patterns are single characters or fixed pairs, so leftmost-first
+    and leftmost-longest agree). The final ``" ".join(line.split())`` is left to
+    :func:`~textsmooth.text.spans.whitespace_spans`. ``None`` if a text is not valid UTF-8 (lone
+    surrogates), for which the caller uses sacrebleu itself.
+    """
+    try:
+        array = pa.array([f" {text.rstrip()} " for text in texts], type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeError, OverflowError):
+        return None
+    for pattern, replacement in _13A_REPLACE:
+        array = pc.replace_substring(array, pattern, replacement)
+    for pattern, replacement in _13A_REGEX:
+        array = pc.replace_substring_regex(array, pattern, replacement)
+    return array
+
+
+def _token_spans(texts: list[str], tokenize: str, tokenizer: Any) -> TokenSpans:
+    """sacrebleu's tokens of ``text.rstrip()`` (``tokenizer(...).split()``) for every text, as spans.
+
+    ``13a`` runs as Arrow kernels (:func:`_tokenize_13a_arrow`); other tokenisers call sacrebleu's
+    object once per distinct text. The tokenised texts are split on white space at the byte level,
+    exactly as ``str.split()`` (:func:`~textsmooth.text.spans.whitespace_spans`).
+    """
+    array = _tokenize_13a_arrow(texts) if tokenize in ARROW_TOKENIZERS else None
+    if array is not None:
+        return whitespace_spans(array)
+    tokenized = [tokenizer(text.rstrip()) for text in texts]
+    try:
+        return whitespace_spans(pa.array(tokenized, type=pa.string()))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeError, OverflowError):
+        # lone surrogates: exact bytes with surrogatepass, white space normalised per text
+        encoded = [" ".join(t.split()).encode("utf-8", "surrogatepass") for t in tokenized]
+        return whitespace_spans(pa.array(encoded, type=pa.large_binary()))
+
+
+def _sorted_runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort non-negative int64 ``keys``: the permutation and, in sorted order, where a new value starts.
+
+    When key and position fit in 63 bits together they are packed into one int64 and sorted with
+    ``np.sort`` (SIMD), which is several times faster than ``np.argsort``; equal keys then stay in
+    position order. Otherwise ``np.argsort``.
+    """
+    n = keys.shape[0]
+    pbits = max(1, (n - 1).bit_length())
+    if n and int(keys.max()).bit_length() + pbits <= 63:
+        packed = (keys << pbits) | np.arange(n, dtype=np.int64)
+        packed.sort()
+        perm = packed & np.int64((1 << pbits) - 1)
+        sorted_keys = packed >> pbits
+    else:
+        perm = np.argsort(keys)
+        sorted_keys = keys[perm]
+    new = np.ones(n, dtype=bool)
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new[1:])
+    return perm, new
+
+
+def _dense_ids(keys: np.ndarray) -> tuple[np.ndarray, int]:
+    """Ids ``0 .. k - 1`` of the distinct values of a non-negative int64 array (in sorted order)."""
+    if keys.shape[0] == 0:
+        return np.zeros(0, np.int64), 1
+    perm, new = _sorted_runs(keys)
+    ids_sorted = np.cumsum(new, dtype=np.int64) - 1
+    ids = np.empty_like(ids_sorted)
+    ids[perm] = ids_sorted
+    return ids, int(ids_sorted[-1]) + 1
+
+
+def _repeated(keys: np.ndarray) -> np.ndarray:
+    """Which entries of non-negative int64 ``keys`` have an equal entry elsewhere."""
+    if keys.shape[0] == 0:
+        return np.zeros(0, dtype=bool)
+    perm, new = _sorted_runs(keys)
+    starts = np.flatnonzero(new)
+    run_length = np.diff(np.append(starts, keys.shape[0]))
+    out = np.empty(keys.shape[0], dtype=bool)
+    out[perm] = np.repeat(run_length > 1, run_length)
+    return out
+
+
+def _rank_among_equal(keys: np.ndarray) -> np.ndarray:
+    """For each entry of non-negative int64 ``keys``, how many equal keys come before it in sorted order."""
+    perm, new = _sorted_runs(keys)
+    idx = np.arange(keys.shape[0], dtype=np.int64)
+    rank = np.empty_like(idx)
+    rank[perm] = idx - np.maximum.accumulate(np.where(new, idx, 0))
+    return rank
+
+
 class BleuCorpus:
     """The tokenised sentences of a corpus with their counted n-grams, to score pairs by index.
 
@@ -171,91 +289,93 @@ class BleuCorpus:
         self._uid = np.fromiter(
             (index.setdefault(s, len(index)) for s in texts), dtype=np.int64, count=len(texts)
         )
-        vocab: dict[str, int] = {}
-        flat: list[int] = []
-        ulen = np.zeros(len(index), dtype=np.int64)
-        for u, text in enumerate(index):
-            if self.lowercase:
-                text = text.lower()
-            tokens = tokenizer(text.rstrip()).split()
-            ulen[u] = len(tokens)
-            flat.extend([vocab.setdefault(t, len(vocab)) for t in tokens])
+        unique = list(index)
+        if self.lowercase:
+            unique = [text.lower() for text in unique]
+        spans = _token_spans(unique, tokenize, tokenizer)
+        tokens, n_words = number_tokens(spans)
+        ulen = np.diff(spans.offsets)
         self.n_unique_ = len(index)
         self._ulen = ulen
         self.lengths_ = ulen[self._uid]
-        self._build_features(np.asarray(flat, dtype=np.int64), ulen, max(len(vocab), 1))
+        self._build_features(tokens.astype(np.int64, copy=False), ulen, max(n_words, 1))
 
     def __len__(self) -> int:
         return int(self._uid.shape[0])
 
-    def _build_features(self, flat: np.ndarray, ulen: np.ndarray, vocab_size: int) -> None:
-        n_tok = flat.shape[0]
+    def _build_features(self, tokens: np.ndarray, ulen: np.ndarray, vocab_size: int) -> None:
+        """The sentence x feature CSR matrices: feature ``(g, c)`` = the ``c``-th occurrence of n-gram ``g``.
+
+        Column ids: order ``n`` takes a block of columns; inside it, ``(g, 0)`` is column ``g`` (every
+        n-gram occurs first somewhere, so these are dense) and the few ``(g, c >= 1)`` follow, numbered
+        by ``np.unique``. Entries are written straight to their CSR slot (a sentence's features of
+        order 1, then order 2, ...) and each row is then sorted by scipy (rows are short).
+        """
+        n_tok = tokens.shape[0]
         n_sent = ulen.shape[0]
         offsets = np.zeros(n_sent + 1, dtype=np.int64)
         np.cumsum(ulen, out=offsets[1:])
         sid = np.repeat(np.arange(n_sent, dtype=np.int64), ulen)
-        remaining = offsets[1:][sid] - np.arange(n_tok, dtype=np.int64)  # tokens from here to the end
+        within = np.arange(n_tok, dtype=np.int64) - offsets[:-1][sid]  # position inside the sentence
+        remaining = ulen[sid] - within  # tokens from here to the end of the sentence
+        per_order = [np.maximum(ulen - n + 1, 0) for n in range(1, self.max_order + 1)]
+        row_nnz = np.sum(per_order, axis=0) if per_order else np.zeros(n_sent, np.int64)
+        indptr = np.zeros(n_sent + 1, dtype=np.int64)
+        np.cumsum(row_nnz, out=indptr[1:])
+        nnz = int(indptr[-1])
+        cols = np.empty(nnz, dtype=np.int64)
+        codes = np.empty(nnz, dtype=np.int8)
+        row_base = indptr[:-1].copy()  # where order n's features of each sentence start
 
-        rows: list[np.ndarray] = []
-        cols: list[np.ndarray] = []
-        codes: list[np.ndarray] = []
-        col_offset = 0
-        gram = flat  # ids of the n-grams starting at each position (valid where remaining >= n)
+        # occurrence ranks of the tokens in their sentence; a repeated n-gram starts with a repeated
+        # token, so higher orders rank only those positions
+        repeated = _repeated(sid * np.int64(vocab_size) + tokens)
+        gram = tokens  # id of the n-gram starting at each position (valid where remaining >= n)
         n_ids = vocab_size
+        col_offset = 0
         for n in range(1, self.max_order + 1):
             if n > 1:
                 pos = np.flatnonzero(remaining >= n)
-                key = gram[pos] * np.int64(vocab_size) + flat[pos + n - 1]
-                uniq, inv = np.unique(key, return_inverse=True)
+                if pos.shape[0] == 0:
+                    break
+                ids, n_ids = _dense_ids(gram[pos] * np.int64(n_ids) + tokens[pos + n - 1])
                 gram = np.full(n_tok, -1, dtype=np.int64)
-                gram[pos] = inv
-                n_ids = max(uniq.shape[0], 1)
+                gram[pos] = ids
             else:
                 pos = np.arange(n_tok, dtype=np.int64)
-            if pos.shape[0] == 0:
-                break
-            s = sid[pos]
+                if n_tok == 0:
+                    break
             g = gram[pos]
-            # occurrence rank c of each n-gram within its sentence: feature (g, c)
-            key2 = s * np.int64(n_ids) + g
-            # which occurrence of an n-gram gets which rank c does not matter (only how many there
-            # are), so an unstable (SIMD) sort is fine
-            order = np.argsort(key2)
-            sorted_key = key2[order]
-            starts = np.ones(sorted_key.shape[0], dtype=bool)
-            starts[1:] = sorted_key[1:] != sorted_key[:-1]
-            idx = np.arange(sorted_key.shape[0], dtype=np.int64)
-            run_start = np.maximum.accumulate(np.where(starts, idx, 0))
-            occ = idx - run_start
-            n_occ = int(occ.max()) + 1
-            feat_key = g[order] * np.int64(n_occ) + occ
-            funiq, finv = np.unique(feat_key, return_inverse=True)
-            rows.append(s[order])
-            cols.append(finv.astype(np.int64) + col_offset)
-            codes.append(np.full(order.shape[0], n, dtype=np.int8))
-            col_offset += funiq.shape[0]
+            col = g.copy()
+            cand = np.flatnonzero(repeated[pos])
+            n_extra = 0
+            if cand.size:
+                key = sid[pos[cand]] * np.int64(n_ids) + g[cand]
+                rank = _rank_among_equal(key)
+                again = rank > 0
+                if again.any():
+                    extra = g[cand[again]] * np.int64(rank.max() + 1) + rank[again]
+                    uniq, inv = np.unique(extra, return_inverse=True)
+                    col[cand[again]] = n_ids + inv.ravel()
+                    n_extra = uniq.shape[0]
+            slot = row_base[sid[pos]] + within[pos]
+            cols[slot] = col + col_offset
+            codes[slot] = n
+            row_base += per_order[n - 1]
+            col_offset += n_ids + n_extra
 
         n_feat = max(col_offset, 1)
-        if rows:
-            r = np.concatenate(rows)
-            c = np.concatenate(cols)
-            d = np.concatenate(codes)
-            # each order's block is already sorted by (row, column) and the blocks' columns increase
-            # with the order, so a stable sort by row (timsort merging presorted runs) sorts by (row, column)
-            perm = np.argsort(r, kind="stable")
-            r, c, d = r[perm], c[perm], d[perm]
-        else:
-            r = c = np.zeros(0, dtype=np.int64)
-            d = np.zeros(0, dtype=np.int8)
-        indptr = np.zeros(n_sent + 1, dtype=np.int64)
-        np.cumsum(np.bincount(r, minlength=n_sent), out=indptr[1:])
-        idx_dtype = np.int32 if n_feat < 2**31 and c.shape[0] < 2**31 else np.int64
-        indices = c.astype(idx_dtype)
-        indptr = indptr.astype(idx_dtype)
+        idx_dtype = np.int32 if n_feat < 2**31 and nnz < 2**31 else np.int64
         # same sparsity pattern twice: data = order n (reference side) and data = 1 (hypothesis side)
-        self._feat_order = sp.csr_matrix((d, indices, indptr), shape=(n_sent, n_feat))
-        self._feat_one = sp.csr_matrix((np.ones_like(d), indices, indptr), shape=(n_sent, n_feat))
-        self._feat_order.has_sorted_indices = True
+        feat_order = sp.csr_matrix(
+            (codes, cols.astype(idx_dtype), indptr.astype(idx_dtype)), shape=(n_sent, n_feat)
+        )
+        feat_order.has_sorted_indices = False
+        feat_order.sort_indices()  # per row, in C++ (no duplicates: features are distinct per row)
+        self._feat_order = feat_order
+        self._feat_one = sp.csr_matrix(
+            (np.ones_like(feat_order.data), feat_order.indices, feat_order.indptr), shape=(n_sent, n_feat)
+        )
         self._feat_one.has_sorted_indices = True
 
     # ------------------------------------------------------------------ statistics and scores

@@ -45,7 +45,7 @@ from textsmooth.text.spans import (
 )
 from textsmooth.text.tokenize import Tokenizer, _to_arrow_strings, resolve_tokenizer, tokenize_many
 
-__all__ = ["CountMatrix", "count_matrix", "count_spans", "count_texts"]
+__all__ = ["CountMatrix", "count_matrix", "count_spans", "count_texts", "number_tokens"]
 
 #: Bytes of text tokenised per chunk (bounds temporary memory; chunks run in parallel threads).
 CHUNK_BYTES = 1 << 23
@@ -120,6 +120,20 @@ def count_matrix(tokens: pa.ChunkedArray | pa.Array, vocabulary: pa.Array | None
 def count_spans(spans: TokenSpans, vocabulary: pa.Array | None = None) -> CountMatrix:
     """Count the tokens of a :class:`~textsmooth.text.spans.TokenSpans` (arguments: :func:`count_matrix`)."""
     return _count_chunks([lambda: spans], vocabulary)
+
+
+def number_tokens(spans: TokenSpans) -> tuple[np.ndarray, int]:
+    """An exact integer id for every token of ``spans``: equal tokens (byte strings) get equal ids.
+
+    Ids are dense, ``0 .. n_words - 1`` (short words in order of first appearance, then longer ones),
+    computed like the words of :func:`count_spans` (exact keys, no hashing collision is possible).
+
+    Returns:
+        ``(ids, n_words)``: one int32/int64 id per token (in token order) and the number of distinct
+        tokens.
+    """
+    chunk = _local_chunk(spans)
+    return chunk.local, len(chunk.short_words) + len(chunk.long_words)
 
 
 # -- chunking ----------------------------------------------------------------------------------------

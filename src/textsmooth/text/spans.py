@@ -17,6 +17,13 @@ The spans give exactly the tokens of :func:`textsmooth.text.tokenize.tokenize_ma
     stripped from both ends, dropped if empty. A piece with a non-ASCII byte is tokenised by the Arrow
     regex path of :mod:`textsmooth.text.tokenize` (Unicode letters, Unicode lower-casing) and its words
     are put in its place. Only those pieces (a few per non-ASCII text) take the slower path.
+``str.split()`` (:func:`whitespace_spans`, used for sacrebleu's tokenised text by
+    :mod:`textsmooth.text.bleu`)
+    Texts are cut at runs of the ASCII bytes Python counts as white space (``\\t \\n \\v \\f \\r``,
+    ``0x1c-0x1f``, space); the other code points ``str.isspace`` accepts (U+0085, U+00A0, U+1680,
+    U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000) are first replaced by a space with one Arrow
+    regex kernel (a white-space character for another one: the split does not change). Exact for any
+    valid UTF-8 text, no fallback.
 Any other tokeniser
     Runs as :func:`~textsmooth.text.tokenize.tokenize_many` and its Arrow list array is turned into
     spans over its values buffer (:func:`spans_from_lists`).
@@ -28,14 +35,29 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-__all__ = ["TokenSpans", "space_spans", "spans_from_lists", "spans_from_strings", "word_spans"]
+__all__ = [
+    "TokenSpans",
+    "space_spans",
+    "spans_from_lists",
+    "spans_from_strings",
+    "whitespace_spans",
+    "word_spans",
+]
 
 #: Zero bytes after the last text, so that an 8-byte load at any token start stays inside the buffer.
 PAD = 8
 
 _SPACE = 0x20
 _APOSTROPHE = 0x27
+
+#: The ASCII bytes ``str.split()`` splits at (``chr(b).isspace()``).
+_ASCII_SPACE = np.zeros(256, dtype=bool)
+_ASCII_SPACE[[0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0x20]] = True
+#: Every non-ASCII code point with ``str.isspace()`` (tests check the list against Python).
+UNICODE_SPACES = (0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
+_UNICODE_SPACE_RE = "[" + "".join(chr(c) for c in UNICODE_SPACES) + "]"
 
 
 @dataclass(frozen=True)
@@ -98,6 +120,22 @@ def space_spans(array: pa.Array) -> TokenSpans:
     raw, offsets = _string_buffers(array)
     cuts = np.flatnonzero(raw == _SPACE)
     starts, ends, token_offsets = _split_at(cuts, offsets)
+    return TokenSpans(_padded(raw), starts, ends - starts, token_offsets)
+
+
+def whitespace_spans(array: pa.Array) -> TokenSpans:
+    """``text.split()`` of every text of a string array, as spans (exact for any UTF-8 text).
+
+    Also accepts a binary array of UTF-8 bytes whose only white space is ASCII (the caller has
+    normalised it); then no regex runs.
+    """
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        raw, _ = _string_buffers(array)
+        if raw.size and raw.max() >= 0x80:
+            array = pc.replace_substring_regex(array, _UNICODE_SPACE_RE, " ")
+    raw, offsets = _string_buffers(array)
+    starts, ends = _runs(~_ASCII_SPACE[raw], offsets)
+    token_offsets = np.searchsorted(starts, offsets)  # runs never cross a text boundary
     return TokenSpans(_padded(raw), starts, ends - starts, token_offsets)
 
 
