@@ -96,7 +96,7 @@ def test_output_onto_a_folder_or_under_a_file_is_refused(files):
         (["--save-model", "{d}/o.parquet"], "is the same file as -o"),
         (["--teacher", "{d}/train.csv"], "only the teacher method reads a teacher file"),
         (["--prior", "0.5,x"], "option --prior"),
-        (["--epsilon", "2"], "epsilon must be in [0, 1]"),
+        (["--epsilon", "2"], "option --epsilon: must be in [0, 1]"),
     ],
 )
 def test_bad_options_write_nothing(files, extra, message):

@@ -43,6 +43,39 @@ class TeacherKind(StrEnum):
     probs = "probs"
 
 
+# The numeric options each method uses, with their valid range: (option, low, high, low_open).
+_RANGES: dict[str, tuple[str, float, float, bool]] = {
+    "k1": ("--k1", 0.0, math.inf, True),
+    "b": ("--b", 0.0, 1.0, False),
+    "k2": ("--k2", 0.0, math.inf, True),
+    "temperature": ("--temperature", 0.0, math.inf, True),
+    "epsilon": ("--epsilon", 0.0, 1.0, False),
+}
+_USES = {
+    "kwls": ("k1", "b", "k2", "temperature"),
+    "tfidf": ("temperature",),
+    "uniform": ("epsilon",),
+    "prior": ("epsilon",),
+    "teacher": ("temperature",),
+}
+
+
+def _check_numbers(method: str, **values: float) -> None:
+    """Range-check the numeric options ``method`` uses before any file is read; errors name the option."""
+    from textsmooth.errors import ConfigError
+
+    for name in _USES.get(method, ()):
+        option, low, high, low_open = _RANGES[name]
+        value = values[name]
+        below = value <= low if low_open else value < low
+        if not math.isfinite(value) or below or value > high:
+            interval = (
+                f"{'(' if low_open else '['}{low:g}, {high:g}]" if math.isfinite(high) else f"> {low:g}"
+            )
+            raise ConfigError(f"must be {'in ' if math.isfinite(high) else ''}{interval}, got {value:g}",
+                              option=option)  # fmt: skip
+
+
 def build_generator(
     method: str,
     *,
@@ -59,12 +92,13 @@ def build_generator(
     teacher_kind: str = "logits",
     max_memory_gib: float | None = None,
 ):
-    """The soft-label generator named ``method`` with the CLI's parameters."""
+    """The soft-label generator named ``method`` with the CLI's parameters (checked, naming the option)."""
     from textsmooth.errors import ConfigError
     from textsmooth.targets.classic import PriorSmoother, UniformSmoother
     from textsmooth.targets.keyword import KeywordSmoother, TfidfSmoother
     from textsmooth.targets.teacher import TeacherSmoother
 
+    _check_numbers(method, k1=k1, b=b, k2=k2, temperature=temperature, epsilon=epsilon)
     if method == "kwls":
         return KeywordSmoother(
             k1=k1,
@@ -290,7 +324,11 @@ def register(app: typer.Typer) -> None:
             from textsmooth.io.readers import read_class_scores
 
             fit_params["teacher_outputs"] = read_class_scores(
-                teacher, dataset.label_names, n_rows=len(dataset), ids=dataset.ids
+                teacher,
+                dataset.label_names,
+                n_rows=len(dataset),
+                ids=dataset.ids,
+                probabilities=teacher_kind == "probs",
             )
             params |= {"teacher_file": str(teacher), "teacher_sha256": sha256_file(teacher)}
         target = dataset

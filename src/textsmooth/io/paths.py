@@ -55,7 +55,8 @@ def check_output_paths(
         resolved = out.resolve()
         if resolved in seen:
             raise ConfigError(
-                f"{out} is the same file as {seen[resolved]}", option=option,
+                f"{out} is the same file as {seen[resolved]}",
+                option=option,
                 hint="give each output its own path",
             )
         seen[resolved] = option
@@ -65,7 +66,8 @@ def check_output_paths(
             if parent.exists():
                 if not parent.is_dir():
                     raise ConfigError(
-                        f"{out}: {parent} is a file, not a folder", option=option,
+                        f"{out}: {parent} is a file, not a folder",
+                        option=option,
                         hint="choose an output path in a folder",
                     )
                 break

@@ -186,6 +186,7 @@ def read_class_scores(
     n_rows: int,
     ids: Sequence[str] | None = None,
     file_format: str | None = None,
+    probabilities: bool = False,
 ) -> np.ndarray:
     """Read one score per class and row (a teacher's logits or probabilities), aligned with a data file.
 
@@ -205,6 +206,8 @@ def read_class_scores(
         n_rows: the number of data rows the scores must cover.
         ids: the data's row ids, checked against an ``id`` column when the file has one.
         file_format: override the format guessed from the suffix (``npy`` or a table format).
+        probabilities: the scores are probabilities: every row must be non-negative and sum to 1
+            (within 1e-4), checked here so that the error names the file's own row.
 
     Returns:
         ``(n_rows, len(class_names))`` float64 array.
@@ -241,6 +244,8 @@ def read_class_scores(
         bad = ~np.isfinite(values).all(axis=1)
         if bad.any():
             raise DataError("score is NaN or infinite", path=path, row=int(np.argmax(bad)) + 1)
+        if probabilities:
+            _check_probability_rows(values, path, list(range(1, n_rows + 1)))
         return values
     if fmt not in FORMATS:
         raise DataError(f"unknown format {fmt!r}", path=path, hint=f"use npy or one of {', '.join(FORMATS)}")
@@ -272,8 +277,10 @@ def read_class_scores(
             f"has {len(records)} rows, the data has {n_rows}", path=path, hint="one row per data row"
         )
     values = np.empty((n_rows, len(names)), dtype=np.float64)
+    file_rows = []
     for i, record in enumerate(records):
         row = record.get("__row__", i + 1)
+        file_rows.append(row)
         if ids is not None and "id" in record and str(record["id"]) != str(ids[i]):
             raise DataError(
                 f"id {record['id']!r} does not match the data's id {ids[i]!r} of the same row",
@@ -289,7 +296,22 @@ def read_class_scores(
                 what = "missing" if _is_missing(value) or value == "" else f"{value!r}, not a finite number"
                 raise DataError(f"score is {what}", path=path, row=row, column=name)
             values[i, j] = number
+    if probabilities:
+        _check_probability_rows(values, path, file_rows)
     return values
+
+
+def _check_probability_rows(values: np.ndarray, path: Path, rows: Sequence[int]) -> None:
+    """Every row non-negative and summing to 1 (within 1e-4); else a DataError naming the file's row."""
+    wrong = (values.min(axis=1) < 0) | (np.abs(values.sum(axis=1) - 1) > 1e-4)
+    if wrong.any():
+        i = int(np.argmax(wrong))
+        raise DataError(
+            f"teacher probabilities must be non-negative and sum to 1 (this row: sum {values[i].sum():.6g})",
+            path=path,
+            row=rows[i],
+            hint="for raw scores use --teacher-kind logits",
+        )
 
 
 def _as_float(value: Any) -> float | None:
