@@ -299,3 +299,27 @@ def test_label_counts_are_the_per_label_word_sums():
     for m in range(3):
         words = {w for t, y in zip(texts, labels, strict=True) if y == m for w in t.split(" ")}
         assert {vocab[j] for j in np.flatnonzero(wlr[:, m])} == words
+
+
+def test_threads_do_not_change_soft_labels(monkeypatch):
+    # row blocks run on threads: 1 or several threads, few or many blocks, give the same bits
+    import textsmooth.targets.keyword as keyword
+
+    docs, labels = _random_corpus(60, 80, 4, seed=3)
+    results = []
+    for jobs, block_bytes in ((1, 1 << 40), (3, 1 << 40), (2, 1), (7, 1)):
+        monkeypatch.setattr(keyword, "resolve_jobs", lambda _, jobs=jobs: jobs)
+        monkeypatch.setattr(keyword, "_BLOCK_BYTES", block_bytes)
+        smoother = KeywordSmoother(tokenizer="space", dtype=np.float64)
+        results.append((smoother.fit_transform(docs, labels), smoother.relevance(docs)))
+    for soft, ilr in results[1:]:
+        np.testing.assert_array_equal(soft, results[0][0])
+        np.testing.assert_array_equal(ilr, results[0][1])
+
+
+def test_word_label_relevance_is_canonical_csr():
+    docs, labels = _random_corpus(50, 40, 6, seed=11)
+    wlr = KeywordSmoother(tokenizer="space").fit(docs, labels).word_label_relevance_
+    assert wlr.has_sorted_indices
+    for a, b in zip(wlr.indptr[:-1], wlr.indptr[1:], strict=True):
+        assert (np.diff(wlr.indices[a:b]) > 0).all()

@@ -154,3 +154,76 @@ def test_count_spans_and_empty_inputs():
     blank = count_texts(["", "!!"], "words")
     assert blank.counts.shape == (2, 0) and blank.lengths.tolist() == [0, 0]
     assert count_texts(["x y"], "words", pa.array([], pa.string())).counts.shape == (1, 0)
+
+
+# 9-16 byte tokens are keyed as two uint64 (16 zero-padded bytes); these sit at the 8/9 and 16/17 byte
+# edges, share 8-byte prefixes, and hold NUL bytes (which must take the byte-string path)
+EDGE_WORDS = [
+    "abcdefgh",
+    "abcdefghi",
+    "abcdefghj",
+    "abcdefgh\x00",
+    "abcdefghijklmnop",
+    "abcdefghijklmnoq",
+    "abcdefghijklmno\x00",
+    "abcdefghijklmnopq",
+    "\x00bcdefghijk",
+    "abcdefghijklmn\x00p",
+    "ééééé",
+    "ééééééé",
+    "Ünïcödé-wörd",
+    "x",
+]
+
+
+def _same_counts(a, b) -> None:
+    assert a.vocabulary.equals(b.vocabulary)
+    for name in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(a.counts, name), getattr(b.counts, name))
+    np.testing.assert_array_equal(a.lengths, b.lengths)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    texts=st.lists(st.lists(st.sampled_from(EDGE_WORDS), max_size=10).map(" ".join), min_size=1, max_size=30),
+    tokenizer=st.sampled_from(["space", "words"]),
+    n_jobs=st.integers(1, 4),
+)
+def test_chunks_and_threads_give_the_single_chunk_result(texts, tokenizer, n_jobs):
+    # chunks of 16 bytes (so words are first seen in later chunks) counted on any number of threads
+    # give exactly the counts and first-appearance vocabulary of one chunk on one thread
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(counts_module, "CHUNK_BYTES", 1 << 30)
+        one = count_texts(texts, tokenizer, n_jobs=1)
+        patch.setattr(counts_module, "CHUNK_BYTES", 16)
+        patch.setattr(counts_module, "_PAIR_ROWS", 3)
+        many = count_texts(texts, tokenizer, n_jobs=n_jobs)
+    _same_counts(one, many)
+    tokens = tokenize_many(texts, tokenizer).to_pylist()
+    assert one.vocabulary.to_pylist() == list(dict.fromkeys(t for toks in tokens for t in toks))
+    assert _dense_rows(one) == [Counter(toks) for toks in tokens]
+
+
+def test_words_first_seen_in_a_later_chunk_keep_corpus_order(tiny_chunks):
+    texts = ["aaaaaaaaaaaaaaaaaaaa", "abcdefghijkl x", "x abcdefghijkl", "é" * 9 + " new", "abcdefghijkl"]
+    assert len(counts_module._byte_chunks(pa.array(texts))) >= 3
+    for n_jobs in (1, 2, 5):
+        result = count_texts(texts, "space", n_jobs=n_jobs)
+        assert result.vocabulary.to_pylist() == ["a" * 20, "abcdefghijkl", "x", "é" * 9, "new"]
+        assert result.counts.toarray().tolist() == [
+            [1, 0, 0, 0, 0],
+            [0, 1, 1, 0, 0],
+            [0, 1, 1, 0, 0],
+            [0, 0, 0, 1, 1],
+            [0, 1, 0, 0, 0],
+        ]
+
+
+def test_n_jobs_must_be_a_positive_integer():
+    from textsmooth.errors import ConfigError
+
+    for bad in (0, -1, True, 1.5, "2"):
+        with pytest.raises(ConfigError, match="n_jobs"):
+            count_texts(["a b"], "space", n_jobs=bad)
+    assert count_texts(["a b"], "space", n_jobs=np.int64(2)).vocabulary.to_pylist() == ["a", "b"]
+    assert count_matrix(tokenize_many(["a b"], "space"), n_jobs=1).vocabulary.to_pylist() == ["a", "b"]

@@ -26,8 +26,9 @@ Implementation: a sparse document-term matrix ``X`` (byte-level tokenisation and
 :mod:`textsmooth.text.counts`), label-term counts ``F = Y^T X``, and ``ILR = (W_X @ WLR) / X_avg`` as a
 sparse-dense product, so fit and transform are linear in the corpus size with no Python object per
 token. Soft labels are computed in blocks of rows (each row depends on its own text only, so blocks
-give the same values as one pass) and written into the output array; before starting, the output size
-plus the largest temporary is checked against ``max_memory_gib``.
+give the same values as one pass), ``os.cpu_count()`` blocks at a time on threads, and written into the
+output array; before starting, the output size plus the largest temporary is checked against
+``max_memory_gib``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ import scipy.sparse as sp
 
 from textsmooth.errors import ConfigError, InputError
 from textsmooth.targets.base import SoftLabelGenerator, check_labels, check_texts
-from textsmooth.text.counts import CountMatrix, count_texts
+from textsmooth.text.counts import CountMatrix, count_texts, map_threads, resolve_jobs
 from textsmooth.text.tokenize import Tokenizer, resolve_tokenizer
 
 __all__ = ["KeywordSmoother", "LabelExplanation", "TfidfSmoother", "load_smoother"]
@@ -234,8 +235,9 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
         label_indptr = np.zeros(n_labels + 1, dtype=np.int64)
         np.cumsum(np.bincount(ids, minlength=n_labels), out=label_indptr[1:])
         y_t = sp.csr_matrix((np.ones(n_texts), by_label, label_indptr), shape=(n_labels, n_texts))
-        label_counts = (y_t @ x).tocsr()  # F[m, w] = f(w, X_m), integer sums: exact in any order
-        label_counts.sort_indices()
+        # F[m, w] = f(w, X_m), integer sums: exact in any order; its rows need not be sorted (every use
+        # below is per entry, and the transposed WLR built from it comes out sorted)
+        label_counts = (y_t @ x).tocsr()
         label_lengths = np.bincount(ids, weights=counts.lengths, minlength=n_labels)  # S_m
         label_of_entry = np.repeat(np.arange(n_labels), np.diff(label_counts.indptr))
         wlc = self._label_term_weight(
@@ -330,11 +332,18 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
         """Fill ``out`` block by block with ILR (eq. 7) or, with ``soft``, its softmax (eq. 8)."""
         weights = self._instance_weights(counts.counts)
         wlr = self._wlr_operand()
-        step = self._block_rows()
-        for start in range(0, weights.shape[0], step):
+        n_rows = weights.shape[0]
+        jobs = resolve_jobs(None)
+        # blocks run on threads (scipy's product and numpy release the GIL); jobs blocks of
+        # block_rows / jobs rows at once keep the temporaries within one block of block_rows
+        step = max(1, min(self._block_rows() // jobs, -(-n_rows // jobs)))
+
+        def block(start: int) -> None:
             product = weights[start : start + step] @ wlr
             ilr = (product.toarray() if sp.issparse(product) else np.asarray(product)) / self.mean_length_
             out[start : start + step] = _softmax(ilr / self.temperature) if soft else ilr
+
+        map_threads(block, range(0, n_rows, step), jobs)
         return out
 
     def _relevance(self, counts: CountMatrix) -> np.ndarray:

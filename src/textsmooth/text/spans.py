@@ -105,22 +105,27 @@ def _padded(data: np.ndarray) -> np.ndarray:
 def _split_at(cuts: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pieces between the sorted cut bytes ``cuts`` within each text (empty pieces kept).
 
-    Returns token starts, ends and per-text token offsets: text ``i`` with ``c`` cuts has ``c + 1``
+    Returns token starts, lengths and per-text token offsets: text ``i`` with ``c`` cuts has ``c + 1``
     pieces, like ``str.split``.
     """
     before = np.searchsorted(cuts, offsets)  # cuts before each text start (and before the end)
     token_offsets = before + np.arange(len(offsets), dtype=np.int64)
     starts = np.insert(cuts + 1, before[:-1], offsets[:-1])
-    ends = np.insert(cuts, before[1:], offsets[1:])
-    return starts, ends, token_offsets
+    # a piece ends one byte before the next piece starts (at the cut), the last of a text at its end
+    lengths = np.empty_like(starts)
+    np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
+    lengths[:-1] -= 1
+    last = token_offsets[1:] - 1
+    lengths[last] = offsets[1:] - starts[last]
+    return starts, lengths, token_offsets
 
 
 def space_spans(array: pa.Array) -> TokenSpans:
     """``text.split(" ")`` of every text of a string array, as spans (exact for any UTF-8 text)."""
     raw, offsets = _string_buffers(array)
     cuts = np.flatnonzero(raw == _SPACE)
-    starts, ends, token_offsets = _split_at(cuts, offsets)
-    return TokenSpans(_padded(raw), starts, ends - starts, token_offsets)
+    starts, lengths, token_offsets = _split_at(cuts, offsets)
+    return TokenSpans(_padded(raw), starts, lengths, token_offsets)
 
 
 def whitespace_spans(array: pa.Array) -> TokenSpans:
