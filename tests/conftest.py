@@ -28,3 +28,23 @@ def kwls_example() -> tuple[list[str], list[int], np.ndarray]:
         KWLS_EXAMPLE / "train_soft_labels.reference_k1-2.0_b-0.75_k2-2.0.csv", delimiter=",", comments="#"
     )
     return texts, labels, reference
+
+
+@pytest.fixture(scope="session")
+def trec_per_class():
+    """``split(n_train, n_dev, seed)``: bundled TREC questions, ``n_train``/``n_dev`` per class (disjoint)."""
+    from textsmooth.cli.demo import bundled_path
+    from textsmooth.io.readers import read_dataset
+
+    data = read_dataset(bundled_path("trec_train.csv.gz"), "text", "label")
+
+    def split(n_train: int, n_dev: int, seed: int):
+        rng = np.random.default_rng(seed)
+        train_rows, dev_rows = [], []
+        for c in range(data.n_classes):
+            rows = rng.permutation(np.flatnonzero(data.labels == c))
+            train_rows += rows[:n_train].tolist()
+            dev_rows += rows[n_train : n_train + n_dev].tolist()
+        return data.subset(train_rows), data.subset(dev_rows)
+
+    return split

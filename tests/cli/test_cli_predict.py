@@ -28,22 +28,16 @@ def invoke(*args):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, trec_per_class):
     """A tiny TextCNN trained with the real loop, its run folder, and a test CSV (id, question)."""
     before = torch.get_num_threads()
-    data = read_dataset(bundled_path("trec_train.csv.gz"), "text", "label")
-    rng = np.random.default_rng(0)
-    train_rows, dev_rows = [], []
-    for c in range(data.n_classes):
-        rows = rng.permutation(np.flatnonzero(data.labels == c))
-        train_rows += rows[:25].tolist()
-        dev_rows += rows[25:35].tolist()
+    train, dev = trec_per_class(25, 10, seed=0)
     test = read_dataset(bundled_path("trec_test.csv.gz"), "text", "label").subset(np.arange(60))
     out = tmp_path_factory.mktemp("run")
     config = TrainConfig(
         epochs=2, batch_size=32, max_length=16, embed_dim=16, n_filters=8, min_freq=1, num_threads=1
     )
-    result = train_classifier(data.subset(train_rows), data.subset(dev_rows), config, out_dir=out, test=test)
+    result = train_classifier(train, dev, config, out_dir=out, test=test)
     torch.set_num_threads(before)
     csv_path = out.parent / "questions.csv"
     with open(csv_path, "w", newline="", encoding="utf-8") as handle:

@@ -7,9 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from textsmooth.cli.demo import bundled_path
 from textsmooth.errors import ArtifactError, ConfigError, InputError
-from textsmooth.io.readers import TextDataset, read_dataset
+from textsmooth.io.readers import TextDataset
 from textsmooth.training import loop as loop_module
 from textsmooth.training.config import TrainConfig
 from textsmooth.training.loop import train_classifier
@@ -17,16 +16,8 @@ from textsmooth.training.objectives import METHODS
 
 
 @pytest.fixture(scope="module")
-def splits() -> tuple[TextDataset, TextDataset]:
-    data = read_dataset(bundled_path("trec_train.csv.gz"), "text", "label")
-    rng = np.random.default_rng(0)
-    # stratified: 40 training and 20 dev questions per class
-    train_rows, dev_rows = [], []
-    for c in range(data.n_classes):
-        rows = rng.permutation(np.flatnonzero(data.labels == c))
-        train_rows += rows[:40].tolist()
-        dev_rows += rows[40:60].tolist()
-    return data.subset(train_rows), data.subset(dev_rows)
+def splits(trec_per_class) -> tuple[TextDataset, TextDataset]:
+    return trec_per_class(40, 20, seed=0)  # stratified: 40 training and 20 dev questions per class
 
 
 def small(**kw) -> TrainConfig:

@@ -28,16 +28,10 @@ def _one_torch_thread():
 
 
 @pytest.fixture(scope="module")
-def splits() -> tuple[TextDataset, TextDataset, TextDataset]:
-    data = read_dataset(bundled_path("trec_train.csv.gz"), "text", "label")
-    rng = np.random.default_rng(1)
-    train_rows, dev_rows = [], []
-    for c in range(data.n_classes):
-        rows = rng.permutation(np.flatnonzero(data.labels == c))
-        train_rows += rows[:25].tolist()
-        dev_rows += rows[25:35].tolist()
+def splits(trec_per_class) -> tuple[TextDataset, TextDataset, TextDataset]:
+    train, dev = trec_per_class(25, 10, seed=1)
     test = read_dataset(bundled_path("trec_test.csv.gz"), "text", "label").subset(np.arange(90))
-    return data.subset(train_rows), data.subset(dev_rows), test
+    return train, dev, test
 
 
 def tiny_bert(folder):
