@@ -31,7 +31,15 @@ import numpy as np
 from textsmooth.errors import DataError, LabelError
 from textsmooth.io.manifest import hash_texts, sha256_file
 
-__all__ = ["FORMATS", "TextDataset", "from_hf_dataset", "read_class_scores", "read_dataset", "split_lines"]
+__all__ = [
+    "FORMATS",
+    "TextDataset",
+    "from_hf_dataset",
+    "read_class_scores",
+    "read_dataset",
+    "read_text_file",
+    "split_lines",
+]
 
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
 _COMPRESSION = {".gz": gzip.decompress, ".xz": lzma.decompress, ".bz2": bz2.decompress}
@@ -340,7 +348,13 @@ def _guess_format(path: Path) -> str:
     )
 
 
-def _read_text(path: Path) -> str:
+def read_text_file(path: Path) -> str:
+    """A text file's content: decompressed by suffix (.gz/.xz/.bz2), UTF-8 decoded, BOM dropped.
+
+    Raises:
+        DataError: the file cannot be decompressed, is not UTF-8 (row of the first bad byte named) or
+            holds nothing but white space.
+    """
     raw = path.read_bytes()
     decompress = _COMPRESSION.get(path.suffix.lower())
     if decompress is not None:
@@ -367,7 +381,7 @@ def _read_text(path: Path) -> str:
 
 def _read_delimited(path: Path, delimiter: str, columns: Sequence[str] | None) -> list[dict[str, Any]]:
     """Records of a CSV/TSV file, each with ``__row__`` = the file line where the record ends."""
-    text = _read_text(path)
+    text = read_text_file(path)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     # No field can be longer than the file, so a limit of the file's length never rejects a
     # well-formed field (the default, 131072 characters, does); the limit is a C long, hence the cap.
@@ -417,7 +431,7 @@ def split_lines(text: str) -> list[str]:
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     records = []
-    for number, line in enumerate(split_lines(_read_text(path)), start=1):
+    for number, line in enumerate(split_lines(read_text_file(path)), start=1):
         if not line.strip():
             continue
         try:

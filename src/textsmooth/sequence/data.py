@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textsmooth.errors import DataError, InputError
 from textsmooth.io.corpora import find_data_dir
-from textsmooth.io.readers import _read_text, split_lines
+from textsmooth.io.readers import read_text_file, split_lines
 
 __all__ = [
     "MULTI30K_LANGS",
@@ -40,7 +40,7 @@ def read_lines(path: str | Path, *, allow_empty: bool = False) -> list[str]:
     if not path.is_file():
         raise DataError("file does not exist", path=path)
     try:
-        text = _read_text(path)  # refuses an empty file, names the row of a non-UTF-8 byte, drops a BOM
+        text = read_text_file(path)  # refuses an empty file, names the row of a non-UTF-8 byte, drops a BOM
     except OSError as exc:
         raise DataError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
     lines = split_lines(text)
