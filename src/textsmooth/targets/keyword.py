@@ -528,16 +528,3 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True) if z.size else z
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
-
-
-def _strings_to_buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    large = strings.cast(pa.large_string())
-    offsets = np.frombuffer(large.buffers()[1], dtype=np.int64)[large.offset : large.offset + len(large) + 1]
-    data = np.frombuffer(large.buffers()[2], dtype=np.uint8) if large.buffers()[2] else np.zeros(0, np.uint8)
-    return data[offsets[0] : offsets[-1]].copy(), (offsets - offsets[0]).copy()
-
-
-def _buffers_to_strings(data: np.ndarray, offsets: np.ndarray) -> pa.Array:
-    return pa.LargeStringArray.from_buffers(
-        len(offsets) - 1, pa.py_buffer(offsets.astype(np.int64)), pa.py_buffer(data.astype(np.uint8))
-    )
