@@ -7,6 +7,8 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 LOCK := requirements.lock
+# Every extra (pyproject.toml) plus the test tools: the demo and the tests use them all.
+EXTRAS := all,dev
 
 .PHONY: demo test lint bench venv lock clean
 
@@ -18,7 +20,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c $(LOCK) torch==2.13.0
-	$(BIN)/pip install -q -c $(LOCK) -e '.[dev]'
+	$(BIN)/pip install -q -c $(LOCK) -e '.[$(EXTRAS)]'
 	$(BIN)/python scripts/lock.py check $(LOCK)
 	touch $(STAMP)
 
@@ -28,7 +30,7 @@ lock:
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install -q torch==2.13.0
-	.lock-venv/bin/pip install -q -e '.[dev]'
+	.lock-venv/bin/pip install -q -e '.[$(EXTRAS)]'
 	.lock-venv/bin/python scripts/lock.py write .lock-venv $(LOCK)
 	rm -rf .lock-venv
 

@@ -93,9 +93,11 @@ def variants(kind: str) -> dict[str, Callable[[dict[str, torch.Tensor]], torch.T
             "F.cross_entropy(label_smoothing=0.1)": lambda x: F.cross_entropy(
                 x["logits"], x["target"], label_smoothing=EPS
             ),
-            "smoothed_cross_entropy(0.1)": lambda x: smoothed_cross_entropy(x["logits"], x["target"], EPS),
-            "smoothed_cross_entropy(0.1, validate=False)": lambda x: smoothed_cross_entropy(
-                x["logits"], x["target"], EPS, validate=False
+            "smoothed_cross_entropy(0.1)": lambda x: (
+                smoothed_cross_entropy(x["logits"], x["target"], EPS).loss
+            ),
+            "smoothed_cross_entropy(0.1, validate=False)": lambda x: (
+                smoothed_cross_entropy(x["logits"], x["target"], EPS, validate=False).loss
             ),
         }
     if kind == "sparse":
@@ -113,8 +115,8 @@ def variants(kind: str) -> dict[str, Callable[[dict[str, torch.Tensor]], torch.T
             "F.cross_entropy(label_smoothing=0.1)": lambda x: F.cross_entropy(
                 x["logits"], x["target"], label_smoothing=EPS
             ),
-            "sparse_soft_target_cross_entropy(N=5)": lambda x: sparse_soft_target_cross_entropy(
-                x["logits"], x["indices"], x["weights"]
+            "sparse_soft_target_cross_entropy(N=5)": lambda x: (
+                sparse_soft_target_cross_entropy(x["logits"], x["indices"], x["weights"]).loss
             ),
             "dense soft target: F.cross_entropy(logits, probs)": dense,
         }
@@ -123,11 +125,11 @@ def variants(kind: str) -> dict[str, Callable[[dict[str, torch.Tensor]], torch.T
             "unfused: h @ W.T, F.cross_entropy(ls=0.1)": lambda x: F.cross_entropy(
                 x["hidden"] @ x["weight"].t(), x["target"], label_smoothing=EPS
             ),
-            "fused_linear_cross_entropy(0.1)": lambda x: fused_linear_cross_entropy(
-                x["hidden"], x["weight"], x["target"], EPS
+            "fused_linear_cross_entropy(0.1)": lambda x: (
+                fused_linear_cross_entropy(x["hidden"], x["weight"], x["target"], EPS).loss
             ),
-            "unfused: h @ W.T, smoothed_cross_entropy(0.1)": lambda x: smoothed_cross_entropy(
-                x["hidden"] @ x["weight"].t(), x["target"], EPS
+            "unfused: h @ W.T, smoothed_cross_entropy(0.1)": lambda x: (
+                smoothed_cross_entropy(x["hidden"] @ x["weight"].t(), x["target"], EPS).loss
             ),
         }
     raise ValueError(kind)

@@ -17,6 +17,7 @@ __all__ = [
     "DataError",
     "InputError",
     "LabelError",
+    "MissingDependencyError",
     "ModelLoadError",
     "NotFittedError",
     "StaleArtifactError",
@@ -101,3 +102,28 @@ class ModelLoadError(TextsmoothError):
 
 class NotFittedError(TextsmoothError, AttributeError):
     """An estimator method that needs ``fit`` was called before ``fit``."""
+
+
+class MissingDependencyError(TextsmoothError, ImportError):
+    """An optional dependency is not installed; the message names the textsmooth extra that provides it.
+
+    Also an ``ImportError``, so code that falls back when an import fails still does.
+
+    Args:
+        feature: what needs the dependency (``textsmooth.losses``, ``SentenceEncoder``).
+        package: the name pip installs the dependency by (``torch``, ``faiss-cpu``).
+        extra: the textsmooth extra that installs it (``torch``, ``sequence``, ``hf``, ``report`` ...).
+        module: the import name that failed (default: ``package``).
+        hint: more about the failure, if it was not simply "not installed".
+    """
+
+    def __init__(
+        self, feature: str, package: str, extra: str, *, module: str | None = None, hint: str | None = None
+    ) -> None:
+        self.feature = feature
+        self.package = package
+        self.extra = extra
+        super().__init__(
+            f"{feature} needs the optional dependency {package}: pip install 'textsmooth[{extra}]'", hint=hint
+        )
+        self.name = module or package  # ImportError's attribute: the module that could not be imported

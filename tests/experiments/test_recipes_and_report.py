@@ -187,6 +187,7 @@ def test_data_variants_change_only_train_and_dev():
     import numpy as np
 
     from textsmooth.experiments.runner import load_recipe_data, prepare_run_data
+    from textsmooth.experiments.settings import DataChange, GridSize, Minority, Noise
 
     recipe = load_recipe(CI_RECIPE)
     train_full, _ = load_recipe_data(recipe)
@@ -195,15 +196,15 @@ def test_data_variants_change_only_train_and_dev():
     def variant(change):
         return type(base)(base.run_id, base.method_label, base.model, base.seed, "v", base.config, change)
 
-    train, dev = prepare_run_data(train_full, variant({}), 0.25)
+    train, dev = prepare_run_data(train_full, variant(DataChange()), 0.25)
     counts = np.bincount(train.labels, minlength=6)
-    small, small_dev = prepare_run_data(train_full, variant({"minority": 2, "ratio": 10.0}), 0.25)
+    small, small_dev = prepare_run_data(train_full, variant(Minority(2, 10.0)), 0.25)
     new = np.bincount(small.labels, minlength=6)
     assert new[2] == max(1, round(counts[2] / 10)) and (np.delete(new, 2) == np.delete(counts, 2)).all()
     assert np.bincount(small_dev.labels, minlength=6)[2] >= 1
-    grid, _ = prepare_run_data(train_full, variant({"grid_m": 3, "keep": 0}), 0.25)
+    grid, _ = prepare_run_data(train_full, variant(GridSize(3, keep=0)), 0.25)
     assert np.bincount(grid.labels, minlength=6).tolist() == [counts[0], 3, 3, 3, 3, 3]
-    noisy, noisy_dev = prepare_run_data(train_full, variant({"noise": 0.4, "noise_kind": "symmetric"}), 0.25)
+    noisy, noisy_dev = prepare_run_data(train_full, variant(Noise(0.4, "symmetric")), 0.25)
     assert noisy.texts == train.texts and 0.25 < (noisy.labels != train.labels).mean() < 0.55
     assert (noisy_dev.labels != dev.labels).any()
 
@@ -217,19 +218,29 @@ def test_shipped_recipes_are_valid(path):
 
 
 def test_minority_recall_is_the_recall_of_the_undersampled_classes():
-    from textsmooth.experiments.runner import minority_metrics, undersampled_classes
+    from textsmooth.experiments.settings import (
+        DataChange,
+        GridClasses,
+        GridSize,
+        Minority,
+        Noise,
+        minority_metrics,
+    )
 
-    assert undersampled_classes({"minority": 2, "ratio": 100.0}, 4) == [2]
-    assert undersampled_classes({"grid_c": 2, "keep": 1, "ratio": 100.0}, 4) == [0, 2]
-    assert undersampled_classes({"grid_m": 10, "keep": 1}, 4) == [0, 2, 3]
-    assert undersampled_classes({"noise": 0.2}, 4) == [] == undersampled_classes({}, 4)
+    assert Minority(2, 100.0).undersampled(4) == [2]
+    assert GridClasses(2, keep=1, ratio=100.0).undersampled(4) == [0, 2]
+    assert GridSize(10, keep=1).undersampled(4) == [0, 2, 3]
+    assert Noise(0.2).undersampled(4) == [] == DataChange().undersampled(4)
     # balanced test set: the test-side "fewest examples" rule would pick class a (index 0) every time
     per_class = {n: {"recall": r} for n, r in zip("abc", [1.0, 0.0, 0.5], strict=True)}
     report = {"minority_class": "a", "minority_recall": 1.0, "per_class": per_class}
-    assert minority_metrics({"minority": 1, "ratio": 100}, report, ["a", "b", "c"]) == {
+    assert minority_metrics(Minority(1, 100.0), report, ["a", "b", "c"]) == {
         "minority_class": "b",
         "minority_recall": 0.0,
     }
-    both = minority_metrics({"grid_c": 2, "keep": 0, "ratio": 100}, report, ["a", "b", "c"])
+    both = minority_metrics(GridClasses(2, keep=0, ratio=100.0), report, ["a", "b", "c"])
     assert both == {"minority_class": "b+c", "minority_recall": 0.25}
-    assert minority_metrics({}, report, ["a", "b", "c"]) == {"minority_class": "a", "minority_recall": 1.0}
+    assert minority_metrics(DataChange(), report, ["a", "b", "c"]) == {
+        "minority_class": "a",
+        "minority_recall": 1.0,
+    }

@@ -98,7 +98,7 @@ def test_report_command_names_the_seeds_and_shows_seconds(tiny_runs):
     html = (out / "report.html").read_text()
     assert "--seeds 0`" in md and "--seeds 0</code>" in html
     assert "0.0 min" not in md + html
-    total = sum(read_result(p)["seconds"] for p in (out / "results").glob("*.json"))
+    total = sum(read_result(p).seconds for p in (out / "results").glob("*.json"))
     assert total < 180 and f"{format_duration(total)} of training" in md
     assert f"total run time:</b> {format_duration(total)}" in html
     # the copy of the recipe keeps all of its seeds; the manifest says which ones ran
@@ -144,11 +144,11 @@ def test_classes_by_name_or_id(tmp_path):
     assert train.label_names == names
     specs = recipe.runs(label_names=train.label_names)
     assert {s.variant for s in specs} == {"minority=3", "minority=1"}
-    assert {s.data_change["minority"] for s in specs} == {3, 1}
+    assert {s.data_change.minority for s in specs} == {3, 1}
     grid = load_recipe(
         write_recipe(tmp_path, setting="imbalance-grid", grid={"keep": "DESC", "c": [1], "m": [5]})
     )
-    assert {s.data_change["keep"] for s in grid.runs(label_names=names)} == {1}
+    assert {s.data_change.keep for s in grid.runs(label_names=names)} == {1}
     # an unknown name: the recipe file, the field and the known names
     path = write_recipe(tmp_path, "unknown.yaml", setting="unbalanced", unbalanced={"classes": ["HUMAN"]})
     with pytest.raises(ConfigError) as info:
@@ -236,7 +236,7 @@ def test_resumed_run_counts_the_time_before_the_interruption(tiny_runs, tmp_path
     assert result.exit_code == 0, result.output
     assert re.findall(r"\[\d+/3\] (\S+)", result.output) == [run_id]  # only the deleted run trained
     resumed = read_result(out / "results" / f"{run_id}.json")
-    assert resumed["resumed"] is True and 65 <= resumed["seconds"] < 65 + 120
+    assert resumed.resumed is True and 65 <= resumed.seconds < 65 + 120
     assert json.loads(ledger.read_text())["since"] is None
     # a recipe with another min_delta does not reuse these results
     edited = write_recipe(

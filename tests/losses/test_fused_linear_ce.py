@@ -38,7 +38,9 @@ def _grads(out: torch.Tensor, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
 def test_equals_unfused_reference(reduction: str, chunk_size: int, use_bias: bool) -> None:
     h, w, b, t = _data()
     bias = b if use_bias else None
-    ours = fused_linear_cross_entropy(h, w, t, 0.1, bias=bias, reduction=reduction, chunk_size=chunk_size)
+    ours = fused_linear_cross_entropy(
+        h, w, t, 0.1, bias=bias, reduction=reduction, chunk_size=chunk_size
+    ).loss
     logits = h @ w.t() + (b if use_bias else 0)
     want = ref.smoothed_ce(logits, t, 0.1, reduction=reduction)
     torch.testing.assert_close(ours, want)
@@ -51,7 +53,7 @@ def test_prior_others_num_items_nll() -> None:
     h, w, _, t = _data()
     prior = torch.softmax(torch.randn(9, dtype=F64), 0)
     kw = dict(prior=prior, convention="others")
-    ours = fused_linear_cross_entropy(h, w, t, 0.2, num_items=20, return_nll=True, chunk_size=3, **kw)  # type: ignore[arg-type]
+    ours = fused_linear_cross_entropy(h, w, t, 0.2, num_items=20, chunk_size=3, **kw)  # type: ignore[arg-type]
     logits = h @ w.t()
     want = ref.smoothed_ce(logits, t, 0.2, num_items=20, **kw)  # type: ignore[arg-type]
     torch.testing.assert_close(ours.loss, want)
@@ -70,7 +72,7 @@ def test_sparse_soft_target_variant(reduction: str) -> None:
     for eps in (0.0, 0.3):
         ours = fused_linear_cross_entropy(
             h, w, t, eps, bias=b, indices=idx, weights=wt, reduction=reduction, chunk_size=4
-        )
+        ).loss
         logits = h @ w.t() + b
         q = (1 - eps) * ref.dense_from_sparse(idx, wt, 9) + eps / 9
         q[4] = 0.0
@@ -80,16 +82,16 @@ def test_sparse_soft_target_variant(reduction: str) -> None:
         for a, e in zip(_grads(ours, h, w, b), _grads(want, h, w, b), strict=True):
             torch.testing.assert_close(a, e)
     # without a target: the same as sparse_soft_target_cross_entropy on the full logits
-    ours = fused_linear_cross_entropy(h, w, None, indices=idx, weights=wt, chunk_size=5)
-    torch.testing.assert_close(ours, sparse_soft_target_cross_entropy(h @ w.t(), idx, wt))
+    ours = fused_linear_cross_entropy(h, w, None, indices=idx, weights=wt, chunk_size=5).loss
+    torch.testing.assert_close(ours, sparse_soft_target_cross_entropy(h @ w.t(), idx, wt).loss)
 
 
 def test_gradcheck_every_reduction() -> None:
     h, w, b, t = _data(P=5, H=3, V=4)
     for reduction in ("mean", "sum", "none"):
         assert torch.autograd.gradcheck(
-            lambda x, y, z, r=reduction: fused_linear_cross_entropy(
-                x, y, t, 0.2, bias=z, reduction=r, chunk_size=2
+            lambda x, y, z, r=reduction: (
+                fused_linear_cross_entropy(x, y, t, 0.2, bias=z, reduction=r, chunk_size=2).loss
             ),
             (h, w, b),
         )
@@ -98,21 +100,21 @@ def test_gradcheck_every_reduction() -> None:
 def test_only_some_inputs_need_grad_and_no_grad_mode() -> None:
     h, w, _, t = _data()
     frozen = w.detach()
-    out = fused_linear_cross_entropy(h, frozen, t, 0.1, chunk_size=4)
+    out = fused_linear_cross_entropy(h, frozen, t, 0.1, chunk_size=4).loss
     (gh,) = torch.autograd.grad(out, h)
-    (gh_ref,) = torch.autograd.grad(smoothed_cross_entropy(h @ frozen.t(), t, 0.1), h)
+    (gh_ref,) = torch.autograd.grad(smoothed_cross_entropy(h @ frozen.t(), t, 0.1).loss, h)
     torch.testing.assert_close(gh, gh_ref)
     with torch.no_grad():
-        val = fused_linear_cross_entropy(h, w, t, 0.1, chunk_size=4)
+        val = fused_linear_cross_entropy(h, w, t, 0.1, chunk_size=4).loss
     assert not val.requires_grad
-    torch.testing.assert_close(val, smoothed_cross_entropy(h @ w.t(), t, 0.1).detach())
+    torch.testing.assert_close(val, smoothed_cross_entropy(h @ w.t(), t, 0.1).loss.detach())
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
 def test_low_precision_close_to_float64(dtype: torch.dtype) -> None:
     h, w, _, t = _data(P=32, H=16, V=50)
     hd, wd = h.detach().to(dtype).requires_grad_(), w.detach().to(dtype).requires_grad_()
-    out = fused_linear_cross_entropy(hd, wd, t, 0.1, chunk_size=7)
+    out = fused_linear_cross_entropy(hd, wd, t, 0.1, chunk_size=7).loss
     assert out.dtype == torch.float32
     # reference on the same (rounded) inputs, logits rounded the way the unfused low-precision matmul would
     logits = (hd.detach() @ wd.detach().t()).to(F64)
@@ -130,7 +132,7 @@ def test_low_precision_close_to_float64(dtype: torch.dtype) -> None:
 def test_module_and_bad_input() -> None:
     h, w, b, t = _data()
     m = FusedLinearCrossEntropy(0.1, chunk_size=4)
-    torch.testing.assert_close(m(h, w, t, b), fused_linear_cross_entropy(h, w, t, 0.1, bias=b))
+    torch.testing.assert_close(m(h, w, t, b), fused_linear_cross_entropy(h, w, t, 0.1, bias=b).loss)
     with pytest.raises(InputError, match="weight must have shape"):
         fused_linear_cross_entropy(h, w[:, :3], t)
     with pytest.raises(InputError, match="floating"):
@@ -156,7 +158,7 @@ def test_module_and_bad_input() -> None:
 def test_mixed_dtypes_run_in_hidden_dtype() -> None:
     h, w, b, t = _data()
     h32 = h.detach().float().requires_grad_()
-    out = fused_linear_cross_entropy(h32, w, t, 0.1, bias=b, chunk_size=4)  # float64 weight and bias
+    out = fused_linear_cross_entropy(h32, w, t, 0.1, bias=b, chunk_size=4).loss  # float64 weight and bias
     want = ref.smoothed_ce(
         h32.detach().double() @ w.detach().float().double().t() + b.detach().float(), t, 0.1
     )
@@ -171,7 +173,7 @@ def test_sub_blocks_inside_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     h, w, b, t = _data(P=23)
     monkeypatch.setattr(_kernel, "CPU_BLOCK_ELEMENTS", 9 * 2)  # 2 rows of 9 classes per sub-block
     for reduction in ("mean", "none"):
-        ours = fused_linear_cross_entropy(h, w, t, 0.1, bias=b, chunk_size=7, reduction=reduction)
+        ours = fused_linear_cross_entropy(h, w, t, 0.1, bias=b, chunk_size=7, reduction=reduction).loss
         want = ref.smoothed_ce(h @ w.t() + b, t, 0.1, reduction=reduction)
         torch.testing.assert_close(ours, want)
         for a, e in zip(_grads(ours, h, w, b), _grads(want, h, w, b), strict=True):
@@ -181,5 +183,5 @@ def test_sub_blocks_inside_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     wt = torch.full((23, 2), 0.5, dtype=F64)
     torch.testing.assert_close(
         m(h, w, t, indices=idx, weights=wt),
-        sparse_soft_target_cross_entropy(h @ w.t(), idx, wt, target=t, reduction="sum"),
+        sparse_soft_target_cross_entropy(h @ w.t(), idx, wt, target=t, reduction="sum").loss,
     )

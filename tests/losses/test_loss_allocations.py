@@ -56,7 +56,7 @@ def _logits() -> torch.Tensor:
 def test_smoothed_ce_outputs_no_large_tensor_but_the_gradient() -> None:
     z = _logits()
     t = torch.randint(0, C, (P,))
-    fwd, bwd = _count(lambda: smoothed_cross_entropy(z, t, 0.1), P * C, [z])
+    fwd, bwd = _count(lambda: smoothed_cross_entropy(z, t, 0.1).loss, P * C, [z])
     assert (fwd, bwd) == (0, 1)  # nothing kept or built in forward; the gradient in backward
     z2 = _logits()
     fwd_native, bwd_native = _count(lambda: F.cross_entropy(z2, t, label_smoothing=0.1), P * C, [z2])
@@ -67,7 +67,7 @@ def test_sparse_soft_target_builds_no_dense_target() -> None:
     z = _logits()
     idx = torch.randint(0, C, (P, 5))
     w = torch.full((P, 5), 0.2)
-    fwd, bwd = _count(lambda: sparse_soft_target_cross_entropy(z, idx, w), P * C, [z])
+    fwd, bwd = _count(lambda: sparse_soft_target_cross_entropy(z, idx, w).loss, P * C, [z])
     assert (fwd, bwd) == (0, 1)
 
 
@@ -78,7 +78,9 @@ def test_fused_never_holds_all_logits() -> None:
     t = torch.randint(0, C, (P,))
     for reduction in ("mean", "none"):
         fwd, bwd = _count(
-            lambda r=reduction: fused_linear_cross_entropy(h, W, t, 0.1, reduction=r, chunk_size=16).sum(),
+            lambda r=reduction: fused_linear_cross_entropy(
+                h, W, t, 0.1, reduction=r, chunk_size=16
+            ).loss.sum(),
             P * C // 2,  # anything half as large as the logits
             [h, W],
         )

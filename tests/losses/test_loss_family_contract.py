@@ -31,23 +31,21 @@ IDX = torch.tensor([[0, 1]] * P)
 W = torch.tensor([[0.25, 0.75]] * P)
 
 LOSSES: dict[str, Callable[[torch.Tensor], torch.Tensor | LossOutput]] = {
-    "smoothed": lambda z: smoothed_cross_entropy(z, T, 0.1, return_nll=True),
+    "smoothed": lambda z: smoothed_cross_entropy(z, T, 0.1),
     "smoothed_others_prior": lambda z: smoothed_cross_entropy(
-        z, T, 0.1, convention="others", prior=SOFT[0], weight=torch.ones(C), return_nll=True
+        z, T, 0.1, convention="others", prior=SOFT[0], weight=torch.ones(C)
     ),
-    "confidence": lambda z: confidence_penalty(z, T, 0.3, return_nll=True),
-    "soft": lambda z: soft_target_cross_entropy(z, SOFT.to(z.dtype), target=T, return_nll=True),
-    "sparse": lambda z: sparse_soft_target_cross_entropy(z, IDX, W, target=T, return_nll=True),
-    "kwls_eq9": lambda z: kwls_loss(z, T, SOFT, 1.0, return_nll=True),
-    "kwls_two_head": lambda z: kwls_loss(z, T, SOFT, 1.0, z.flip(-1), return_nll=True),
-    "kwls_mixture": lambda z: kwls_loss(z, T, SOFT, 1.0, variant="mixture", return_nll=True),
-    "similarity_soft": lambda z: similarity_soft_label_loss(z, T, NEIGHBORS, SIMS, return_nll=True),
-    "weighted_similarity": lambda z: weighted_similarity_loss(z, T, NEIGHBORS, SIMS, return_nll=True),
-    "weighted_ce": lambda z: weighted_cross_entropy(z, T, NEIGHBORS, SIMS, return_nll=True),
-    "distillation": lambda z: distillation_loss(z, z.detach().flip(-1), 2.0, 0.5, T, return_nll=True),
-    "fused": lambda z: fused_linear_cross_entropy(
-        z, torch.eye(C, dtype=z.dtype), T, 0.1, chunk_size=4, return_nll=True
-    ),
+    "confidence": lambda z: confidence_penalty(z, T, 0.3),
+    "soft": lambda z: soft_target_cross_entropy(z, SOFT.to(z.dtype), target=T),
+    "sparse": lambda z: sparse_soft_target_cross_entropy(z, IDX, W, target=T),
+    "kwls_eq9": lambda z: kwls_loss(z, T, SOFT, 1.0),
+    "kwls_two_head": lambda z: kwls_loss(z, T, SOFT, 1.0, z.flip(-1)),
+    "kwls_mixture": lambda z: kwls_loss(z, T, SOFT, 1.0, variant="mixture"),
+    "similarity_soft": lambda z: similarity_soft_label_loss(z, T, NEIGHBORS, SIMS),
+    "weighted_similarity": lambda z: weighted_similarity_loss(z, T, NEIGHBORS, SIMS),
+    "weighted_ce": lambda z: weighted_cross_entropy(z, T, NEIGHBORS, SIMS),
+    "distillation": lambda z: distillation_loss(z, z.detach().flip(-1), 2.0, 0.5, T),
+    "fused": lambda z: fused_linear_cross_entropy(z, torch.eye(C, dtype=z.dtype), T, 0.1, chunk_size=4),
 }
 
 

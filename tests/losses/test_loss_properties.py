@@ -57,7 +57,7 @@ def test_smoothed_ce_matches_reference_for_any_mask_reduction_dtype(p: dict) -> 
     dt = DTYPES[p["dtype"]]
     z = p["z"].to(dt).requires_grad_()
     kw = {k: p[k] for k in ("convention", "prior", "weight", "reduction")}
-    out = smoothed_cross_entropy(z, p["t"], p["eps"], **kw)
+    out = smoothed_cross_entropy(z, p["t"], p["eps"], **kw).loss
     assert out.dtype == (F64 if dt == F64 else torch.float32)
     z64 = z.detach().to(F64).requires_grad_()
     want = ref.smoothed_ce(z64, p["t"], p["eps"], **kw)
@@ -83,9 +83,9 @@ def test_smoothed_ce_matches_reference_for_any_mask_reduction_dtype(p: dict) -> 
 def test_reductions_are_consistent(p: dict) -> None:
     z, t = p["z"], p["t"]
     kw = {k: p[k] for k in ("convention", "prior", "weight")}
-    rows = smoothed_cross_entropy(z, t, p["eps"], reduction="none", **kw)
-    total = smoothed_cross_entropy(z, t, p["eps"], reduction="sum", **kw)
-    mean = smoothed_cross_entropy(z, t, p["eps"], reduction="mean", **kw)
+    rows = smoothed_cross_entropy(z, t, p["eps"], reduction="none", **kw).loss
+    total = smoothed_cross_entropy(z, t, p["eps"], reduction="sum", **kw).loss
+    mean = smoothed_cross_entropy(z, t, p["eps"], reduction="mean", **kw).loss
     torch.testing.assert_close(rows.sum(), total)
     valid = t != -100
     assert torch.equal(rows[~valid], torch.zeros_like(rows[~valid]))
@@ -93,8 +93,8 @@ def test_reductions_are_consistent(p: dict) -> None:
     denom = float(w[t[valid]].sum()) if valid.any() else 0.0
     torch.testing.assert_close(mean, total / denom if denom else total * 0)
     n = int(valid.sum()) + 3
-    torch.testing.assert_close(smoothed_cross_entropy(z, t, p["eps"], num_items=n, **kw), total / n)
-    out = smoothed_cross_entropy(z, t, p["eps"], return_nll=True, **kw)
+    torch.testing.assert_close(smoothed_cross_entropy(z, t, p["eps"], num_items=n, **kw).loss, total / n)
+    out = smoothed_cross_entropy(z, t, p["eps"], **kw)
     torch.testing.assert_close(out.nll, ref.nll(z, t))
 
 
@@ -113,8 +113,8 @@ def test_sparse_equals_dense_equals_reference(p: dict, N: int) -> None:
     dense = ref.dense_from_sparse(idx, w, C)
     zs = z.clone().requires_grad_()
     zd = z.clone().requires_grad_()
-    sparse_out = sparse_soft_target_cross_entropy(zs, idx, w, reduction=p["reduction"])
-    dense_out = soft_target_cross_entropy(zd, dense, reduction=p["reduction"])
+    sparse_out = sparse_soft_target_cross_entropy(zs, idx, w, reduction=p["reduction"]).loss
+    dense_out = soft_target_cross_entropy(zd, dense, reduction=p["reduction"]).loss
     want = ref.soft_ce(z, dense, p["reduction"])
     torch.testing.assert_close(sparse_out, want)
     torch.testing.assert_close(dense_out, want)
@@ -132,7 +132,7 @@ def test_fused_equals_unfused_for_any_chunking(p: dict, chunk_size: int, H: int)
     h = torch.randn(P, H, generator=g, dtype=F64, requires_grad=True)
     w = torch.randn(C, H, generator=g, dtype=F64, requires_grad=True)
     kw = {k: p[k] for k in ("convention", "prior", "reduction")}
-    ours = fused_linear_cross_entropy(h, w, t, p["eps"], chunk_size=chunk_size, **kw)
+    ours = fused_linear_cross_entropy(h, w, t, p["eps"], chunk_size=chunk_size, **kw).loss
     want = ref.smoothed_ce(h @ w.t(), t, p["eps"], **kw)
     torch.testing.assert_close(ours, want)
     for a, b in zip(
@@ -151,8 +151,8 @@ def test_sequence_padding_is_invisible(B: int, K: int, seed: int, alpha: float) 
     noisy = torch.where(mask, nr, torch.randn(B, K, generator=g, dtype=F64) * 1e6)
     a = nr.clone().requires_grad_()
     b = noisy.clone().requires_grad_()
-    la = sequence_smoothed_nll(nt, a, mask, alpha, "sum")
-    lb = sequence_smoothed_nll(nt, b, mask, alpha, "sum")
+    la = sequence_smoothed_nll(nt, a, mask, alpha, "sum").loss
+    lb = sequence_smoothed_nll(nt, b, mask, alpha, "sum").loss
     torch.testing.assert_close(la, lb)
     torch.testing.assert_close(la, ref.sequence_smoothed(nt, nr, mask, alpha, "sum"))
     (ga,) = torch.autograd.grad(la, a)

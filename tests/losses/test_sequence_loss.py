@@ -27,14 +27,16 @@ def test_hand_derived_value() -> None:
     nt = torch.tensor([2.0, 3.0])
     nr = torch.tensor([[4.0, 6.0, 100.0], [9.0, 9.0, 9.0]])
     mask = torch.tensor([[True, True, False], [False, False, False]])
-    assert sequence_smoothed_nll(nt, nr, mask, 0.5).item() == pytest.approx(3.75)
-    torch.testing.assert_close(sequence_smoothed_nll(nt, nr, mask, 0.5, "none"), torch.tensor([4.5, 3.0]))
+    assert sequence_smoothed_nll(nt, nr, mask, 0.5).loss.item() == pytest.approx(3.75)
+    torch.testing.assert_close(
+        sequence_smoothed_nll(nt, nr, mask, 0.5, "none").loss, torch.tensor([4.5, 3.0])
+    )
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_matches_reference(reduction: str) -> None:
     nt, nr, mask = _data()
-    ours = sequence_smoothed_nll(nt, nr, mask, 0.7, reduction)  # type: ignore[arg-type]
+    ours = sequence_smoothed_nll(nt, nr, mask, 0.7, reduction).loss  # type: ignore[arg-type]
     want = ref.sequence_smoothed(nt, nr, mask, 0.7, reduction)
     torch.testing.assert_close(ours, want)
     for a, b in zip(
@@ -49,8 +51,8 @@ def test_padding_never_touches_value_or_gradient() -> None:
     poisoned[~mask] = float("nan")
     poisoned[3, 2] = float("inf")
     poisoned.requires_grad_()
-    clean = sequence_smoothed_nll(nt, nr, mask, 0.7)
-    dirty = sequence_smoothed_nll(nt, poisoned, mask, 0.7)
+    clean = sequence_smoothed_nll(nt, nr, mask, 0.7).loss
+    dirty = sequence_smoothed_nll(nt, poisoned, mask, 0.7).loss
     torch.testing.assert_close(clean, dirty)
     (g_clean,) = torch.autograd.grad(clean, nr)
     (g_dirty,) = torch.autograd.grad(dirty, poisoned)
@@ -60,15 +62,15 @@ def test_padding_never_touches_value_or_gradient() -> None:
 
 def test_gradcheck_num_items_nll_module() -> None:
     nt, nr, mask = _data()
-    assert torch.autograd.gradcheck(lambda a, b: sequence_smoothed_nll(a, b, mask, 0.3), (nt, nr))
-    out = sequence_smoothed_nll(nt, nr, mask, 0.3, num_items=8, return_nll=True)
-    torch.testing.assert_close(out.loss, sequence_smoothed_nll(nt, nr, mask, 0.3, "sum") / 8)
+    assert torch.autograd.gradcheck(lambda a, b: sequence_smoothed_nll(a, b, mask, 0.3).loss, (nt, nr))
+    out = sequence_smoothed_nll(nt, nr, mask, 0.3, num_items=8)
+    torch.testing.assert_close(out.loss, sequence_smoothed_nll(nt, nr, mask, 0.3, "sum").loss / 8)
     torch.testing.assert_close(out.nll, nt.detach().sum() / 8)
     torch.testing.assert_close(
-        SequenceSmoothedNLL(0.3)(nt, nr, mask), sequence_smoothed_nll(nt, nr, mask, 0.3)
+        SequenceSmoothedNLL(0.3)(nt, nr, mask), sequence_smoothed_nll(nt, nr, mask, 0.3).loss
     )
     # alpha = 0 is plain sequence NLL
-    torch.testing.assert_close(sequence_smoothed_nll(nt, nr, mask, 0.0), nt.mean())
+    torch.testing.assert_close(sequence_smoothed_nll(nt, nr, mask, 0.0).loss, nt.mean())
 
 
 def test_bad_input() -> None:

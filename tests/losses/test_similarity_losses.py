@@ -56,7 +56,7 @@ def test_matches_reference(kind: str, reduction: str) -> None:
         sims[3, 1] = -0.4  # negative similarities are allowed for the weighted losses
     z, t = _data()
     stop = torch.tensor([2])
-    ours = KINDS[kind](z, t, neighbors, sims, stopwords=stop, reduction=reduction)
+    ours = KINDS[kind](z, t, neighbors, sims, stopwords=stop, reduction=reduction).loss
     want = ref.similarity(kind, z, t, neighbors, sims, {2}, reduction=reduction)
     torch.testing.assert_close(ours, want)
     (g1,) = torch.autograd.grad(ours.sum(), z)
@@ -69,11 +69,11 @@ def test_stop_words_and_empty_rows_are_plain_cross_entropy() -> None:
     z, t = _data()
     everything = torch.ones(V, dtype=torch.bool)
     for f in KINDS.values():
-        torch.testing.assert_close(f(z, t, neighbors, sims, stopwords=everything), ref.nll(z, t))
+        torch.testing.assert_close(f(z, t, neighbors, sims, stopwords=everything).loss, ref.nll(z, t))
     # word 6 has an all-zero row: cross-entropy even without stop words
     only6 = torch.tensor([6])
     for f in KINDS.values():
-        torch.testing.assert_close(f(z[6:7], only6, neighbors, sims), ref.nll(z[6:7], only6))
+        torch.testing.assert_close(f(z[6:7], only6, neighbors, sims).loss, ref.nll(z[6:7], only6))
 
 
 def test_hand_derived_soft_label_and_weighted_similarity() -> None:
@@ -83,13 +83,13 @@ def test_hand_derived_soft_label_and_weighted_similarity() -> None:
     z = torch.zeros(1, 3, dtype=F64)
     t = torch.tensor([0])
     # soft label: target (2/3, 1/3) -> -(2/3 + 1/3) log(1/3) = log 3
-    assert similarity_soft_label_loss(z, t, neighbors, sims).item() == pytest.approx(math.log(3))
+    assert similarity_soft_label_loss(z, t, neighbors, sims).loss.item() == pytest.approx(math.log(3))
     # unnormalised: -(1.0 + 0.5) log(1/3) = 1.5 log 3
-    got = similarity_soft_label_loss(z, t, neighbors, sims, normalize=False).item()
+    got = similarity_soft_label_loss(z, t, neighbors, sims, normalize=False).loss.item()
     assert got == pytest.approx(1.5 * math.log(3))
-    assert weighted_cross_entropy(z, t, neighbors, sims).item() == pytest.approx(1.5 * math.log(3))
+    assert weighted_cross_entropy(z, t, neighbors, sims).loss.item() == pytest.approx(1.5 * math.log(3))
     # weighted similarity: -(1.0 * 1/3 + 0.5 * 1/3) = -0.5
-    assert weighted_similarity_loss(z, t, neighbors, sims).item() == pytest.approx(-0.5)
+    assert weighted_similarity_loss(z, t, neighbors, sims).loss.item() == pytest.approx(-0.5)
 
 
 def test_gradcheck_and_nll_and_modules() -> None:
@@ -97,9 +97,9 @@ def test_gradcheck_and_nll_and_modules() -> None:
     z, t = _data()
     for f in KINDS.values():
         assert torch.autograd.gradcheck(
-            lambda x, f=f: f(x, t, neighbors, sims, stopwords=torch.tensor([1])), (z,)
+            lambda x, f=f: f(x, t, neighbors, sims, stopwords=torch.tensor([1])).loss, (z,)
         )
-        out = f(z, t, neighbors, sims, return_nll=True)
+        out = f(z, t, neighbors, sims)
         torch.testing.assert_close(out.nll, ref.nll(z, t))
     stop = stopword_mask(torch.tensor([1, 3]), V)
     for cls, f in (
@@ -109,7 +109,7 @@ def test_gradcheck_and_nll_and_modules() -> None:
     ):
         m = cls(neighbors, sims, stopwords=stop)
         assert {"neighbors", "similarities", "stopwords"} <= set(dict(m.named_buffers()))
-        torch.testing.assert_close(m(z, t), f(z, t, neighbors, sims, stopwords=stop))
+        torch.testing.assert_close(m(z, t), f(z, t, neighbors, sims, stopwords=stop).loss)
 
 
 def test_bad_input() -> None:

@@ -45,7 +45,7 @@ def _grad(out: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 def test_dense_matches_reference_and_torch(reduction: str) -> None:
     z = _logits()
     soft = torch.softmax(torch.randn(8, 6, dtype=F64), dim=1)
-    ours = soft_target_cross_entropy(z, soft, reduction=reduction)
+    ours = soft_target_cross_entropy(z, soft, reduction=reduction).loss
     want = ref.soft_ce(z, soft, reduction)
     torch.testing.assert_close(ours, want)
     torch.testing.assert_close(_grad(ours, z), _grad(want, z))
@@ -58,7 +58,7 @@ def test_dense_zero_rows_and_ignored_targets_are_skipped() -> None:
     soft[3] = 0.0
     t = torch.randint(0, 6, (8,))
     t[0] = -100
-    out = soft_target_cross_entropy(z, soft, target=t, return_nll=True)
+    out = soft_target_cross_entropy(z, soft, target=t)
     skip = [i in (0, 3) for i in range(8)]
     want = ref.soft_ce(z, soft, "mean", skip=skip)
     torch.testing.assert_close(out.loss, want)
@@ -66,14 +66,14 @@ def test_dense_zero_rows_and_ignored_targets_are_skipped() -> None:
     t_nll = t.clone()
     t_nll[3] = -100
     torch.testing.assert_close(out.nll, ref.nll(z, t_nll))
-    assert soft_target_cross_entropy(z, soft, return_nll=True).nll is None
+    assert soft_target_cross_entropy(z, soft).nll is None
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_sparse_matches_dense_reference(reduction: str) -> None:
     z = _logits()
     idx, w = _sparse()
-    ours = sparse_soft_target_cross_entropy(z, idx, w, reduction=reduction)
+    ours = sparse_soft_target_cross_entropy(z, idx, w, reduction=reduction).loss
     dense = ref.dense_from_sparse(idx, w, 6)
     want = ref.soft_ce(z, dense, reduction)
     torch.testing.assert_close(ours, want)
@@ -85,9 +85,9 @@ def test_sparse_gradcheck_and_target() -> None:
     idx, w = _sparse(P=8, C=4)
     t = torch.tensor([0, 1, -100, 3, 2, 1, 0, 3])
     assert torch.autograd.gradcheck(
-        lambda x: sparse_soft_target_cross_entropy(x, idx, w, target=t, reduction="none"), (z,)
+        lambda x: sparse_soft_target_cross_entropy(x, idx, w, target=t, reduction="none").loss, (z,)
     )
-    out = sparse_soft_target_cross_entropy(z, idx, w, target=t, return_nll=True)
+    out = sparse_soft_target_cross_entropy(z, idx, w, target=t)
     assert isinstance(out, LossOutput)
     skip_nll = t.clone()
     skip_nll[5] = -100  # row 5 has no soft target: a padding position, not counted anywhere
@@ -97,15 +97,15 @@ def test_sparse_gradcheck_and_target() -> None:
 def test_sparse_leading_batch_dims_and_modules() -> None:
     z = _logits(P=8).detach().reshape(2, 4, 6)
     idx, w = _sparse()
-    out = sparse_soft_target_cross_entropy(z, idx.reshape(2, 4, 3), w.reshape(2, 4, 3), reduction="none")
+    out = sparse_soft_target_cross_entropy(z, idx.reshape(2, 4, 3), w.reshape(2, 4, 3), reduction="none").loss
     assert out.shape == (2, 4)
     torch.testing.assert_close(
-        out.reshape(-1), sparse_soft_target_cross_entropy(z.reshape(8, 6), idx, w, reduction="none")
+        out.reshape(-1), sparse_soft_target_cross_entropy(z.reshape(8, 6), idx, w, reduction="none").loss
     )
     m = SparseSoftTargetCrossEntropy(reduction="sum")
     torch.testing.assert_close(m(z, idx.reshape(2, 4, 3), w.reshape(2, 4, 3)), out.sum())
     soft = torch.softmax(z, dim=-1)
-    torch.testing.assert_close(SoftTargetCrossEntropy()(z, soft), soft_target_cross_entropy(z, soft))
+    torch.testing.assert_close(SoftTargetCrossEntropy()(z, soft), soft_target_cross_entropy(z, soft).loss)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
@@ -113,7 +113,7 @@ def test_sparse_low_precision(dtype: torch.dtype) -> None:
     z = (torch.randn(32, 500) * 3).to(dtype).requires_grad_()
     idx = torch.randint(0, 500, (32, 5))
     w = torch.softmax(torch.randn(32, 5), 1)
-    loss = sparse_soft_target_cross_entropy(z, idx, w)
+    loss = sparse_soft_target_cross_entropy(z, idx, w).loss
     assert loss.dtype == torch.float32
     z64 = z.detach().to(F64).requires_grad_()
     want = ref.soft_ce(z64, ref.dense_from_sparse(idx, w, 500))
@@ -124,7 +124,7 @@ def test_huge_logits_finite() -> None:
     z = torch.tensor([[1e4, -1e4, 3e3], [0.0, -1e4, 1e4]], requires_grad=True)
     idx = torch.tensor([[1, 2], [0, 2]])
     w = torch.tensor([[0.5, 0.5], [0.25, 0.75]])
-    loss = sparse_soft_target_cross_entropy(z, idx, w, reduction="none")
+    loss = sparse_soft_target_cross_entropy(z, idx, w, reduction="none").loss
     # lse = 1e4 in both rows: row 0 = 0.5 * 2e4 + 0.5 * 7e3; row 1 = 0.25 * 1e4 + 0
     torch.testing.assert_close(loss, torch.tensor([13500.0, 2500.0]))
     (g,) = torch.autograd.grad(loss.sum(), z)

@@ -250,7 +250,7 @@ def test_hnsw_index_is_saved_once_and_reused_on_resume(en, encoder, tmp_path):
 def test_brute_blocks_are_capped(monkeypatch, en, encoder):
     import textsmooth.sequence.knn as knn
 
-    monkeypatch.setattr(knn, "_BRUTE_MAX_CELLS", 50)  # 50 // 30 rows -> blocks of 1 query
+    monkeypatch.setattr(knn, "BRUTE_MAX_CELLS", 50)  # 50 // 30 rows -> blocks of 1 query
     vec = encoder.encode(en[:30])
     capped = knn.KnnIndex(vec, backend="brute", block_size=4096).search_rows(np.arange(30), 4)
     flat = knn.KnnIndex(vec, backend="flat").search_rows(np.arange(30), 4)

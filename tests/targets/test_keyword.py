@@ -231,7 +231,7 @@ def test_sklearn_clone_and_params():
         smoother.set_params(k3=1)
 
 
-@pytest.mark.parametrize("dense_cells", [10**9, 0])  # dense cached WLR, and the sparse product
+@pytest.mark.parametrize("dense_cells", [10**9, 0])  # dense WLR operand, and the sparse product
 def test_row_blocks_give_exactly_one_block(monkeypatch, dense_cells):
     import textsmooth.targets.keyword as keyword
 

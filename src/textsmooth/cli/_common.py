@@ -1,15 +1,17 @@
-"""Helpers shared by the CLI command modules: error display and console."""
+"""Helpers shared by the CLI command modules: error display, console, option enums."""
 
 from __future__ import annotations
 
 import functools
 import os
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, get_args
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from textsmooth.errors import TextsmoothError
 
@@ -20,6 +22,19 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def literal_enum(name: str, choices: Any) -> type[StrEnum]:
+    """A ``StrEnum`` for a Typer option whose values are those of the library's ``Literal`` ``choices``.
+
+    The value list is written once, in the library (``typing.get_args``); members are the values with
+    ``-`` as ``_`` (``"token-swap"`` is ``Method.token_swap``), in the ``Literal``'s order (the order
+    ``--help`` lists them in).
+    """
+    values = get_args(choices)
+    if not values or not all(isinstance(v, str) for v in values):
+        raise TypeError(f"{name}: expected a Literal of strings, got {choices!r}")
+    return StrEnum(name, [(v.replace("-", "_"), v) for v in values])  # type: ignore[return-value]
+
+
 def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Show a :class:`TextsmoothError` or an ``OSError`` as one red line (exit 2), not a traceback."""
 
@@ -28,7 +43,7 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except TextsmoothError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from exc
         except OSError as exc:  # permissions, a file where a folder should be, a full disk ...
             where = f"{exc.filename}: " if exc.filename else ""

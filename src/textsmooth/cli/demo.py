@@ -98,15 +98,15 @@ def run_comparison(run_dir: Path) -> Path:
     for column in ("method", "accuracy", "macro-F1", "ECE", "NLL", "epochs", "seconds"):
         table.add_column(column, justify="left" if column == "method" else "right")
     for r in results:
-        t = r["test"]
+        t = r.test
         table.add_row(
-            r["method"],
+            r.method,
             f"{100 * t['accuracy']:.1f}",
             f"{100 * t['macro_f1']:.1f}",
             f"{100 * t['ece']:.1f}",
             f"{t['nll']:.3f}",
-            str(len(r["history"])),
-            f"{r['seconds']:.0f}",
+            str(len(r.history)),
+            f"{r.seconds:.0f}",
         )
     console.print(table)
     report = build_report(run_dir)

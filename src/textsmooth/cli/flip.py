@@ -39,6 +39,8 @@ def register(app: typer.Typer) -> None:
         file_format: str | None = typer.Option(None, "--format", help=FORMAT_HELP),
         columns: str | None = typer.Option(None, "--columns", help=COLUMNS_HELP),
     ) -> None:
+        from typing import get_args
+
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -46,7 +48,7 @@ def register(app: typer.Typer) -> None:
         from textsmooth.io.atomic import atomic_path
         from textsmooth.io.manifest import write_manifest
         from textsmooth.io.paths import check_output_paths
-        from textsmooth.targets.flip import flip_labels
+        from textsmooth.targets.flip import FlipKind, flip_labels
 
         check_output_paths({"-o": output}, inputs=[data])
         check_writable({"-o": output})
@@ -54,8 +56,9 @@ def register(app: typer.Typer) -> None:
             raise ConfigError("the output of flip is Parquet", option="-o", hint="name it something.parquet")
         if not 0 <= rate <= 1:  # also NaN; checked before the data is read, naming the option
             raise ConfigError(f"must be in [0, 1], got {rate}", option="--rate")
-        if kind not in ("symmetric", "pair"):
-            raise ConfigError(f"unknown flip kind {kind!r}", option="--kind", hint="use symmetric or pair")
+        if kind not in get_args(FlipKind):
+            hint = f"use {' or '.join(get_args(FlipKind))}"
+            raise ConfigError(f"unknown flip kind {kind!r}", option="--kind", hint=hint)
         dataset = read_cli_dataset(str(data), text_col, label_col, id_col, file_format, columns)
         noisy, flipped = flip_labels(
             dataset.labels, rate=rate, kind=kind, seed=seed, n_classes=dataset.n_classes

@@ -8,7 +8,6 @@ typed (``option --keep: ...``); the output path is checked with
 from __future__ import annotations
 
 import os
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,8 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from textsmooth.cli._common import console, friendly_errors
+from textsmooth.cli._common import console, friendly_errors, literal_enum
+from textsmooth.sequence import choices
 
 
 class _BuildByDefault(TyperGroup):
@@ -28,36 +28,13 @@ class _BuildByDefault(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-class Method(StrEnum):
-    semantic = "semantic"
-    within_batch = "within-batch"
-    token_swap = "token-swap"
-
-
-class PoolingOpt(StrEnum):
-    mean = "mean"
-    cls = "cls"
-
-
-class IndexOpt(StrEnum):
-    flat = "flat"
-    hnsw = "hnsw"
-    brute = "brute"
-
-
-class SideOpt(StrEnum):
-    target = "target"
-    source = "source"
-
-
-class DupOpt(StrEnum):
-    normalized = "normalized"
-    exact = "exact"
-
-
-class PrecisionOpt(StrEnum):
-    fp32 = "fp32"
-    bf16 = "bf16"
+# option values come from the library's Literals (textsmooth.sequence.choices, no numpy: start-up stays fast)
+Method = literal_enum("Method", choices.NeighborMethod)
+PoolingOpt = literal_enum("PoolingOpt", choices.Pooling)
+IndexOpt = literal_enum("IndexOpt", choices.Backend)
+SideOpt = literal_enum("SideOpt", choices.EmbedSide)
+DupOpt = literal_enum("DupOpt", choices.Duplicates)
+PrecisionOpt = literal_enum("PrecisionOpt", choices.Precision)
 
 
 neighbors_app = typer.Typer(
@@ -121,8 +98,11 @@ def _check_build_options(
             hint="k' related targets are kept out of the k retrieved: use --keep <= --k",
         )  # fmt: skip
     if method is Method.token_swap and bleu_order == 0:
-        raise ConfigError("token-swap ranks its copies by BLEU, so it needs --bleu-order >= 1",
-                          option="--bleu-order")  # fmt: skip
+        raise ConfigError(
+            "token-swap ranks its copies by BLEU, so it needs --bleu-order >= 1",
+            option="--bleu-order",
+            hint="0 means no re-ranking, for --method semantic and within-batch only",
+        )
     if not (math.isfinite(tau) and tau > 0):
         raise ConfigError(f"must be a positive number, got {tau}", option="--tau")
     if min_cosine is not None:
@@ -139,7 +119,12 @@ def build(
     output: Path = typer.Option(..., "-o", "--output", help="Neighbour table to write (.parquet)."),
     k: int = typer.Option(100, "--k", help="Neighbours retrieved by cosine."),
     keep: int = typer.Option(5, "--keep", help="Neighbours kept after BLEU re-ranking (k')."),
-    bleu_order: int = typer.Option(4, "--bleu-order", help="BLEU-n for re-ranking; 0 = no re-ranking."),
+    bleu_order: int = typer.Option(
+        4,
+        "--bleu-order",
+        help="BLEU-n for re-ranking; 0 = no re-ranking (semantic: cosine order, within-batch: batch order). "
+        "token-swap ranks its copies by BLEU and refuses 0.",
+    ),
     method: Method = typer.Option(Method.semantic, "--method", help="semantic (the paper) or a baseline."),
     model: Path | None = typer.Option(
         None, "--model", help="Local sentence encoder folder (default MiniLM)."
@@ -266,7 +251,7 @@ def _baseline(
     if method is Method.within_batch:
         gen: Any = WithinBatchTargets(train_batch, bleu_order=order or None, keep=keep, seed=seed)
     else:
-        gen = TokenSwapTargets(samples, tau=tau, bleu_order=order or 4, keep=keep, seed=seed)
+        gen = TokenSwapTargets(samples, tau=tau, bleu_order=order, keep=keep, seed=seed)  # 0 refused up front
     gen.fit(texts)
     return gen.table_, gen.get_params()
 

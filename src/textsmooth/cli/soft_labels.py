@@ -39,6 +39,9 @@ class Method(StrEnum):
 
 
 class TeacherKind(StrEnum):
+    """What a teacher file holds; ``probs`` is the CLI's short name of the library's ``probabilities``
+    (:class:`textsmooth.targets.teacher.TeacherSmoother` ``outputs``)."""
+
     logits = "logits"
     probs = "probs"
 
@@ -130,8 +133,9 @@ def build_generator(
             ) from exc
         return PriorSmoother(epsilon=epsilon, prior=values)
     if method == "teacher":
-        if teacher_kind not in ("logits", "probs"):
-            raise ConfigError(f"must be logits or probs, got {teacher_kind!r}", option="--teacher-kind")
+        if teacher_kind not in set(TeacherKind):
+            choices = " or ".join(TeacherKind)
+            raise ConfigError(f"must be {choices}, got {teacher_kind!r}", option="--teacher-kind")
         outputs = "logits" if teacher_kind == "logits" else "probabilities"
         return TeacherSmoother(temperature=temperature, outputs=outputs)
     raise ConfigError(f"unknown method {method!r}")

@@ -47,18 +47,22 @@ from pathlib import Path
 from typing import Any
 
 from textsmooth.errors import ConfigError
+from textsmooth.experiments.settings import SETTINGS, DataChange, Setting
 from textsmooth.io.corpora import CORPORA
 from textsmooth.training.config import TrainConfig
 
 __all__ = ["SETTINGS", "Recipe", "RunSpec", "load_recipe"]
 
-SETTINGS = ("balanced", "unbalanced", "imbalance-grid", "noise", "distillation")
-_SETTING_DEFAULTS: dict[str, dict[str, Any]] = {
-    "unbalanced": {"ratio": 100, "classes": None},
-    "grid": {"keep": 0, "c": [0, 1, 2, 3], "m": [300, 200, 100, 50, 10, 1], "ratio": 100},
-    "noise": {"rates": [0.0, 0.1, 0.2, 0.4], "kind": "symmetric"},
-    "distillation": {"teacher_methods": ["none", "classic"], "temperature": 2.0},
-}
+# the recipe fields that hold a setting's options (``grid`` for ``imbalance-grid``)
+_OPTION_FIELDS = ("unbalanced", "grid", "noise", "distillation")
+
+
+def _option_defaults(name: str) -> dict[str, Any]:
+    """The defaults of the options in the recipe field ``name`` (from the setting that reads it)."""
+    for setting in SETTINGS.values():
+        if setting.options_field == name:
+            return dict(setting.defaults)
+    raise KeyError(name)
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ class RunSpec:
     seed: int
     variant: str
     config: TrainConfig
-    data_change: dict[str, Any] = field(default_factory=dict)
+    data_change: DataChange = field(default_factory=DataChange)
 
 
 @dataclass
@@ -101,8 +105,18 @@ class Recipe:
     description: str = ""
 
     def option(self, name: str) -> dict[str, Any]:
-        """A setting's options with defaults filled in."""
-        return {**_SETTING_DEFAULTS[name], **(getattr(self, name) or {})}
+        """The options of the recipe field ``name`` (``grid``, ``noise`` ...) with defaults filled in."""
+        return {**_option_defaults(name), **(getattr(self, name) or {})}
+
+    @property
+    def setting_handler(self) -> Setting:
+        """The registered :class:`~textsmooth.experiments.settings.Setting` of ``setting``."""
+        return SETTINGS[self.setting]
+
+    def setting_options(self) -> dict[str, Any]:
+        """The options of the recipe's setting, defaults filled in (``{}`` for a setting without any)."""
+        field_name = self.setting_handler.options_field
+        return self.option(field_name) if field_name else {}
 
     def method_label(self, row: dict[str, Any]) -> str:
         """The label of a method row: its ``label`` if given, else its ``method``."""
@@ -207,31 +221,11 @@ class Recipe:
 
     def _variants(
         self, n_classes: int | None, label_names: Sequence[str] | None
-    ) -> list[tuple[str, dict[str, Any]]]:
-        if self.setting == "balanced":
-            return [("balanced", {})]
-        if self.setting == "unbalanced":
-            opt = self.option("unbalanced")
-            given = opt["classes"] if opt["classes"] is not None else list(range(n_classes or 0))
-            ids = [self.class_id(c, "unbalanced.classes", label_names, n_classes) for c in given]
-            # the variant names the class by id, so that naming it or numbering it reuses the same results
-            return [(f"minority={c}", {"minority": c, "ratio": float(opt["ratio"])}) for c in ids]
-        if self.setting == "imbalance-grid":
-            opt = self.option("grid")
-            keep = self.class_id(opt["keep"], "grid.keep", label_names, n_classes)
-            out = [
-                (f"c={c}", {"grid_c": int(c), "keep": keep, "ratio": float(opt["ratio"])}) for c in opt["c"]
-            ]
-            out += [(f"m={m}", {"grid_m": int(m), "keep": keep}) for m in opt["m"]]
-            return out
-        if self.setting == "noise":
-            opt = self.option("noise")
-            return [(f"noise={r:g}", {"noise": float(r), "noise_kind": opt["kind"]}) for r in opt["rates"]]
-        opt = self.option("distillation")
-        return [
-            (f"teacher={m}", {"teacher_method": m, "temperature": float(opt["temperature"])})
-            for m in opt["teacher_methods"]
-        ]
+    ) -> list[tuple[str, DataChange]]:
+        def resolve(value: Any, where: str) -> int:
+            return self.class_id(value, where, label_names, n_classes)
+
+        return self.setting_handler.expand(self.setting_options(), n_classes, resolve)
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -292,10 +286,13 @@ def _validate(recipe: Recipe, path: Path) -> None:
         raise ConfigError(f"data_root does not exist: {recipe.data_root}", path=path, column="data_root")
     if recipe.setting not in SETTINGS:
         raise ConfigError(
-            f"unknown setting {recipe.setting!r}", path=path, column="setting", hint=f"use one of {SETTINGS}"
+            f"unknown setting {recipe.setting!r}",
+            path=path,
+            column="setting",
+            hint=f"use one of {tuple(SETTINGS)}",
         )
-    for name in ("unbalanced", "grid", "noise", "distillation"):
-        extra = sorted(set(getattr(recipe, name) or {}) - set(_SETTING_DEFAULTS[name]))
+    for name in _OPTION_FIELDS:
+        extra = sorted(set(getattr(recipe, name) or {}) - set(_option_defaults(name)))
         if extra:
             raise ConfigError(f"unknown option(s) {', '.join(extra)}", path=path, column=name)
     if not isinstance(recipe.model_train, dict) or not all(
@@ -370,18 +367,10 @@ def _validate(recipe: Recipe, path: Path) -> None:
 
 def _validate_classes(recipe: Recipe, path: Path) -> None:
     """Class fields hold names or ids; names are checked against the data when it is loaded."""
-    fields: list[tuple[str, Any]] = []
-    if recipe.setting == "unbalanced":
-        classes = recipe.option("unbalanced")["classes"]
-        if classes is not None and not isinstance(classes, list):
-            raise ConfigError(
-                "classes must be a list of label names or ids (or null: every class)",
-                path=path,
-                column="unbalanced.classes",
-            )
-        fields += [("unbalanced.classes", c) for c in classes or []]
-    if recipe.setting == "imbalance-grid":
-        fields.append(("grid.keep", recipe.option("grid")["keep"]))
+    try:
+        fields = recipe.setting_handler.class_fields(recipe.setting_options())
+    except ConfigError as exc:
+        raise ConfigError(exc.message, path=path, column=exc.column, hint=exc.hint) from exc
     for where, value in fields:
         if isinstance(value, str):
             continue

@@ -21,12 +21,15 @@ import html
 import io
 import json
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from textsmooth.errors import ArtifactError
+from textsmooth.experiments.records import RunRecord, format_duration, read_examples, read_result
+from textsmooth.experiments.settings import SETTINGS
 from textsmooth.io.atomic import atomic_write_text
 
 __all__ = ["build_report", "load_results", "run_command"]
@@ -42,7 +45,7 @@ METRICS = (
 )
 
 
-def load_results(run_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def load_results(run_dir: str | Path) -> tuple[dict[str, Any], list[RunRecord]]:
     """The recipe (as a dict) and every finished run's result record of ``run_dir``.
 
     Raises:
@@ -50,8 +53,6 @@ def load_results(run_dir: str | Path) -> tuple[dict[str, Any], list[dict[str, An
             file (naming the file and what to do).
     """
     import yaml
-
-    from textsmooth.experiments.runner import read_result
 
     run_dir = Path(run_dir)
     recipe_path = run_dir / "recipe.yaml"
@@ -111,32 +112,6 @@ def _correct(run_dir: Path, run_id: str) -> np.ndarray:
         return (data["probs"].argmax(axis=1) == data["labels"]).astype(np.float64)
 
 
-def _mean_confidence(run_dir: Path, run_id: str) -> float | None:
-    path = run_dir / "results" / f"{run_id}.npz"
-    if not path.exists():
-        return None
-    with np.load(path, allow_pickle=False) as data:
-        return float(data["probs"].max(axis=1).mean())
-
-
-def _complete_test_metrics(record: dict[str, Any], run_dir: Path) -> None:
-    """Fill in, in place, the derived test metrics the tables show: ``overconfidence`` (mean confidence
-    minus accuracy) and, for records written before these fields existed or were fixed, ``confidence``
-    (from the stored predictions) and the minority recall of the under-sampled class(es)."""
-    from textsmooth.experiments.runner import minority_metrics
-
-    test = record["test"]
-    if record.get("data_change") and "per_class" in test:
-        test.update(minority_metrics(record["data_change"], test, list(test["per_class"])))
-    if "accuracy" not in test:
-        return
-    confidence = test.get("confidence")
-    if confidence is None:
-        confidence = _mean_confidence(run_dir, record["run_id"])
-    if confidence is not None:
-        test["overconfidence"] = float(confidence) - float(test["accuracy"])
-
-
 def _fmt(values: list[float], scale: float = 100.0, *, signed: bool = False) -> str:
     arr = np.asarray(values, dtype=np.float64) * scale
     mean = f"{arr.mean():+.2f}" if signed else f"{arr.mean():.2f}"
@@ -148,30 +123,32 @@ def _fmt(values: list[float], scale: float = 100.0, *, signed: bool = False) -> 
 class _Tables:
     """Results grouped by (variant, model, method label); seed means average over several variants."""
 
-    def __init__(self, recipe: dict[str, Any], results: list[dict[str, Any]], run_dir: Path) -> None:
+    def __init__(
+        self, recipe: dict[str, Any], results: list[RunRecord], run_dir: Path, variants: list[str]
+    ) -> None:
         self.recipe = recipe
         self.results = results
         self.run_dir = run_dir
         self.methods = [str(r.get("label") or r["method"]) for r in recipe.get("methods", [])]
-        self.models = list(dict.fromkeys(r["model"] for r in results))
-        self.variants = _recipe_order(run_dir, results)
+        self.models = list(dict.fromkeys(r.model for r in results))
+        found = list(dict.fromkeys(r.variant for r in results))  # in the recipe's order (noise 0, 0.1 ...)
+        self.variants = [v for v in variants if v in found] + [v for v in found if v not in variants]
         base = [
             str(r.get("label") or r["method"]) for r in recipe.get("methods", []) if r["method"] == "none"
         ]
         self.baseline = base[0] if base else None
-        self.by_key: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+        self.by_key: dict[tuple[str, str, str], list[RunRecord]] = defaultdict(list)
         for r in results:
-            _complete_test_metrics(r, run_dir)
-            self.by_key[(r["variant"], r["model"], r["method"])].append(r)
+            self.by_key[(r.variant, r.model, r.method)].append(r)
 
     def seed_means(self, model: str, method: str, metric: str, variants: list[str]) -> list[float]:
         """Per seed, the metric averaged over ``variants`` (seeds missing a variant are skipped)."""
         per_seed: dict[int, list[float]] = defaultdict(list)
         for variant in variants:
             for r in self.by_key.get((variant, model, method), []):
-                value = r["test"].get(metric)
+                value = r.overconfidence if metric == "overconfidence" else r.test.get(metric)
                 if value is not None:
-                    per_seed[r["seed"]].append(value)
+                    per_seed[r.seed].append(value)
         return [float(np.mean(v)) for s, v in sorted(per_seed.items()) if len(v) == len(variants)]
 
     def significance(self, model: str, method: str, variants: list[str]) -> str:
@@ -181,11 +158,11 @@ class _Tables:
             return ""
         a, b = [], []
         for variant in variants:
-            ours = {r["seed"]: r for r in self.by_key.get((variant, model, method), [])}
-            base = {r["seed"]: r for r in self.by_key.get((variant, model, self.baseline), [])}
+            ours = {r.seed: r for r in self.by_key.get((variant, model, method), [])}
+            base = {r.seed: r for r in self.by_key.get((variant, model, self.baseline), [])}
             for seed in sorted(set(ours) & set(base)):
-                a.append(_correct(self.run_dir, ours[seed]["run_id"]))
-                b.append(_correct(self.run_dir, base[seed]["run_id"]))
+                a.append(_correct(self.run_dir, ours[seed].run_id))
+                b.append(_correct(self.run_dir, base[seed].run_id))
         if not a:
             return ""
         test = paired_bootstrap(np.concatenate(a), np.concatenate(b), n_resamples=2000, seed=0)
@@ -214,19 +191,6 @@ class _Tables:
         return rows
 
 
-def _recipe_order(run_dir: Path, results: list[dict[str, Any]]) -> list[str]:
-    """Data variants in the recipe's order (noise 0, 0.1, 0.2 ...), not in file-name order."""
-    found = list(dict.fromkeys(r["variant"] for r in results))
-    try:
-        from textsmooth.experiments.recipe import load_recipe
-
-        specs = load_recipe(run_dir / "recipe.yaml").runs(label_names=list(results[0]["test"]["per_class"]))
-        order = list(dict.fromkeys(spec.variant for spec in specs))
-    except Exception:  # a recipe that no longer validates (moved data): keep the order found
-        return found
-    return [v for v in order if v in found] + [v for v in found if v not in order]
-
-
 def _table_html(header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
@@ -249,8 +213,9 @@ def _png(fig: Any) -> str:
 
 
 def _variant_plot(tables: _Tables, metric: str, title: str, relative: bool) -> str:
-    import matplotlib
+    from textsmooth._extras import require
 
+    matplotlib = require("matplotlib", extra="report", feature="the plots of an experiment report")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -287,8 +252,9 @@ def _variant_plot(tables: _Tables, metric: str, title: str, relative: bool) -> s
 def _curves_plot(tables: _Tables, variant: str) -> str | None:
     """Dev macro-F1 and training loss per epoch (mean over seeds), one line per method: the paper's
     Figure 2 in spirit (how each target shapes training), for the first model and ``variant``."""
-    import matplotlib
+    from textsmooth._extras import require
 
+    matplotlib = require("matplotlib", extra="report", feature="the plots of an experiment report")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -296,7 +262,7 @@ def _curves_plot(tables: _Tables, variant: str) -> str | None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4))
     drawn = False
     for method in tables.methods:
-        histories = [r.get("history") or [] for r in tables.by_key.get((variant, model, method), [])]
+        histories = [r.history for r in tables.by_key.get((variant, model, method), [])]
         longest = max((len(h) for h in histories), default=0)
         if not longest:
             continue
@@ -324,8 +290,9 @@ def _curves_plot(tables: _Tables, variant: str) -> str | None:
 
 
 def _reliability_images(tables: _Tables) -> list[tuple[str, str]]:
-    import matplotlib
+    from textsmooth._extras import require
 
+    matplotlib = require("matplotlib", extra="report", feature="the plots of an experiment report")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -334,10 +301,10 @@ def _reliability_images(tables: _Tables) -> list[tuple[str, str]]:
     images = []
     variant, model = tables.variants[0], tables.models[0]
     for method in tables.methods:
-        runs = sorted(tables.by_key.get((variant, model, method), []), key=lambda r: r["seed"])
+        runs = sorted(tables.by_key.get((variant, model, method), []), key=lambda r: r.seed)
         if not runs:
             continue
-        with np.load(tables.run_dir / "results" / f"{runs[0]['run_id']}.npz", allow_pickle=False) as data:
+        with np.load(tables.run_dir / "results" / f"{runs[0].run_id}.npz", allow_pickle=False) as data:
             probs, labels = data["probs"].astype(np.float64), data["labels"]
         probs /= probs.sum(axis=1, keepdims=True)
         bins = calibration_bins(probs, labels, n_bins=10)
@@ -356,46 +323,26 @@ def _reliability_images(tables: _Tables) -> list[tuple[str, str]]:
     return images
 
 
-def _examples_html(recipe: dict[str, Any], run_dir: Path, n: int = 5) -> str:
-    """A few test texts with their KWLS soft labels (from the training data) and highlighted keywords."""
-    from textsmooth.experiments.recipe import load_recipe
-    from textsmooth.experiments.runner import load_recipe_data
-    from textsmooth.targets.keyword import KeywordSmoother
-
-    try:
-        train, test = load_recipe_data(load_recipe(run_dir / "recipe.yaml"))
-    except Exception as exc:  # the data may have moved since the run; the report still renders
-        return f"<p>(examples unavailable: {html.escape(str(exc))})</p>"
-    smoother = KeywordSmoother().fit(
-        train.texts, train.labels, n_classes=train.n_classes, label_names=train.label_names
-    )
+def _examples_html(run_dir: Path) -> str:
+    """A few test texts with their KWLS soft labels and highlighted keywords, as the runner recorded
+    them in ``examples.json`` (fitted on the recipe's training data)."""
+    rows_found = read_examples(run_dir)
+    if rows_found is None:
+        return "<p>(examples unavailable: the run folder has no examples.json; run the recipe again)</p>"
     palette = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
     rows = []
-    rng = np.random.default_rng(0)
-    for i in rng.choice(len(test), size=min(n, len(test)), replace=False):
-        text = test.texts[i][:600]
-        explanations = smoother.explain(text, top=5)
-        best: dict[str, tuple[float, int]] = {}
-        for m, e in enumerate(explanations):
-            for word, value in e.words:
-                if value > best.get(word, (0.0, -1))[0]:
-                    best[word] = (value, m)
-        from textsmooth.text.tokenize import tokenize
-
-        words = []
-        for token in tokenize(text):
-            if token in best:
-                colour = palette[best[token][1] % len(palette)]
-                words.append(f'<b style="color:{colour}">{html.escape(token)}</b>')
-            else:
-                words.append(html.escape(token))
+    for example in rows_found:
+        words = [
+            html.escape(token)
+            if index is None
+            else f'<b style="color:{palette[index % len(palette)]}">{html.escape(token)}</b>'
+            for token, index in example.tokens
+        ]
         soft = " ".join(
-            f'<span style="color:{palette[m % len(palette)]}">'
-            f"{html.escape(e.name)} {e.probability:.2f}</span>"
-            for m, e in sorted(enumerate(explanations), key=lambda t: -t[1].probability)[:3]
+            f'<span style="color:{palette[m % len(palette)]}">{html.escape(name)} {p:.2f}</span>'
+            for name, p, m in example.soft
         )
-        gold = html.escape(test.label_names[test.labels[i]])
-        rows.append(f"<tr><td>{' '.join(words)}</td><td>{gold}</td><td>{soft}</td></tr>")
+        rows.append(f"<tr><td>{' '.join(words)}</td><td>{html.escape(example.gold)}</td><td>{soft}</td></tr>")
     return (
         "<table><thead><tr><th>test text (keywords coloured by the label they support)</th>"
         "<th>gold</th><th>KWLS soft label</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
@@ -421,98 +368,142 @@ code { background: #f5f5f5; padding: 1px 4px; }
 """
 
 
+@dataclass
+class _Report:
+    """The page and Markdown under construction, and what every section builder reads."""
+
+    recipe: dict[str, Any]
+    results: list[RunRecord]
+    manifest: dict[str, Any]
+    tables: _Tables
+    run_dir: Path
+    seeds: list[int]
+    html: list[str] = field(default_factory=list)
+    md: list[str] = field(default_factory=list)
+
+
 def build_report(run_dir: str | Path, *, examples: bool = True) -> Path:
     """Write ``RUN_DIR/report.html`` and ``RUN_DIR/results.md``; return the HTML path."""
-    from textsmooth.experiments.runner import format_duration
-
     run_dir = Path(run_dir)
     recipe, results = load_results(run_dir)
     manifest = _load_manifest(run_dir)
-    tables = _Tables(recipe, results, run_dir)
-    setting = recipe.get("setting", "balanced")
-    header = ["model", "method", *(label for _, label, _ in METRICS)]
-    header += ["minority recall (%)", "paper acc (%)"]
-    with_minority = setting in ("unbalanced", "imbalance-grid")
-    seeds = sorted({r["seed"] for r in results})
-    shown_dir = manifest.get("run_dir", str(run_dir))
-    command = run_command(recipe, manifest, run_dir)
+    variants = manifest.get("variants")
+    if not isinstance(variants, list):
+        raise ArtifactError(
+            "the manifest does not list the recipe's data variants",
+            path=run_dir / "manifest.json",
+            hint="run `textsmooth experiment run RECIPE -o RUN_DIR` again: it rewrites the manifest and "
+            "keeps the finished results",
+        )
+    tables = _Tables(recipe, results, run_dir, [str(v) for v in variants])
+    report = _Report(recipe, results, manifest, tables, run_dir, sorted({r.seed for r in results}))
+    _summary_section(report)
+    _results_section(report)
+    _curves_section(report)
+    _reliability_section(report)
+    if examples:
+        report.html.append("<h2>Test examples with KWLS soft labels</h2>" + _examples_html(run_dir))
+    out = run_dir / "report.html"
+    atomic_write_text(out, _page(report))
+    atomic_write_text(run_dir / "results.md", "\n".join(report.md))
+    return out
+
+
+def _total_time(report: _Report) -> str:
     # every finished training's own time, summed: the same whether or not the run was interrupted
-    total = format_duration(sum(float(r.get("seconds") or 0.0) for r in results))
-    md_parts = [
+    return format_duration(sum(r.seconds for r in report.results))
+
+
+def _summary_section(report: _Report) -> None:
+    """The Markdown head: name, description, budget, measured time, seeds and the command line."""
+    recipe = report.recipe
+    shown_dir = report.manifest.get("run_dir", str(report.run_dir))
+    command = run_command(recipe, report.manifest, report.run_dir)
+    report.md += [
         f"# {recipe['name']}",
         "",
         str(recipe.get("description", "")).strip(),
         "",
-        f"Budget: {recipe.get('budget', '?')}. Measured: {len(results)} runs, {total} of "
-        f"training and evaluation in total (the sum over runs). Seeds: {seeds}.",
+        f"Budget: {recipe.get('budget', '?')}. Measured: {len(report.results)} runs, {_total_time(report)} "
+        f"of training and evaluation in total (the sum over runs). Seeds: {report.seeds}.",
         "",
         f"Command: `{command}` (the report: `textsmooth report {shown_dir}`).",
         "",
     ]
-    drop = set() if with_minority else {"minority recall (%)"}
-    if not recipe.get("paper"):
+
+
+def _results_section(report: _Report) -> None:
+    """The main table (pooled settings) or one table per variant, the setting's plots and the legend."""
+    setting_name = report.recipe.get("setting", "balanced")
+    setting = SETTINGS.get(setting_name)
+    tables = report.tables
+    header = ["model", "method", *(label for _, label, _ in METRICS)]
+    header += ["minority recall (%)", "paper acc (%)"]
+    drop = set() if setting_name in ("unbalanced", "imbalance-grid") else {"minority recall (%)"}
+    if not report.recipe.get("paper"):
         drop.add("paper acc (%)")
-    sections = []
-    if setting in ("balanced", "unbalanced"):
+    if setting is None or setting.pooled:
         title = "test results (mean ± std over seeds" + (
-            ", averaged over the under-sampled class)" if setting == "unbalanced" else ")"
+            ", averaged over the under-sampled class)" if setting_name == "unbalanced" else ")"
         )
         shown, rows = _drop_columns(header, tables.main_rows(tables.variants), drop)
-        sections.append(f"<h2>Main table: {html.escape(title)}</h2>" + _table_html(shown, rows))
-        md_parts += [f"## {title}", "", _table_md(shown, rows), ""]
+        report.html.append(f"<h2>Main table: {html.escape(title)}</h2>" + _table_html(shown, rows))
+        report.md += [f"## {title}", "", _table_md(shown, rows), ""]
     else:
+        plots = [_variant_plot(tables, metric, title, relative) for metric, title, relative in setting.plots]
+        if plots:
+            report.html.append('<div class="figs">' + "".join(f'<img src="{p}">' for p in plots) + "</div>")
         for variant in tables.variants:
             shown, rows = _drop_columns(header, tables.main_rows([variant]), drop)
-            sections.append(f"<h3>{html.escape(variant)}</h3>" + _table_html(shown, rows))
-            md_parts += [f"## {variant}", "", _table_md(shown, rows), ""]
-        if setting in ("imbalance-grid", "noise"):
-            plots = []
-            if setting == "imbalance-grid":
-                plots.append(
-                    _variant_plot(tables, "accuracy", "accuracy gain over hard labels", relative=True)
-                )
-            else:
-                plots.append(_variant_plot(tables, "accuracy", "accuracy versus noise rate", relative=False))
-                plots.append(_variant_plot(tables, "ece", "ECE versus noise rate", relative=False))
-            sections.insert(0, '<div class="figs">' + "".join(f'<img src="{p}">' for p in plots) + "</div>")
-    sections.append(
+            report.html.append(f"<h3>{html.escape(variant)}</h3>" + _table_html(shown, rows))
+            report.md += [f"## {variant}", "", _table_md(shown, rows), ""]
+    report.html.append(
         "<p>▲/▼: accuracy differs from the hard-label baseline with p &lt; 0.05 (paired bootstrap over "
         "the pooled test predictions of all seeds). Paper numbers are quoted from the KWLS paper where the "
         "recipe gives them; "
         "they were measured on other data sizes and budgets.</p>"
     )
-    curves = _curves_plot(tables, tables.variants[0])
+
+
+def _curves_section(report: _Report) -> None:
+    variant = report.tables.variants[0]
+    curves = _curves_plot(report.tables, variant)
     if curves is not None:
-        sections.append(
-            f"<h2>Training curves ({html.escape(tables.variants[0])})</h2>"
+        report.html.append(
+            f"<h2>Training curves ({html.escape(variant)})</h2>"
             "<p>Losses are each method's own objective, so their levels are not comparable across methods; "
             f"the dev curve is the one early stopping reads.</p><img alt='training curves' src='{curves}'>"
         )
+
+
+def _reliability_section(report: _Report) -> None:
     figures = "".join(
         f'<img alt="reliability diagram of {html.escape(m)}" src="{src}">'
-        for m, src in _reliability_images(tables)
+        for m, src in _reliability_images(report.tables)
     )
-    sections.append(
-        f"<h2>Reliability diagrams ({html.escape(tables.variants[0])}, seed {seeds[0]})</h2>"
+    report.html.append(
+        f"<h2>Reliability diagrams ({html.escape(report.tables.variants[0])}, seed {report.seeds[0]})</h2>"
         "<p>10 equal-width bins, one seed; the tables' ECE uses 15 bins and averages the seeds.</p>"
         f"<div class='figs'>{figures}</div>"
     )
-    if examples:
-        sections.append("<h2>Test examples with KWLS soft labels</h2>" + _examples_html(recipe, run_dir))
-    versions = ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items())
-    page = (
+
+
+def _page(report: _Report) -> str:
+    """The HTML page: the header (budget, setting, seeds, versions, command) and every section."""
+    recipe = report.recipe
+    versions = ", ".join(f"{k} {v}" for k, v in report.manifest.get("versions", {}).items())
+    command = run_command(recipe, report.manifest, report.run_dir)
+    return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(recipe['name'])}</title><style>{_CSS}</style></head><body>"
         f"<h1>{html.escape(recipe['name'])}</h1>"
         f"<p>{html.escape(str(recipe.get('description', '')))}</p>"
         f"<p><b>Budget:</b> {html.escape(str(recipe.get('budget', '')))} · "
-        f"<b>setting:</b> {html.escape(setting)} · "
-        f"<b>seeds:</b> {seeds} · <b>runs:</b> {len(results)} · "
-        f"<b>total run time:</b> {total} (sum over runs)</p>"
+        f"<b>setting:</b> {html.escape(recipe.get('setting', 'balanced'))} · "
+        f"<b>seeds:</b> {report.seeds} · <b>runs:</b> {len(report.results)} · "
+        f"<b>total run time:</b> {_total_time(report)} (sum over runs)</p>"
         f"<p><b>Versions:</b> {html.escape(versions)}</p>"
-        f"<p><b>Command:</b> <code>{html.escape(command)}</code></p>" + "".join(sections) + "</body></html>"
+        f"<p><b>Command:</b> <code>{html.escape(command)}</code></p>"
+        + "".join(report.html)
+        + "</body></html>"
     )
-    out = run_dir / "report.html"
-    atomic_write_text(out, page)
-    atomic_write_text(run_dir / "results.md", "\n".join(md_parts))
-    return out

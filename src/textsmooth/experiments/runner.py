@@ -40,6 +40,7 @@ import json
 import signal
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -47,67 +48,31 @@ from typing import Any
 import numpy as np
 
 from textsmooth._version import __version__
-from textsmooth.errors import ArtifactError, ConfigError, DataError, InputError
+from textsmooth.errors import ConfigError, DataError, InputError
 from textsmooth.experiments.recipe import Recipe, RunSpec
+from textsmooth.experiments.records import (
+    ExampleRow,
+    RunRecord,
+    format_duration,
+    read_result,
+    write_examples,
+    write_result,
+)
+from textsmooth.experiments.settings import SETTINGS, minority_metrics
 from textsmooth.io.atomic import atomic_path, atomic_write_text
 from textsmooth.io.readers import TextDataset, read_dataset
-from textsmooth.io.splits import stratified_sample, stratified_split, undersample
-from textsmooth.training.config import TrainConfig
+from textsmooth.io.splits import stratified_sample, stratified_split
 
 __all__ = [
+    "RunContext",
     "check_run_dir",
     "format_duration",
     "load_recipe_data",
-    "minority_metrics",
     "prepare_run_data",
     "read_result",
+    "register_run_handler",
     "run_recipe",
-    "undersampled_classes",
 ]
-
-# fields every result record has (a JSON file without them is not one of ours)
-_RECORD_FIELDS = ("run_id", "method", "model", "seed", "variant", "config", "test")
-
-
-def format_duration(seconds: float) -> str:
-    """``"4.2 s"``, ``"95 s"`` (under three minutes), ``"12.5 min"`` (under two hours), ``"3 h 05 min"``."""
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 180:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    hours, minutes = divmod(round(seconds / 60), 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-def read_result(path: str | Path) -> dict[str, Any]:
-    """The record of a finished run (``results/<run_id>.json``).
-
-    Raises:
-        ArtifactError: the file is not valid JSON or not a result record, naming the file and what to do.
-    """
-    path = Path(path)
-    hint = (
-        f"delete it and {path.with_suffix('.npz').name} beside it; `textsmooth experiment run` then "
-        "trains that run again"
-    )
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ArtifactError(
-            f"corrupt result file (not valid JSON: {exc.msg})", path=path, row=exc.lineno, hint=hint
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise ArtifactError("corrupt result file (not UTF-8 text)", path=path, hint=hint) from exc
-    missing = [k for k in _RECORD_FIELDS if not isinstance(record, dict) or k not in record]
-    if missing:
-        raise ArtifactError(
-            f"not a result record of `textsmooth experiment run` (no {', '.join(missing)})",
-            path=path,
-            hint=hint,
-        )
-    return record
 
 
 def check_run_dir(out: str | Path, *, option: str | None = None) -> None:
@@ -158,71 +123,12 @@ def load_recipe_data(recipe: Recipe) -> tuple[TextDataset, TextDataset]:
     return train, test
 
 
-def _shrink(
-    train: TextDataset, dev: TextDataset, sizes: dict[int, int], seed: int
-) -> tuple[TextDataset, TextDataset]:
-    counts_train = np.bincount(train.labels, minlength=train.n_classes)  # type: ignore[arg-type]
-    counts_dev = np.bincount(dev.labels, minlength=dev.n_classes)  # type: ignore[arg-type]
-    dev_sizes = {
-        c: max(1, round(counts_dev[c] * size / max(counts_train[c], 1))) for c, size in sizes.items()
-    }
-    return undersample(train, sizes, seed), undersample(dev, dev_sizes, seed)
-
-
-def undersampled_classes(data_change: dict[str, Any], n_classes: int) -> list[int]:
-    """The classes a data variant under-samples: the ``minority`` class (unbalanced setting), the first
-    ``grid_c`` classes other than ``keep`` (imbalance grid, c), every class but ``keep`` (grid, m);
-    none for the other settings."""
-    if "minority" in data_change:
-        return [int(data_change["minority"])]
-    others = [c for c in range(n_classes) if c != data_change.get("keep")]
-    if "grid_c" in data_change:
-        return others[: int(data_change["grid_c"])]
-    if "grid_m" in data_change:
-        return others
-    return []
-
-
-def minority_metrics(
-    data_change: dict[str, Any], test_report: dict[str, Any], label_names: list[str]
-) -> dict[str, Any]:
-    """``minority_class`` and ``minority_recall`` for a run: the under-sampled classes (names joined by
-    ``+``) and their mean test recall; the report's own choice (fewest test examples) when the variant
-    under-samples nothing."""
-    shrunk = undersampled_classes(data_change, len(label_names))
-    if not shrunk:
-        return {k: test_report[k] for k in ("minority_class", "minority_recall") if k in test_report}
-    recalls = [test_report["per_class"][label_names[c]]["recall"] for c in shrunk]
-    known = [r for r in recalls if r is not None]
-    return {
-        "minority_class": "+".join(label_names[c] for c in shrunk),
-        "minority_recall": float(np.mean(known)) if known else None,
-    }
-
-
 def prepare_run_data(
     train_full: TextDataset, spec: RunSpec, dev_fraction: float
 ) -> tuple[TextDataset, TextDataset]:
     """The run's (train, dev) parts, with its data variant applied (see the module docstring)."""
     train, dev = stratified_split(train_full, dev_fraction, seed=spec.seed)
-    change = spec.data_change
-    counts = np.bincount(train.labels, minlength=train.n_classes)  # type: ignore[arg-type]
-    shrunk = undersampled_classes(change, train.n_classes)
-    if "minority" in change or "grid_c" in change:
-        sizes = {c: max(1, round(counts[c] / change["ratio"])) for c in shrunk}
-        train, dev = _shrink(train, dev, sizes, spec.seed)
-    elif "grid_m" in change:
-        train, dev = _shrink(train, dev, dict.fromkeys(shrunk, change["grid_m"]), spec.seed)
-    elif change.get("noise"):
-        from textsmooth.targets.flip import flip_labels
-
-        rate, kind = change["noise"], change["noise_kind"]
-        for part, offset in ((train, 0), (dev, 1)):
-            noisy, _ = flip_labels(
-                part.labels, rate, kind, seed=spec.seed * 2 + offset, n_classes=part.n_classes
-            )
-            part.labels = noisy
-    return train, dev
+    return spec.data_change.apply(train, dev, spec.seed)
 
 
 def _write_recipe_copy(recipe: Recipe, target: Path) -> None:
@@ -252,19 +158,25 @@ def _versions() -> dict[str, str]:
 
 
 def _seeds_run_before(out: Path) -> set[int]:
-    """The seeds earlier runs into this folder ran: those the manifest records, and those of finished
-    results (a folder made before manifests recorded seeds); none for a new folder."""
-    import re
+    """The seeds earlier runs into this folder ran, as its manifest records them; none for a new folder.
 
-    seeds = {
-        int(m.group(1)) for p in out.glob("results/*.json") if (m := re.search(r"__seed(-?\d+)$", p.stem))
-    }
+    Raises:
+        ArtifactError: the folder holds finished results but its manifest records no seeds.
+    """
+    from textsmooth.errors import ArtifactError
+
+    if not any((out / "results").glob("*.json")):
+        return set()
+    path = out / "manifest.json"
     try:
-        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-        seeds |= {int(s) for s in manifest.get("seeds", [])}
-    except (OSError, ValueError, TypeError, AttributeError):  # new folder, or a manifest we rewrite anyway
-        pass
-    return seeds
+        seeds = json.loads(path.read_text(encoding="utf-8"))["seeds"]
+        return {int(s) for s in seeds}
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise ArtifactError(
+            "the run folder holds finished results but its manifest records no seeds",
+            path=path,
+            hint="run the recipe into a new folder (-o)",
+        ) from exc
 
 
 def run_recipe(
@@ -275,7 +187,7 @@ def run_recipe(
     jobs: int = 1,
     progress: bool = True,
     log: Callable[[str], Any] = print,
-) -> list[dict[str, Any]]:
+) -> list[RunRecord]:
     """Run every run of ``recipe`` that has no result yet; return all results (finished and new).
 
     Args:
@@ -315,6 +227,7 @@ def run_recipe(
                 "run_dir": _relative(out),
                 "budget": recipe.budget,
                 "seeds": seeds_run,
+                "variants": list(dict.fromkeys(spec.variant for spec in specs)),
                 "versions": _versions(),
                 "train": train_full.describe(),
                 "test": test.describe(),
@@ -322,6 +235,8 @@ def run_recipe(
             indent=2,
         ),
     )
+    if not (out / "examples.json").exists():
+        write_examples(out, _example_rows(train_full, test))
     todo = [spec for spec in specs if spec.run_id not in results]
     baselines = _distill_baselines(specs)
     number = {spec.run_id: i for i, spec in enumerate(specs, start=1)}
@@ -354,7 +269,7 @@ def _run_parallel(
     number: dict[str, int],
     total: int,
     jobs: int,
-    results: dict[str, dict[str, Any]],
+    results: dict[str, RunRecord],
     log: Callable[[str], Any],
 ) -> None:
     """Run ``todo`` in ``jobs`` spawned worker processes, adding each record to ``results`` as it ends."""
@@ -371,7 +286,7 @@ def _run_parallel(
         initializer=_init_worker,
         initargs=(recipe,),
     )
-    running: dict[Future[dict[str, Any]], RunSpec] = {}
+    running: dict[Future[RunRecord], RunSpec] = {}
     try:
         while todo or running:
             while todo and len(running) < workers:
@@ -389,7 +304,7 @@ def _run_parallel(
                 results[spec.run_id] = record
                 n_done += 1
                 log(
-                    f"  finished {spec.run_id} in {format_duration(record['seconds'])} "
+                    f"  finished {spec.run_id} in {format_duration(record.seconds)} "
                     f"({n_done}/{n_new} done, {format_duration(time.perf_counter() - started)} elapsed)"
                 )
     except BaseException:
@@ -435,7 +350,7 @@ def _init_worker(recipe: Recipe) -> None:
     _WORKER.update(recipe=recipe, data=load_recipe_data(recipe), busy=False)
 
 
-def _worker_run(spec: RunSpec, out: str, baseline: str | None) -> dict[str, Any]:
+def _worker_run(spec: RunSpec, out: str, baseline: str | None) -> RunRecord:
     train_full, test = _WORKER["data"]
     if spec.config.num_threads not in (None, 1):  # one thread per worker, whatever the recipe asks
         spec = dataclasses.replace(spec, config=dataclasses.replace(spec.config, num_threads=1))
@@ -448,8 +363,6 @@ def _worker_run(spec: RunSpec, out: str, baseline: str | None) -> dict[str, Any]
 
 # runtime knobs that do not change what a run computes
 _RUNTIME_FIELDS = ("num_threads",)
-# fields every stored config has; their defaults never stand in for a missing value
-_NO_DEFAULT = ("model", "method", "seed")
 
 
 def _check_same_recipe_and_data(out: Path, recipe: Recipe, train: TextDataset, test: TextDataset) -> None:
@@ -497,12 +410,11 @@ def _check_same_recipe_and_data(out: Path, recipe: Recipe, train: TextDataset, t
         )
 
 
-def _check_finished_runs(specs: list[RunSpec], out: Path) -> dict[str, dict[str, Any]]:
+def _check_finished_runs(specs: list[RunSpec], out: Path) -> dict[str, RunRecord]:
     """The finished results of ``specs`` in ``out`` (by run id). A finished result is reused only if it
     was made by the same configuration and data variant: editing a recipe and running it into the same
-    folder must not mix old and new numbers."""
-    # a field added to TrainConfig after a result was written counts as its default
-    defaults = json.loads(json.dumps(TrainConfig().to_dict()))
+    folder must not mix old and new numbers. (A configuration field a record does not state reads as
+    its default, as in a recipe.)"""
     finished = {}
     for spec in specs:
         done = out / "results" / f"{spec.run_id}.json"
@@ -510,16 +422,13 @@ def _check_finished_runs(specs: list[RunSpec], out: Path) -> dict[str, dict[str,
             continue
         record = read_result(done)
         wanted = json.loads(json.dumps(spec.config.to_dict()))
-        stored = {
-            **{k: v for k, v in defaults.items() if k not in _NO_DEFAULT},
-            **(record.get("config") or {}),
-        }
+        stored = json.loads(json.dumps(record.config.to_dict()))
         changed = sorted(
             k
             for k in set(wanted) | set(stored)
             if k not in _RUNTIME_FIELDS and wanted.get(k) != stored.get(k)
         )
-        if record.get("data_change", {}) != json.loads(json.dumps(spec.data_change)):
+        if record.data_change != spec.data_change:
             changed.append("data variant")
         if changed:
             raise ConfigError(
@@ -571,7 +480,7 @@ def _teacher_from_baseline(
 ) -> np.ndarray | None:
     """LS-Distill's soft labels from the finished hard-label run ``baseline`` (the original model's
     predicted probabilities on the training texts); ``None`` lets the loop train a teacher."""
-    from textsmooth.targets.teacher import TeacherSmoother
+    from textsmooth.training.loop import teacher_soft_labels
 
     if baseline is None:
         return None
@@ -581,11 +490,36 @@ def _teacher_from_baseline(
     with np.load(path, allow_pickle=False) as data:
         if "train_probs" not in data.files or len(data["train_probs"]) != len(train):
             return None
-        probs = data["train_probs"].astype(np.float64)
-    probs /= probs.sum(axis=1, keepdims=True)
-    smoother = TeacherSmoother(temperature=spec.config.soft_temperature, outputs="probabilities")
-    smoother.fit(train.texts, train.labels, teacher_outputs=probs, n_classes=train.n_classes)
-    return smoother.transform(train.texts)
+        probs = data["train_probs"]
+    return teacher_soft_labels(
+        probs, train.texts, train.labels, train.n_classes, spec.config.soft_temperature
+    )
+
+
+def _example_rows(train: TextDataset, test: TextDataset, n: int = 5) -> list[ExampleRow]:
+    """A few test texts with their KWLS soft labels (fitted on the training data) and keywords, for the
+    report (which reads them from ``examples.json`` and refits nothing)."""
+    from textsmooth.targets.keyword import KeywordSmoother
+    from textsmooth.text.tokenize import tokenize
+
+    smoother = KeywordSmoother().fit(
+        train.texts, train.labels, n_classes=train.n_classes, label_names=train.label_names
+    )
+    rows = []
+    rng = np.random.default_rng(0)
+    for i in rng.choice(len(test), size=min(n, len(test)), replace=False):
+        text = test.texts[i][:600]
+        explanations = smoother.explain(text, top=5)
+        best: dict[str, tuple[float, int]] = {}
+        for m, e in enumerate(explanations):
+            for word, value in e.words:
+                if value > best.get(word, (0.0, -1))[0]:
+                    best[word] = (value, m)
+        tokens = [(token, best[token][1] if token in best else None) for token in tokenize(text)]
+        ranked = sorted(enumerate(explanations), key=lambda t: -t[1].probability)[:3]
+        soft = [(e.name, float(e.probability), m) for m, e in ranked]
+        rows.append(ExampleRow(tokens, test.label_names[test.labels[i]], soft))
+    return rows
 
 
 def _seconds_so_far(run_dirs: list[Path], ledger: Path, fingerprint: str) -> float:
@@ -624,7 +558,7 @@ def _preflight(specs: list[RunSpec], recipe: Recipe, train_full: TextDataset) ->
             raise ConfigError(exc.message, path=recipe.path, column="device", hint=exc.hint) from exc
     seen = set()
     for spec in specs:
-        key = (spec.seed, json.dumps(spec.data_change, sort_keys=True))
+        key = (spec.seed, spec.data_change)
         if key in seen:
             continue
         seen.add(key)
@@ -639,6 +573,28 @@ def _preflight(specs: list[RunSpec], recipe: Recipe, train_full: TextDataset) ->
             ) from exc
 
 
+@dataclass(frozen=True)
+class RunContext:
+    """What a run handler gets besides its :class:`RunSpec`: the recipe, its loaded data, the run folder,
+    the finished run it depends on (LS-Distill's hard-label teacher run), and whether to show progress."""
+
+    recipe: Recipe
+    train_full: TextDataset
+    test: TextDataset
+    out: Path
+    baseline: str | None
+    progress: bool
+
+
+RunHandler = Callable[[RunSpec, RunContext], RunRecord]
+_RUN_HANDLERS: dict[str, RunHandler] = {}
+
+
+def register_run_handler(setting: str, handler: RunHandler) -> None:
+    """Train the runs of recipes of ``setting`` with ``handler`` (it writes and returns their record)."""
+    _RUN_HANDLERS[setting] = handler
+
+
 def _run_one(
     spec: RunSpec,
     recipe: Recipe,
@@ -647,10 +603,18 @@ def _run_one(
     out: Path,
     baseline: str | None,
     progress: bool,
-) -> dict[str, Any]:
-    from textsmooth.metrics import classification_report
-    from textsmooth.training.loop import train_classifier
+) -> RunRecord:
+    handler = _RUN_HANDLERS[recipe.setting]
+    return handler(spec, RunContext(recipe, train_full, test, out, baseline, progress))
 
+
+def _classification_run(spec: RunSpec, ctx: RunContext) -> RunRecord:
+    """Train one classifier run (with its teacher first for a ``teacher=M`` variant), evaluate it on the
+    test split, and write its ``.npz`` and then its record (which marks it finished)."""
+    from textsmooth.metrics import classification_report
+    from textsmooth.training.loop import teacher_soft_labels, train_classifier
+
+    out = ctx.out
     run_dir = out / "runs" / spec.run_id
     teacher_dir = out / "runs" / f"{spec.run_id}__teacher"
     ledger = run_dir / "timing.json"
@@ -659,48 +623,56 @@ def _run_one(
     account = {"seconds": before, "since": time.time(), "fingerprint": fingerprint}
     atomic_write_text(ledger, json.dumps(account))
     start = time.perf_counter()
-    train, dev = prepare_run_data(train_full, spec, recipe.dev_fraction)
+    train, dev = prepare_run_data(ctx.train_full, spec, ctx.recipe.dev_fraction)
     soft = None
-    if "teacher_method" in spec.data_change:
-        from textsmooth.targets.teacher import TeacherSmoother
-
-        teacher_config = TrainConfig.from_dict(
-            {**spec.config.to_dict(), "method": spec.data_change["teacher_method"]}
+    teacher_method = spec.data_change.teacher_method
+    if teacher_method is not None:
+        teacher_config = dataclasses.replace(spec.config, method=teacher_method)
+        teacher = train_classifier(train, dev, teacher_config, out_dir=teacher_dir, progress=ctx.progress)
+        soft = teacher_soft_labels(
+            teacher.predict_proba(train.texts),
+            train.texts,
+            train.labels,
+            train.n_classes,
+            spec.data_change.temperature,  # type: ignore[attr-defined]
         )
-        teacher = train_classifier(train, dev, teacher_config, out_dir=teacher_dir, progress=progress)
-        probs = teacher.predict_proba(train.texts)
-        smoother = TeacherSmoother(temperature=spec.data_change["temperature"], outputs="probabilities")
-        smoother.fit(train.texts, train.labels, teacher_outputs=probs, n_classes=train.n_classes)
-        soft = smoother.transform(train.texts)
     elif spec.config.method == "distill":
-        soft = _teacher_from_baseline(spec, baseline, train, out)
-    result = train_classifier(train, dev, spec.config, out_dir=run_dir, soft_labels=soft, progress=progress)
+        soft = _teacher_from_baseline(spec, ctx.baseline, train, out)
+    result = train_classifier(
+        train, dev, spec.config, out_dir=run_dir, soft_labels=soft, progress=ctx.progress
+    )
+    test = ctx.test
     probs = result.predict_proba(test.texts)
     extra = {}
     if spec.config.method == "none":  # kept so that LS-Distill runs can use this run as their teacher
         extra["train_probs"] = result.predict_proba(train.texts).astype(np.float32)
     report = classification_report(probs, test.labels, test.label_names)
     report.update(minority_metrics(spec.data_change, report, list(test.label_names)))
-    record = {
-        "run_id": spec.run_id,
-        "method": spec.method_label,
-        "model": spec.model,
-        "seed": spec.seed,
-        "variant": spec.variant,
-        "config": spec.config.to_dict(),
-        "data_change": spec.data_change,
-        "n_train": len(train),
-        "n_dev": len(dev),
-        "train_class_counts": np.bincount(train.labels, minlength=train.n_classes).tolist(),  # type: ignore[arg-type]
-        "test": report,
-        "history": result.history,
-        "best_epoch": result.best_epoch,
-        "seconds": before + time.perf_counter() - start,
-        "resumed": before > 0,
-    }
+    seconds = before + time.perf_counter() - start
+    record = RunRecord(
+        run_id=spec.run_id,
+        method=spec.method_label,
+        model=spec.model,
+        seed=spec.seed,
+        variant=spec.variant,
+        config=spec.config,
+        data_change=spec.data_change,
+        n_train=len(train),
+        n_dev=len(dev),
+        train_class_counts=np.bincount(train.labels, minlength=train.n_classes).tolist(),  # type: ignore[arg-type]
+        test=report,
+        history=result.history,
+        best_epoch=result.best_epoch,
+        seconds=seconds,
+        resumed=before > 0,
+    )
     with atomic_path(out / "results" / f"{spec.run_id}.npz") as tmp:
         with open(tmp, "wb") as handle:
             np.savez_compressed(handle, probs=probs.astype(np.float32), labels=test.labels, **extra)
-    atomic_write_text(out / "results" / f"{spec.run_id}.json", json.dumps(record, indent=1))
-    atomic_write_text(ledger, json.dumps({**account, "seconds": record["seconds"], "since": None}))
+    write_result(out / "results" / f"{spec.run_id}.json", record)
+    atomic_write_text(ledger, json.dumps({**account, "seconds": seconds, "since": None}))
     return record
+
+
+for _setting in SETTINGS:  # the built-in settings are classification studies
+    register_run_handler(_setting, _classification_run)

@@ -4,7 +4,8 @@ Every reader returns a :class:`TextDataset`: texts (several text columns joined 
 title + description), integer label ids, the label names, row ids and a content hash.
 
 Label names are mapped to ids in sorted order, numerically when every label is an integer
-(``"2" < "10"``), otherwise as strings; ``TextDataset.label_names[i]`` is the name of id ``i``.
+(``"2" < "10"``), otherwise as strings (:func:`textsmooth.io.checks.encode_labels`, the rule the
+soft-label generators follow too); ``TextDataset.label_names[i]`` is the name of id ``i``.
 
 Errors name the file, the row (1-based as a person counts it: in a CSV/TSV with a header, the header
 is row 1; in JSONL, the line number) and the column, and say what to do. Files may be compressed
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from textsmooth.errors import DataError, LabelError
+from textsmooth.io.checks import encode_labels, is_missing_label
 from textsmooth.io.manifest import hash_texts, sha256_file
 
 __all__ = [
@@ -230,39 +232,56 @@ def read_class_scores(
     names = [str(n) for n in class_names]
     fmt = file_format or ("npy" if path.suffix.lower() == ".npy" else _guess_format(path))
     if fmt == "npy":
-        try:
-            values = np.load(path, allow_pickle=False)
-        except ValueError as exc:  # object arrays need pickles: refused
-            raise DataError(
-                "is not a numeric .npy array (object or pickled data is never loaded)",
-                path=path,
-                hint="save a float array with np.save",
-            ) from exc
-        except (OSError, EOFError, zipfile.BadZipFile) as exc:
-            raise DataError(f"cannot read .npy: {exc}", path=path) from exc
-        if not isinstance(values, np.ndarray) or values.dtype.kind not in "iuf":
-            raise DataError("is not a numeric .npy array", path=path, hint="save a float array with np.save")
-        if values.shape != (n_rows, len(names)):
-            raise DataError(
-                f"array has shape {values.shape}, expected ({n_rows}, {len(names)}): one row per data "
-                f"row, one column per class ({', '.join(names)})",
-                path=path,
-            )
-        values = values.astype(np.float64)
-        bad = ~np.isfinite(values).all(axis=1)
-        if bad.any():
-            raise DataError("score is NaN or infinite", path=path, row=int(np.argmax(bad)) + 1)
-        if probabilities:
-            _check_probability_rows(values, path, list(range(1, n_rows + 1)))
-        return values
+        values, file_rows = _scores_from_npy(path, names, n_rows), list(range(1, n_rows + 1))
+    else:
+        records = _read_score_table(path, fmt)
+        _check_score_columns(records, names, n_rows, path)
+        values, file_rows = _scores_from_records(records, names, ids, path)
+    if probabilities:
+        _check_probability_rows(values, path, file_rows)
+    return values
+
+
+def _scores_from_npy(path: Path, names: list[str], n_rows: int) -> np.ndarray:
+    """A numeric ``(n_rows, len(names))`` .npy array as float64 (never unpickled; finite values)."""
+    try:
+        values = np.load(path, allow_pickle=False)
+    except ValueError as exc:  # object arrays need pickles: refused
+        raise DataError(
+            "is not a numeric .npy array (object or pickled data is never loaded)",
+            path=path,
+            hint="save a float array with np.save",
+        ) from exc
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"cannot read .npy: {exc}", path=path) from exc
+    if not isinstance(values, np.ndarray) or values.dtype.kind not in "iuf":
+        raise DataError("is not a numeric .npy array", path=path, hint="save a float array with np.save")
+    if values.shape != (n_rows, len(names)):
+        raise DataError(
+            f"array has shape {values.shape}, expected ({n_rows}, {len(names)}): one row per data "
+            f"row, one column per class ({', '.join(names)})",
+            path=path,
+        )
+    values = values.astype(np.float64)
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        raise DataError("score is NaN or infinite", path=path, row=int(np.argmax(bad)) + 1)
+    return values
+
+
+def _read_score_table(path: Path, fmt: str) -> list[dict[str, Any]]:
+    """The records of a score table in one of :data:`FORMATS`."""
     if fmt not in FORMATS:
         raise DataError(f"unknown format {fmt!r}", path=path, hint=f"use npy or one of {', '.join(FORMATS)}")
     if fmt == "parquet":
-        records = _read_parquet(path, [], None, None, all_columns=True)
-    elif fmt == "jsonl":
-        records = _read_jsonl(path)
-    else:
-        records = _read_delimited(path, "\t" if fmt == "tsv" else ",", None)
+        return _read_parquet(path, [], None, None, all_columns=True)
+    if fmt == "jsonl":
+        return _read_jsonl(path)
+    return _read_delimited(path, "\t" if fmt == "tsv" else ",", None)
+
+
+def _check_score_columns(records: list[dict[str, Any]], names: list[str], n_rows: int, path: Path) -> None:
+    """One column per class, optionally ``id``, nothing else; one record per data row."""
     present = [c for c in records[0] if c != "__row__"] if records else []
     missing = [n for n in names if n not in present]
     if missing:
@@ -284,7 +303,13 @@ def read_class_scores(
         raise DataError(
             f"has {len(records)} rows, the data has {n_rows}", path=path, hint="one row per data row"
         )
-    values = np.empty((n_rows, len(names)), dtype=np.float64)
+
+
+def _scores_from_records(
+    records: list[dict[str, Any]], names: list[str], ids: Sequence[str] | None, path: Path
+) -> tuple[np.ndarray, list[int]]:
+    """``(scores, file rows)``: finite numbers in class order, the ``id`` column checked against ``ids``."""
+    values = np.empty((len(records), len(names)), dtype=np.float64)
     file_rows = []
     for i, record in enumerate(records):
         row = record.get("__row__", i + 1)
@@ -304,9 +329,7 @@ def read_class_scores(
                 what = "missing" if _is_missing(value) or value == "" else f"{value!r}, not a finite number"
                 raise DataError(f"score is {what}", path=path, row=row, column=name)
             values[i, j] = number
-    if probabilities:
-        _check_probability_rows(values, path, file_rows)
-    return values
+    return values, file_rows
 
 
 def _check_probability_rows(values: np.ndarray, path: Path, rows: Sequence[int]) -> None:
@@ -475,17 +498,6 @@ def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _is_missing_label(value: Any) -> bool:
-    """A label is missing when null, NaN, empty, or the text ``NaN`` (any case), whatever the format.
-
-    A CSV cell cannot hold a null, so ``NaN`` there (as pandas writes a missing value) means missing
-    just as a JSON ``NaN`` or a Parquet null does.
-    """
-    if _is_missing(value):
-        return True
-    return isinstance(value, str) and value.strip().lower() in ("", "nan")
-
-
 def _build(
     records: list[dict[str, Any]],
     text_cols: list[str],
@@ -518,7 +530,7 @@ def _build(
         texts.append(" ".join(parts))
         if label_col is not None:
             value = record.get(label_col)
-            if _is_missing_label(value):
+            if is_missing_label(value):
                 raise LabelError(
                     "label is missing (empty, null or NaN)",
                     path=source,
@@ -537,29 +549,5 @@ def _build(
         ids.append(str(record[id_col]) if id_col else str(offset))
     if label_col is None:
         return TextDataset(texts=texts, ids=ids, source=str(source), rows=rows)
-    labels, names = _encode_labels(raw_labels)
+    labels, names = encode_labels(raw_labels)
     return TextDataset(texts=texts, labels=labels, label_names=names, ids=ids, source=str(source), rows=rows)
-
-
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() else None
-    text = value.strip()
-    if text.lstrip("+-").isdigit():
-        return int(text)
-    return None
-
-
-def _encode_labels(raw: list[Any]) -> tuple[np.ndarray, list[str]]:
-    """Map label values to ids in sorted order (numeric when all are integers)."""
-    as_ints = [_as_int(v) for v in raw]
-    if all(v is not None for v in as_ints):
-        keys: list[Any] = as_ints
-    else:
-        keys = [v.strip() if isinstance(v, str) else str(v) for v in raw]
-    classes = sorted(set(keys))
-    index = {c: i for i, c in enumerate(classes)}
-    labels = np.fromiter((index[k] for k in keys), dtype=np.int64, count=len(keys))
-    return labels, [str(c) for c in classes]

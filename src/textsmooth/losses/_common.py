@@ -1,4 +1,5 @@
-"""Shared plumbing of the loss family: argument checks, flattening, reductions, the output tuple.
+"""Shared plumbing of the loss family: argument checks, flattening, reductions, the output record, the
+module base.
 
 Nothing here knows a formula. Checks that only look at shapes, dtypes and option values are free and
 always run; checks that look at tensor *values* (targets in range, rows summing to one, finite logits)
@@ -8,26 +9,32 @@ cost a pass and, on a GPU, a synchronisation, so they run only when the caller p
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from collections.abc import Callable
+from typing import ClassVar, Literal, NamedTuple, TypeAlias, get_args
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from textsmooth.errors import ConfigError, InputError
 
-__all__ = ["LossOutput", "Reduction"]
+__all__ = ["LossModule", "LossOutput", "NumItems", "Reduction"]
 
 Reduction = Literal["mean", "sum", "none"]
-_REDUCTIONS = ("mean", "sum", "none")
+_REDUCTIONS: tuple[str, ...] = get_args(Reduction)
+
+NumItems: TypeAlias = int | float | Tensor | None
+"""The ``mean`` denominator a trainer passes instead of the count (Hugging Face's ``num_items_in_batch``)."""
 
 
 class LossOutput(NamedTuple):
-    """A loss together with the plain negative log-likelihood of the gold labels.
+    """A loss together with the plain negative log-likelihood of the gold labels: what every functional
+    loss of the family returns (fairseq's ``label_smoothed_nll_loss`` returns the same pair).
 
-    ``nll`` is reduced exactly like ``loss`` (same reduction, same ``num_items``) but never carries the
-    smoothing term, the class weights or the auxiliary terms, so perplexity and calibration computed from it
-    are not polluted by epsilon (fairseq returns the same pair). It is detached: it is for logging. It is
-    ``None`` where a loss has no gold label (soft targets given without ``target``).
+    ``loss`` is the value to train on (``out.loss.backward()``). ``nll`` is reduced exactly like ``loss``
+    (same reduction, same ``num_items``) but never carries the smoothing term, the class weights or the
+    auxiliary terms, so perplexity and calibration computed from it are not polluted by epsilon. It is
+    detached: it is for logging. It is ``None`` where a loss has no gold label (soft targets given without
+    ``target``).
     """
 
     loss: Tensor
@@ -37,7 +44,7 @@ class LossOutput(NamedTuple):
 # ----------------------------------------------------------------------------------------------- options
 
 
-def check_reduction(reduction: str, num_items: int | float | Tensor | None) -> None:
+def check_reduction(reduction: str, num_items: NumItems) -> None:
     if reduction not in _REDUCTIONS:
         raise ConfigError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     if num_items is not None and reduction != "mean":
@@ -179,7 +186,7 @@ def reduce_rows(
     *,
     reduction: str,
     denominator: Tensor,
-    num_items: int | float | Tensor | None,
+    num_items: NumItems,
     batch_shape: tuple[int, ...],
 ) -> Tensor:
     """Reduce per-position values (already 0 at ignored positions) the way every loss here does.
@@ -200,25 +207,111 @@ def reduce_rows(
     return safe_divide(total, denominator)
 
 
-def maybe_with_nll(
-    loss: Tensor,
+def reduce_nll(
+    nll_rows: Tensor | None,
+    valid: Tensor,
+    count: Tensor,
+    *,
+    reduction: str,
+    num_items: NumItems,
+    batch_shape: tuple[int, ...],
+) -> Tensor | None:
+    """The plain NLL of the gold labels for :class:`LossOutput`: detached, 0 at uncounted positions, reduced
+    like the loss but with the number of counted positions (``count``) as the ``mean`` denominator."""
+    if nll_rows is None:
+        return None
+    nll_rows = nll_rows.detach()
+    return reduce_rows(
+        torch.where(valid, nll_rows, torch.zeros_like(nll_rows)),
+        reduction=reduction,
+        denominator=count,
+        num_items=num_items,
+        batch_shape=batch_shape,
+    )
+
+
+def close_loss(
+    rows: Tensor,
+    valid: Tensor,
     nll_rows: Tensor | None,
     *,
-    return_nll: bool,
     reduction: str,
-    count: Tensor,
-    num_items: int | float | Tensor | None,
+    num_items: NumItems,
     batch_shape: tuple[int, ...],
-) -> Tensor | LossOutput:
-    if not return_nll:
-        return loss
-    nll = None
-    if nll_rows is not None:
-        nll = reduce_rows(
-            nll_rows.detach(),
-            reduction=reduction,
-            denominator=count,
-            num_items=num_items,
-            batch_shape=batch_shape,
-        )
+    denominator: Tensor | None = None,
+) -> LossOutput:
+    """The closing of every loss: zero the rows of uncounted positions, reduce them, add the reduced NLL.
+
+    ``rows`` and ``nll_rows`` are per-position values, ``valid`` (P,) marks the counted positions.
+    ``denominator`` is the ``mean`` denominator when it is not the count (the gold classes' weights).
+    Uncounted rows are selected away (``torch.where``), so a NaN there reaches neither value nor gradient.
+    """
+    count = valid.sum()
+    loss = reduce_rows(
+        torch.where(valid, rows, torch.zeros_like(rows)),
+        reduction=reduction,
+        denominator=count if denominator is None else denominator,
+        num_items=num_items,
+        batch_shape=batch_shape,
+    )
+    nll = reduce_nll(
+        nll_rows, valid, count, reduction=reduction, num_items=num_items, batch_shape=batch_shape
+    )
     return LossOutput(loss, nll)
+
+
+# ----------------------------------------------------------------------------------------------- modules
+
+
+class LossModule(nn.Module):
+    """Base of the ``nn.Module`` forms: stores the hyper-parameters and calls the functional loss.
+
+    ``forward(*inputs, **named)`` returns the loss tensor, so a module is a drop-in for
+    ``torch.nn.CrossEntropyLoss`` (``criterion(logits, target).backward()``); :meth:`with_nll` makes the
+    same call and returns the whole :class:`LossOutput`. A subclass names its functional loss
+    (``function``), the names of ``forward``'s positional inputs in order (``inputs``), and passes its
+    hyper-parameters to ``__init__`` by keyword; tensors among them (and the names in ``buffer_names``, which
+    may be ``None``) are registered buffers, so they follow ``.to(device)``. Inputs and hyper-parameters
+    reach the function by keyword. ``with_nll`` calls the function directly: module hooks run only through
+    ``module(...)``.
+    """
+
+    function: ClassVar[Callable[..., LossOutput]]
+    inputs: ClassVar[tuple[str, ...]]
+    buffer_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **hyper_parameters: object) -> None:
+        super().__init__()
+        self._hyper_names = tuple(hyper_parameters)
+        for name, value in hyper_parameters.items():
+            if name in self.buffer_names or isinstance(value, Tensor):
+                self.register_buffer(name, value if value is None else as_tensor_arg(name, value))
+            else:
+                setattr(self, name, value)
+
+    def hyper_parameters(self) -> dict[str, object]:
+        """The stored hyper-parameters (buffers included), as passed to the functional loss."""
+        return {name: getattr(self, name) for name in self._hyper_names}
+
+    def with_nll(self, *inputs: Tensor | NumItems, **named: Tensor | NumItems) -> LossOutput:
+        """The loss and the plain NLL of the gold labels (:class:`LossOutput`) for the same inputs as
+        ``forward``."""
+        if len(inputs) > len(self.inputs):
+            raise TypeError(
+                f"{type(self).__name__} takes at most {len(self.inputs)} inputs "
+                f"({', '.join(self.inputs)}), got {len(inputs)}"
+            )
+        arguments = dict(zip(self.inputs, inputs, strict=False))
+        twice = sorted(set(arguments) & set(named))
+        if twice:
+            raise TypeError(f"{type(self).__name__} got {', '.join(twice)} both by position and by name")
+        return type(self).function(**arguments, **named, **self.hyper_parameters())
+
+    def forward(self, *inputs: Tensor | NumItems, **named: Tensor | NumItems) -> Tensor:
+        return self.with_nll(*inputs, **named).loss
+
+    def extra_repr(self) -> str:
+        shown = {
+            k: v for k, v in self.hyper_parameters().items() if not isinstance(v, Tensor) and v is not None
+        }
+        return ", ".join(f"{k}={v!r}" for k, v in shown.items())

@@ -20,7 +20,7 @@ modules that use this, so each formula reads as written in its paper. No ``(P, C
 between forward and backward or built as a target: the forward pass needs one block-sized exponential
 inside ``logsumexp`` (freed before it returns), the backward pass the gradient (PyTorch's own
 ``cross_entropy`` keeps the log-softmax and peaks at three buffers of that size). ``block_rows`` sets the
-block size.
+block size from the machine-tuned defaults below, which :func:`set_block_elements` overrides.
 
 Arithmetic is float32 for float16/bfloat16/float32 logits and float64 for float64 logits; the gradient is
 returned in the logits' dtype. Stable for logits of any finite magnitude: exponentials are max-shifted, and
@@ -33,32 +33,79 @@ Gradients are therefore the same at logit magnitude 1e30 as at 1e4.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
-from torch.autograd.function import FunctionCtx, once_differentiable
+from torch.autograd.function import once_differentiable
+
+from textsmooth.errors import ConfigError
 
 __all__ = [
+    "BlockElements",
     "RowStats",
     "block_rows",
     "compute_dtype",
     "grad_block",
     "needs_precise",
     "row_stats",
+    "set_block_elements",
     "stats_block",
 ]
 
-# Elements per block. On a CPU, one block for float32/float64 logits up to 2**28 elements: every block costs
-# about nine OpenMP parallel regions, and on a CPU shared with other processes each region can wait a
-# scheduler tick for a busy core, so cache-sized blocks (faster on a lightly loaded machine) lost to PyTorch's
-# own kernel under load while one block beat it in every condition measured (docs/losses.md). A single
-# block needs one (P, C) temporary in the forward pass, freed before the gradient is allocated, so the peak
-# is unchanged. Half-precision logits are upcast block by block, so their blocks stay small (2**24
-# elements: a 64 MB float32 copy). On GPUs blocks are 2**26 elements.
+# ----------------------------------------------------------------------------------------------- blocks
+# Rows per block = elements per block // classes. The defaults are machine-tuned:
+#
+# * CPU_BLOCK_ELEMENTS (float32/float64 logits on a CPU): 2**28, i.e. one block for any batch up to 2**28
+#   logits. Measured with torch 2.13.0+cpu on a 2-core x86_64 machine shared with other jobs (load average
+#   3-6), forward + backward, interleaved, 4,096 x 8,000 and 8,192 x 32,000 float32 (table in
+#   docs/losses.md, "Blocks on a shared CPU"): every block costs about nine OpenMP parallel regions and on
+#   a busy CPU each can wait a scheduler tick, so cache-sized blocks (2**20) lost to PyTorch's own kernel
+#   there while one block beat it in every condition measured. A single block needs one (P, C) temporary in
+#   the forward pass, freed before the gradient is allocated, so the peak memory is unchanged. On a lightly
+#   loaded many-core machine smaller blocks (2**20-2**22) may be faster: re-measure with
+#   benchmarks/bench_losses.py and set them with set_block_elements.
+# * CPU_HALF_BLOCK_ELEMENTS (float16/bfloat16 logits on a CPU): 2**24, because half-precision blocks are
+#   upcast to float32 one at a time (a 64 MB copy per block); not tuned by measurement.
+# * GPU_BLOCK_ELEMENTS (any dtype on a GPU): 2**26; not measured (no GPU was available).
+#
+# block_rows reads these module attributes at every call, so set_block_elements (or a test's monkeypatch)
+# takes effect on the next loss call.
 CPU_BLOCK_ELEMENTS = 1 << 28
 CPU_HALF_BLOCK_ELEMENTS = 1 << 24
 GPU_BLOCK_ELEMENTS = 1 << 26
+
+
+class BlockElements(NamedTuple):
+    """Elements per block of the loss kernel (see :func:`set_block_elements`)."""
+
+    cpu: int  # float32/float64 logits on a CPU
+    cpu_half: int  # float16/bfloat16 logits on a CPU
+    gpu: int  # any logits on a GPU
+
+
+def set_block_elements(
+    *, cpu: int | None = None, cpu_half: int | None = None, gpu: int | None = None
+) -> BlockElements:
+    """Set how many logits the loss kernel processes per block; returns the previous values.
+
+    A block is ``block_elements // num_classes`` rows of the ``(positions, classes)`` logits; smaller
+    blocks use less temporary memory for half-precision logits and may be faster on a lightly loaded
+    many-core CPU, larger ones cost fewer parallel regions on a busy one. The defaults (``2**28`` on a CPU,
+    ``2**24`` for half precision on a CPU, ``2**26`` on a GPU) and what they were measured on are
+    documented in ``docs/losses.md``. Values are unchanged where an argument is ``None``; restore with
+    ``set_block_elements(**previous._asdict())``. The setting is global (like ``torch.set_num_threads``).
+    """
+    global CPU_BLOCK_ELEMENTS, CPU_HALF_BLOCK_ELEMENTS, GPU_BLOCK_ELEMENTS
+    previous = BlockElements(CPU_BLOCK_ELEMENTS, CPU_HALF_BLOCK_ELEMENTS, GPU_BLOCK_ELEMENTS)
+    for name, value in (("cpu", cpu), ("cpu_half", cpu_half), ("gpu", gpu)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"{name} block elements must be a positive int, got {value!r}")
+    CPU_BLOCK_ELEMENTS = previous.cpu if cpu is None else cpu
+    CPU_HALF_BLOCK_ELEMENTS = previous.cpu_half if cpu_half is None else cpu_half
+    GPU_BLOCK_ELEMENTS = previous.gpu if gpu is None else gpu
+    return previous
+
 
 _MEAN = "mean"  # marker: the class vector is the uniform 1/C (computed as a row mean, no matvec)
 
@@ -223,9 +270,12 @@ def grad_block(
 
 
 class _RowStatsFn(torch.autograd.Function):
+    """``ctx`` is typed ``Any``: torch passes different context classes to ``forward`` and ``backward``,
+    and the state kept here is set as attributes."""
+
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: FunctionCtx,
+        ctx: Any,
         z: Tensor,
         index: Tensor | None,
         vector: Tensor | None,
@@ -272,19 +322,19 @@ class _RowStatsFn(torch.autograd.Function):
         if shift is not None and index is not None:
             log_probs = (gathered - shift[0][:, None]) - shift[1][:, None]
         ctx.save_for_backward(z, lse, index, vector, soft, entropy if want_entropy else None)
-        ctx.use_mean = use_mean  # type: ignore[attr-defined]
-        ctx.block_elements = block_elements  # type: ignore[attr-defined]
+        ctx.use_mean = use_mean
+        ctx.block_elements = block_elements
         ctx.mark_non_differentiable(finite)
         ctx.set_materialize_grads(False)
         return lse, gathered, dot, soft_dot, entropy, finite, log_probs
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: FunctionCtx, *grads: Tensor | None) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, *grads: Tensor | None) -> tuple[Tensor | None, ...]:  # type: ignore[override]
         g_lse, g_gat, g_dot, g_soft, g_ent, _, g_lp = grads
-        z, lse, index, vector, soft, entropy = ctx.saved_tensors  # type: ignore[attr-defined]
+        z, lse, index, vector, soft, entropy = ctx.saved_tensors
         nones = (None,) * 8
-        if not ctx.needs_input_grad[0]:  # type: ignore[attr-defined]
+        if not ctx.needs_input_grad[0]:
             return (None, *nones)
         P, C = z.shape
         cdt = compute_dtype(z.dtype)
@@ -297,7 +347,7 @@ class _RowStatsFn(torch.autograd.Function):
             g_lse = -g_lp.sum(dim=1) if g_lse is None else g_lse - g_lp.sum(dim=1)
         precise = needs_precise(lse)
         use_shift = g_lse is not None and z.device.type == "cpu" and bool((g_lse >= 0).all())
-        rows = block_rows(C, z.device, z.dtype, ctx.block_elements)  # type: ignore[attr-defined]
+        rows = block_rows(C, z.device, z.dtype, ctx.block_elements)
         grad = torch.empty_like(z, memory_format=torch.contiguous_format)
         direct = grad.dtype == cdt
         for s in range(0, P, rows):

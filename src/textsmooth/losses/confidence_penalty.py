@@ -2,51 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Literal, overload
-
-import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from textsmooth.losses._common import (
+    LossModule,
     LossOutput,
+    NumItems,
     Reduction,
     check_finite_logits,
     check_non_negative,
     check_reduction,
+    close_loss,
     flatten_logits,
-    maybe_with_nll,
     prepare_target,
-    reduce_rows,
 )
 from textsmooth.losses._kernel import row_stats
 
 __all__ = ["ConfidencePenalty", "confidence_penalty"]
 
 
-@overload
-def confidence_penalty(
-    logits: Tensor,
-    target: Tensor,
-    beta: float,
-    *,
-    ignore_index: int = ...,
-    reduction: Reduction = ...,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[False] = ...,
-    validate: bool = ...,
-) -> Tensor: ...
-@overload
-def confidence_penalty(
-    logits: Tensor,
-    target: Tensor,
-    beta: float,
-    *,
-    ignore_index: int = ...,
-    reduction: Reduction = ...,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[True],
-    validate: bool = ...,
-) -> LossOutput: ...
 def confidence_penalty(
     logits: Tensor,
     target: Tensor,
@@ -54,15 +28,14 @@ def confidence_penalty(
     *,
     ignore_index: int = -100,
     reduction: Reduction = "mean",
-    num_items: int | float | Tensor | None = None,
-    return_nll: bool = False,
+    num_items: NumItems = None,
     validate: bool = True,
-) -> Tensor | LossOutput:
+) -> LossOutput:
     r"""Cross-entropy with a confidence penalty: ``loss_i = -log p_i[y_i] - beta * H(p_i)``.
 
     ``H(p) = -sum_j p_j log p_j`` is the entropy of the predicted distribution ``p = softmax(z)``
     (Pereyra et al. 2017, "Regularizing neural networks by penalizing confident output distributions",
-    quoted in ``papers/label-smoothing-vs-label-flipping-qa.txt``). It is computed as
+    as summarised in ``docs/losses.md``). It is computed as
     ``H = l - p . c`` from the shifted logits ``c = z - max(z)`` (``l = logsumexp(c)``), so that the
     entropy and its gradient ``-p (z - p . z)`` stay exact at any logit magnitude (the same gradient at
     1e30 as at 1e4); block by block with no ``(positions, classes)`` buffer besides the gradient. Where
@@ -71,7 +44,10 @@ def confidence_penalty(
 
     Args:
         logits: ``(..., C)``; target: ``(...)``; beta: penalty strength >= 0 (0 is plain cross-entropy).
-        reduction, ignore_index, num_items, return_nll, validate: as in :func:`smoothed_cross_entropy`.
+        reduction, ignore_index, num_items, validate: as in :func:`smoothed_cross_entropy`.
+
+    Returns:
+        :class:`LossOutput`; ``nll`` is the plain ``-log p_i[y_i]`` without the penalty.
     """
     check_non_negative("beta", beta)
     check_reduction(reduction, num_items)
@@ -85,25 +61,15 @@ def confidence_penalty(
     rows = nll
     if stats.entropy is not None:
         rows = nll - float(beta) * stats.entropy
-    zero = torch.zeros_like(rows)
-    rows = torch.where(valid, rows, zero)
-    count = valid.sum()
-    loss = reduce_rows(
-        rows, reduction=reduction, denominator=count, num_items=num_items, batch_shape=batch_shape
-    )
-    return maybe_with_nll(
-        loss,
-        torch.where(valid, nll, zero) if return_nll else None,
-        return_nll=return_nll,
-        reduction=reduction,
-        count=count,
-        num_items=num_items,
-        batch_shape=batch_shape,
-    )
+    return close_loss(rows, valid, nll, reduction=reduction, num_items=num_items, batch_shape=batch_shape)
 
 
-class ConfidencePenalty(nn.Module):
-    """Module form of :func:`confidence_penalty` (holds the hyper-parameters only)."""
+class ConfidencePenalty(LossModule):
+    """Module form of :func:`confidence_penalty`: ``forward(logits, target, num_items=None)`` returns the
+    loss tensor (holds the hyper-parameters only)."""
+
+    function = confidence_penalty
+    inputs = ("logits", "target", "num_items")
 
     def __init__(
         self,
@@ -111,26 +77,6 @@ class ConfidencePenalty(nn.Module):
         *,
         ignore_index: int = -100,
         reduction: Reduction = "mean",
-        return_nll: bool = False,
         validate: bool = True,
     ) -> None:
-        super().__init__()
-        self.beta = beta
-        self.ignore_index = ignore_index
-        self.reduction: Reduction = reduction
-        self.return_nll = return_nll
-        self.validate = validate
-
-    def forward(
-        self, logits: Tensor, target: Tensor, num_items: int | float | Tensor | None = None
-    ) -> Tensor | LossOutput:
-        return confidence_penalty(
-            logits,
-            target,
-            self.beta,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-            num_items=num_items,
-            return_nll=self.return_nll,  # type: ignore[call-overload]
-            validate=self.validate,
-        )
+        super().__init__(beta=beta, ignore_index=ignore_index, reduction=reduction, validate=validate)

@@ -2,57 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Literal, overload
-
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from textsmooth.errors import InputError
 from textsmooth.losses._common import (
+    LossModule,
     LossOutput,
+    NumItems,
     Reduction,
     as_tensor_arg,
     check_finite_logits,
     check_fraction,
     check_reduction,
+    close_loss,
     flatten_logits,
-    maybe_with_nll,
     prepare_target,
-    reduce_rows,
 )
 from textsmooth.losses._kernel import compute_dtype, row_stats
 
 __all__ = ["DistillationLoss", "distillation_loss"]
 
 
-@overload
-def distillation_loss(
-    student_logits: Tensor,
-    teacher_logits: Tensor,
-    temperature: float,
-    alpha: float,
-    target: Tensor | None = ...,
-    *,
-    ignore_index: int = ...,
-    reduction: Reduction = ...,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[False] = ...,
-    validate: bool = ...,
-) -> Tensor: ...
-@overload
-def distillation_loss(
-    student_logits: Tensor,
-    teacher_logits: Tensor,
-    temperature: float,
-    alpha: float,
-    target: Tensor | None = ...,
-    *,
-    ignore_index: int = ...,
-    reduction: Reduction = ...,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[True],
-    validate: bool = ...,
-) -> LossOutput: ...
 def distillation_loss(
     student_logits: Tensor,
     teacher_logits: Tensor,
@@ -62,10 +33,9 @@ def distillation_loss(
     *,
     ignore_index: int = -100,
     reduction: Reduction = "mean",
-    num_items: int | float | Tensor | None = None,
-    return_nll: bool = False,
+    num_items: NumItems = None,
     validate: bool = True,
-) -> Tensor | LossOutput:
+) -> LossOutput:
     r"""Distillation loss: ``alpha * T^2 * KL(q_T || p_T) + (1 - alpha) * CE(p, y)``.
 
     ``p_T = softmax(student / T)``, ``q_T = softmax(teacher / T)``, ``CE(p, y) = -log softmax(student)[y]``.
@@ -80,7 +50,11 @@ def distillation_loss(
         student_logits, teacher_logits: ``(..., C)``.
         temperature: ``T > 0``. alpha: weight of the soft term in [0, 1].
         target: optional ``(...)`` gold labels; ``ignore_index`` positions are skipped in both terms.
-        return_nll: also return the student's plain NLL of the gold labels (``None`` without ``target``).
+        reduction, ignore_index, num_items, validate: as in :func:`smoothed_cross_entropy`.
+
+    Returns:
+        :class:`LossOutput`; ``nll`` is the student's plain NLL of the gold labels (``None`` without
+        ``target``).
     """
     if not isinstance(temperature, (int, float)) or not 0.0 < float(temperature) < float("inf"):
         raise InputError(f"temperature must be a finite number > 0, got {temperature!r}")
@@ -124,25 +98,15 @@ def distillation_loss(
         nll = hard.lse - hard.gathered[:, 0]
         if a < 1.0:
             rows = rows + (1.0 - a) * nll
-    zero = torch.zeros_like(rows)
-    rows = torch.where(valid, rows, zero)
-    count = valid.sum()
-    loss = reduce_rows(
-        rows, reduction=reduction, denominator=count, num_items=num_items, batch_shape=batch_shape
-    )
-    return maybe_with_nll(
-        loss,
-        torch.where(valid, nll, zero) if (return_nll and nll is not None) else None,
-        return_nll=return_nll,
-        reduction=reduction,
-        count=count,
-        num_items=num_items,
-        batch_shape=batch_shape,
-    )
+    return close_loss(rows, valid, nll, reduction=reduction, num_items=num_items, batch_shape=batch_shape)
 
 
-class DistillationLoss(nn.Module):
-    """Module form of :func:`distillation_loss` (holds the hyper-parameters only)."""
+class DistillationLoss(LossModule):
+    """Module form of :func:`distillation_loss`: ``forward(student_logits, teacher_logits, target=None,
+    num_items=None)`` returns the loss tensor (holds the hyper-parameters only)."""
+
+    function = distillation_loss
+    inputs = ("student_logits", "teacher_logits", "target", "num_items")
 
     def __init__(
         self,
@@ -151,33 +115,12 @@ class DistillationLoss(nn.Module):
         *,
         ignore_index: int = -100,
         reduction: Reduction = "mean",
-        return_nll: bool = False,
         validate: bool = True,
     ) -> None:
-        super().__init__()
-        self.temperature = temperature
-        self.alpha = alpha
-        self.ignore_index = ignore_index
-        self.reduction: Reduction = reduction
-        self.return_nll = return_nll
-        self.validate = validate
-
-    def forward(
-        self,
-        student_logits: Tensor,
-        teacher_logits: Tensor,
-        target: Tensor | None = None,
-        num_items: int | float | Tensor | None = None,
-    ) -> Tensor | LossOutput:
-        return distillation_loss(
-            student_logits,
-            teacher_logits,
-            self.temperature,
-            self.alpha,
-            target,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-            num_items=num_items,
-            return_nll=self.return_nll,  # type: ignore[call-overload]
-            validate=self.validate,
+        super().__init__(
+            temperature=temperature,
+            alpha=alpha,
+            ignore_index=ignore_index,
+            reduction=reduction,
+            validate=validate,
         )

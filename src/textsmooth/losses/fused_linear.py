@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Literal, overload
+from typing import Any, NamedTuple
 
 import torch
-from torch import Tensor, nn
-from torch.autograd.function import FunctionCtx, once_differentiable
+from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from textsmooth.errors import ConfigError, InputError
 from textsmooth.losses._common import (
+    LossModule,
     LossOutput,
+    NumItems,
     Reduction,
     as_tensor_arg,
     check_finite_logits,
     check_reduction,
-    maybe_with_nll,
     prepare_target,
+    reduce_nll,
     safe_divide,
 )
 from textsmooth.losses._kernel import _MEAN, block_rows, compute_dtype, grad_block, needs_precise, stats_block
 from textsmooth.losses.smoothed_ce import Convention, smoothing_terms
-from textsmooth.losses.soft_target import prepare_sparse_target
+from textsmooth.losses.soft_target import SparseTarget, prepare_sparse_target
 
 __all__ = ["FusedLinearCrossEntropy", "fused_linear_cross_entropy"]
 
@@ -49,6 +51,39 @@ def _chunk_stats(
         if fin is not None and f_c is not None:
             fin[s:e] = f_c
     return lse, dot, fin
+
+
+class _Coefs(NamedTuple):
+    """Coefficients of the rows ``mass_i lse_i - sum_k coef_ik z_i[idx_ik] - prior_coef_i z_i . v``."""
+
+    index: Tensor  # (P, K) gathered classes (in range)
+    coef: Tensor  # (P, K)
+    prior_coef: Tensor | None  # (P,); None: no z . v term
+    mass: Tensor  # (P,)
+
+
+class _Grads(NamedTuple):
+    """Gradient buffers of ``hidden`` (P, H), ``weight`` (V, H) and ``bias`` (V,); None where not needed."""
+
+    hidden: Tensor | None
+    weight: Tensor | None
+    bias: Tensor | None
+
+
+def _grad_buffers(
+    hidden: Tensor, num_classes: int, cdt: torch.dtype, need: tuple[bool, bool, bool]
+) -> _Grads:
+    P, H = hidden.shape
+    device = hidden.device
+    return _Grads(
+        torch.empty(P, H, dtype=cdt, device=device) if need[0] else None,
+        torch.zeros(num_classes, H, dtype=cdt, device=device) if need[1] else None,
+        torch.zeros(num_classes, dtype=cdt, device=device) if need[2] else None,
+    )
+
+
+def _class_vector(vector: Tensor | None, use_mean: bool, cdt: torch.dtype) -> Tensor | str | None:
+    return vector.to(cdt) if vector is not None else (_MEAN if use_mean else None)
 
 
 def _chunk_grad_inplace(
@@ -92,12 +127,13 @@ class _FusedLinearCE(torch.autograd.Function):
     With ``row_scale`` given (reductions ``mean``/``sum``) the output is ``sum_i row_scale_i row_i``
     and the gradients are accumulated during the forward pass (the logits of a chunk are used once, then
     dropped); backward only scales them. Without it (``none``) the output is the rows and backward
-    recomputes each chunk's logits.
+    recomputes each chunk's logits. ``ctx`` is typed ``Any``: torch gives ``forward`` and ``backward``
+    different context classes, and the state kept here is set as attributes.
     """
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: FunctionCtx,
+        ctx: Any,
         hidden: Tensor,
         weight: Tensor,
         bias: Tensor | None,
@@ -112,62 +148,45 @@ class _FusedLinearCE(torch.autograd.Function):
         chunk_size: int,
         want_finite: bool,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        P, H = hidden.shape
-        V = weight.shape[0]
         cdt = compute_dtype(hidden.dtype)
-        vec: Tensor | str | None = vector.to(cdt) if vector is not None else (_MEAN if use_mean else None)
-        lse = hidden.new_empty(P, dtype=cdt)
-        gathered = hidden.new_empty(index.shape, dtype=cdt)
-        rows = hidden.new_empty(P, dtype=cdt)
-        finite = torch.ones(P if want_finite else 0, dtype=torch.bool, device=hidden.device)
+        vec = _class_vector(vector, use_mean, cdt)
+        coefs = _Coefs(index, coef, prior_coef, mass)
         precompute = row_scale is not None and any(need_grad)
-        g_h = torch.empty(P, H, dtype=cdt, device=hidden.device) if precompute and need_grad[0] else None
-        g_w = torch.zeros(V, H, dtype=cdt, device=hidden.device) if precompute and need_grad[1] else None
-        g_b = torch.zeros(V, dtype=cdt, device=hidden.device) if precompute and need_grad[2] else None
-        for s in range(0, P, chunk_size):
-            e = min(P, s + chunk_size)
-            hc = hidden[s:e]
-            zc = _chunk_logits(hc, weight, bias, cdt)
-            l_c, d_c, f_c = _chunk_stats(zc, vec, want_finite)
-            lse[s:e] = l_c
-            if f_c is not None:
-                finite[s:e] = f_c
-            gat = zc.gather(1, index[s:e])
-            gathered[s:e] = gat
-            r = mass[s:e] * l_c - (coef[s:e] * gat).sum(dim=1)
-            if prior_coef is not None and d_c is not None:
-                r = r - prior_coef[s:e] * d_c
-            rows[s:e] = r
-            if precompute:
-                assert row_scale is not None
-                sc = row_scale[s:e].to(cdt)
-                g_dot = None if prior_coef is None else -sc * prior_coef[s:e]
-                dz = _chunk_grad_inplace(
-                    zc, l_c, sc * mass[s:e], g_dot, vec, -sc[:, None] * coef[s:e], index[s:e]
-                )
-                _accumulate(dz, hc, weight, g_h, g_w, g_b, s, e)
+        grads = _grad_buffers(
+            hidden, weight.shape[0], cdt, need_grad if precompute else (False, False, False)
+        )
+        rows, lse, gathered, finite = _forward_chunks(
+            hidden,
+            weight,
+            bias,
+            coefs,
+            vec,
+            row_scale if precompute else None,
+            grads,
+            chunk_size,
+            want_finite,
+        )
         ctx.mark_non_differentiable(lse, gathered, finite)
-        ctx.precompute = precompute  # type: ignore[attr-defined]
+        ctx.precompute = precompute
         if row_scale is not None:
-            ctx.save_for_backward(g_h, g_w, g_b)
+            ctx.save_for_backward(*grads)
             return (rows * row_scale.to(cdt)).sum(), lse, gathered, finite
         ctx.save_for_backward(hidden, weight, bias, index, coef, prior_coef, vector, mass, lse)
-        ctx.use_mean = use_mean  # type: ignore[attr-defined]
-        ctx.chunk_size = chunk_size  # type: ignore[attr-defined]
+        ctx.use_mean = use_mean
+        ctx.chunk_size = chunk_size
         return rows, lse, gathered, finite
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: FunctionCtx, g_out: Tensor | None, *_: Tensor | None) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, g_out: Tensor | None, *_: Tensor | None) -> tuple[Tensor | None, ...]:  # type: ignore[override]
         nones = (None,) * 10
         if g_out is None:
             return (None, None, None, *nones)
-        if ctx.precompute or len(ctx.saved_tensors) == 3:  # type: ignore[attr-defined]
-            g_h, g_w, g_b = ctx.saved_tensors  # type: ignore[attr-defined]
-            grads = [None if g is None else g * g_out.to(g.dtype) for g in (g_h, g_w, g_b)]
+        if ctx.precompute or len(ctx.saved_tensors) == 3:
+            grads = [None if g is None else g * g_out.to(g.dtype) for g in ctx.saved_tensors]
         else:
-            grads = _recompute_backward(ctx, g_out)
-        need = ctx.needs_input_grad  # type: ignore[attr-defined]
+            grads = list(_recompute_backward(ctx, g_out))
+        need = ctx.needs_input_grad
         return (
             grads[0] if need[0] else None,
             grads[1] if need[1] else None,
@@ -176,133 +195,112 @@ class _FusedLinearCE(torch.autograd.Function):
         )
 
 
-def _accumulate(
-    dz: Tensor,
+def _forward_chunks(
+    hidden: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    coefs: _Coefs,
+    vec: Tensor | str | None,
+    row_scale: Tensor | None,
+    grads: _Grads,
+    chunk_size: int,
+    want_finite: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The chunk loop of the forward pass: rows, lse, gathered logits and finiteness of every position;
+    with ``row_scale`` also each chunk's gradient, accumulated into ``grads``."""
+    P = hidden.shape[0]
+    cdt = compute_dtype(hidden.dtype)
+    lse = hidden.new_empty(P, dtype=cdt)
+    gathered = hidden.new_empty(coefs.index.shape, dtype=cdt)
+    rows = hidden.new_empty(P, dtype=cdt)
+    finite = torch.ones(P if want_finite else 0, dtype=torch.bool, device=hidden.device)
+    for s in range(0, P, chunk_size):
+        e = min(P, s + chunk_size)
+        hc = hidden[s:e]
+        zc = _chunk_logits(hc, weight, bias, cdt)
+        l_c, d_c, f_c = _chunk_stats(zc, vec, want_finite)
+        lse[s:e] = l_c
+        if f_c is not None:
+            finite[s:e] = f_c
+        gat = zc.gather(1, coefs.index[s:e])
+        gathered[s:e] = gat
+        r = coefs.mass[s:e] * l_c - (coefs.coef[s:e] * gat).sum(dim=1)
+        if coefs.prior_coef is not None and d_c is not None:
+            r = r - coefs.prior_coef[s:e] * d_c
+        rows[s:e] = r
+        if row_scale is not None:
+            _chunk_backward(zc, hc, weight, l_c, row_scale[s:e].to(cdt), coefs, vec, grads, s, e)
+    return rows, lse, gathered, finite
+
+
+def _chunk_backward(
+    zc: Tensor,
     hc: Tensor,
     weight: Tensor,
-    g_h: Tensor | None,
-    g_w: Tensor | None,
-    g_b: Tensor | None,
+    lse_c: Tensor,
+    scale: Tensor,
+    coefs: _Coefs,
+    vec: Tensor | str | None,
+    grads: _Grads,
     s: int,
     e: int,
 ) -> None:
+    """Turn chunk ``s:e``'s logits ``zc`` into the gradient of ``sum_i scale_i row_i`` (in place) and
+    accumulate it into ``grads``."""
+    g_dot = None if coefs.prior_coef is None else -scale * coefs.prior_coef[s:e]
+    dz = _chunk_grad_inplace(
+        zc, lse_c, scale * coefs.mass[s:e], g_dot, vec, -scale[:, None] * coefs.coef[s:e], coefs.index[s:e]
+    )
+    _accumulate(dz, hc, weight, grads, s, e)
+
+
+def _accumulate(dz: Tensor, hc: Tensor, weight: Tensor, grads: _Grads, s: int, e: int) -> None:
     dzi = dz.to(hc.dtype)  # matmuls run in the input dtype (as the unfused graph would); sums kept in cdt
-    if g_h is not None:
-        g_h[s:e] = dzi @ weight
-    if g_w is not None:
-        if dzi.dtype == g_w.dtype:
-            g_w.addmm_(dzi.t(), hc)
+    if grads.hidden is not None:
+        grads.hidden[s:e] = dzi @ weight
+    if grads.weight is not None:
+        if dzi.dtype == grads.weight.dtype:
+            grads.weight.addmm_(dzi.t(), hc)
         else:
-            g_w.add_(dzi.t() @ hc)
-    if g_b is not None:
-        g_b.add_(dz.sum(dim=0))
+            grads.weight.add_(dzi.t() @ hc)
+    if grads.bias is not None:
+        grads.bias.add_(dz.sum(dim=0))
 
 
-def _recompute_backward(ctx: FunctionCtx, g_rows: Tensor) -> list[Tensor | None]:
-    hidden, weight, bias, index, coef, prior_coef, vector, mass, lse = ctx.saved_tensors  # type: ignore[attr-defined]
-    need = ctx.needs_input_grad  # type: ignore[attr-defined]
-    P, H = hidden.shape
-    V = weight.shape[0]
+def _recompute_backward(ctx: Any, g_rows: Tensor) -> _Grads:
+    """Backward of ``reduction="none"``: recompute each chunk's logits and turn them into its gradient."""
+    hidden, weight, bias, index, coef, prior_coef, vector, mass, lse = ctx.saved_tensors
+    need = ctx.needs_input_grad
     cdt = compute_dtype(hidden.dtype)
-    vec: Tensor | str | None = vector.to(cdt) if vector is not None else (_MEAN if ctx.use_mean else None)  # type: ignore[attr-defined]
-    g_h = torch.empty(P, H, dtype=cdt, device=hidden.device) if need[0] else None
-    g_w = torch.zeros(V, H, dtype=cdt, device=hidden.device) if need[1] else None
-    g_b = torch.zeros(V, dtype=cdt, device=hidden.device) if need[2] and bias is not None else None
+    vec = _class_vector(vector, ctx.use_mean, cdt)
+    grads = _grad_buffers(hidden, weight.shape[0], cdt, (need[0], need[1], need[2] and bias is not None))
+    coefs = _Coefs(index, coef, prior_coef, mass)
     g_rows = g_rows.to(cdt)
-    chunk = ctx.chunk_size  # type: ignore[attr-defined]
-    for s in range(0, P, chunk):
-        e = min(P, s + chunk)
+    chunk = ctx.chunk_size
+    for s in range(0, hidden.shape[0], chunk):
+        e = min(hidden.shape[0], s + chunk)
         hc = hidden[s:e]
         zc = _chunk_logits(hc, weight, bias, cdt)
-        sc = g_rows[s:e]
-        g_dot = None if prior_coef is None else -sc * prior_coef[s:e]
-        dz = _chunk_grad_inplace(
-            zc, lse[s:e], sc * mass[s:e], g_dot, vec, -sc[:, None] * coef[s:e], index[s:e]
-        )
-        _accumulate(dz, hc, weight, g_h, g_w, g_b, s, e)
-    return [g_h, g_w, g_b]
+        _chunk_backward(zc, hc, weight, lse[s:e], g_rows[s:e], coefs, vec, grads, s, e)
+    return grads
 
 
-@overload
-def fused_linear_cross_entropy(
-    hidden: Tensor,
-    weight: Tensor,
-    target: Tensor | None,
-    epsilon: float = ...,
-    *,
-    bias: Tensor | None = ...,
-    prior: Tensor | None = ...,
-    convention: Convention = ...,
-    indices: Tensor | None = ...,
-    weights: Tensor | None = ...,
-    ignore_index: int = ...,
-    reduction: Reduction = ...,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[False] = ...,
-    chunk_size: int = ...,
-    validate: bool = ...,
-) -> Tensor: ...
-@overload
-def fused_linear_cross_entropy(
-    hidden: Tensor,
-    weight: Tensor,
-    target: Tensor | None,
-    epsilon: float = ...,
-    *,
-    bias: Tensor | None = ...,
-    prior: Tensor | None = ...,
-    convention: Convention = ...,
-    indices: Tensor | None = ...,
-    weights: Tensor | None = ...,
-    ignore_index: int = ...,
-    reduction: Reduction = ...,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[True],
-    chunk_size: int = ...,
-    validate: bool = ...,
-) -> LossOutput: ...
-def fused_linear_cross_entropy(
-    hidden: Tensor,
-    weight: Tensor,
-    target: Tensor | None,
-    epsilon: float = 0.0,
-    *,
-    bias: Tensor | None = None,
-    prior: Tensor | None = None,
-    convention: Convention = "all",
-    indices: Tensor | None = None,
-    weights: Tensor | None = None,
-    ignore_index: int = -100,
-    reduction: Reduction = "mean",
-    num_items: int | float | Tensor | None = None,
-    return_nll: bool = False,
-    chunk_size: int = 1024,
-    validate: bool = True,
-) -> Tensor | LossOutput:
-    r"""``smoothed_cross_entropy(hidden @ weight.T + bias, ...)`` without ever holding all the logits.
+# ----------------------------------------------------------------------------------------------- the loss
 
-    The positions are processed ``chunk_size`` at a time: a chunk's logits ``(chunk_size, V)`` are computed,
-    reduced to the loss terms, turned in place into their gradient and multiplied back into the gradients of
-    ``hidden``, ``weight`` and ``bias``, then dropped. With ``reduction`` ``"mean"`` or ``"sum"`` this happens
-    in the forward pass, so the backward pass is a scaling and the matrix products are the same three as
-    the unfused graph's (forward, and two for backward); with ``"none"`` the backward pass recomputes
-    each chunk (one more product). Peak memory is about two ``(chunk_size, V)`` float32 buffers plus the
-    ``(V, H)`` weight gradient, instead of several ``(positions, V)`` buffers. Not twice differentiable.
 
-    The target of a position is the label-smoothed gold class (``epsilon``, ``prior``, ``convention``, as in
-    :func:`smoothed_cross_entropy`) or, when ``indices``/``weights`` are given, a top-N sparse soft target (as
-    in :func:`sparse_soft_target_cross_entropy`; ``epsilon`` then mixes in the uniform distribution).
+class _FusedTarget(NamedTuple):
+    """The target of every position as the coefficients of its row, and which positions count."""
 
-    Args:
-        hidden: ``(..., H)`` final hidden states.
-        weight: ``(V, H)`` output embedding (an ``nn.Linear(H, V).weight``, or a tied input embedding);
-            cast to ``hidden``'s dtype if it differs (float32 parameters under autocast).
-        target: ``(...)`` gold ids (may be ``None`` with a sparse target; then no NLL can be returned).
-        bias: optional ``(V,)``.
-        chunk_size: positions per chunk (memory ~ ``chunk_size * V * 4`` bytes, times about two).
-        Others: as in :func:`smoothed_cross_entropy` and :func:`sparse_soft_target_cross_entropy`.
-    """
-    check_reduction(reduction, num_items)
+    coefs: _Coefs
+    vector: Tensor | str | None  # (V,) prior, "mean" (uniform) or None
+    valid: Tensor  # (P,) counted positions
+    has_gold: bool  # index[:, 0] is the gold class (the plain NLL can be reported)
+
+
+def _check_projection(
+    hidden: Tensor, weight: Tensor, bias: Tensor | None, chunk_size: int
+) -> tuple[Tensor, Tensor | None]:
+    """Check the projection's arguments; ``weight`` and ``bias`` cast to ``hidden``'s dtype."""
     as_tensor_arg("hidden", hidden)
     as_tensor_arg("weight", weight)
     if not isinstance(chunk_size, int) or chunk_size < 1:
@@ -324,9 +322,161 @@ def fused_linear_cross_entropy(
         if tuple(bias.shape) != (V,) or not bias.is_floating_point():
             raise InputError(f"bias must be a floating tensor of shape ({V},), got {tuple(bias.shape)}")
         bias = bias.to(hidden.dtype)
+    return weight, bias
+
+
+def _smoothed_target(
+    t: Tensor,
+    valid: Tensor,
+    V: int,
+    epsilon: float,
+    prior: Tensor | None,
+    convention: Convention,
+    cdt: torch.dtype,
+    validate: bool,
+) -> _FusedTarget:
+    terms = smoothing_terms(
+        t, valid, V, epsilon, prior=prior, convention=convention, weight=None, dtype=cdt, validate=validate
+    )
+    coefs = _Coefs(t[:, None], terms.coef[:, None], terms.prior_coef, terms.mass)
+    return _FusedTarget(coefs, terms.vector, valid, True)
+
+
+def _sparse_target(
+    t: Tensor | None,
+    valid: Tensor | None,
+    sp: SparseTarget,
+    epsilon: float,
+    cdt: torch.dtype,
+) -> _FusedTarget:
+    """A top-N target, mixed with the uniform distribution by ``epsilon``; the gold class (weight 0) is
+    gathered first when given, for the NLL."""
+    eps = float(epsilon)
+    sp_valid = sp.mass != 0
+    valid = sp_valid if valid is None else valid & sp_valid
+    validf = valid.to(cdt)
+    coef = (1.0 - eps) * sp.weight * validf[:, None]
+    index = sp.index
+    if t is not None:
+        index = torch.cat([t[:, None], index], dim=1)
+        coef = torch.cat([torch.zeros_like(coef[:, :1]), coef], dim=1)
+    prior_coef = eps * validf if eps > 0 else None
+    mass = (1.0 - eps) * sp.mass * validf + (eps * validf if eps > 0 else 0.0)
+    return _FusedTarget(
+        _Coefs(index, coef, prior_coef, mass), "mean" if eps > 0 else None, valid, t is not None
+    )
+
+
+def _row_scale(valid: Tensor, reduction: Reduction, num_items: NumItems, cdt: torch.dtype) -> Tensor | None:
+    """``d(loss) / d(row_i)`` for ``mean``/``sum``; None for ``none``."""
+    validf = valid.to(cdt)
+    if reduction == "sum":
+        return validf
+    if reduction != "mean":
+        return None
+    if num_items is None:
+        return safe_divide(validf, valid.sum())
+    if isinstance(num_items, Tensor):
+        return validf / num_items.to(device=valid.device, dtype=cdt)
+    return validf / float(num_items)
+
+
+def fused_linear_cross_entropy(
+    hidden: Tensor,
+    weight: Tensor,
+    target: Tensor | None,
+    epsilon: float = 0.0,
+    *,
+    bias: Tensor | None = None,
+    prior: Tensor | None = None,
+    convention: Convention = "all",
+    indices: Tensor | None = None,
+    weights: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: Reduction = "mean",
+    num_items: NumItems = None,
+    chunk_size: int = 1024,
+    validate: bool = True,
+) -> LossOutput:
+    r"""``smoothed_cross_entropy(hidden @ weight.T + bias, ...)`` without ever holding all the logits.
+
+    The positions are processed ``chunk_size`` at a time: a chunk's logits ``(chunk_size, V)`` are computed,
+    reduced to the loss terms, turned in place into their gradient and multiplied back into the gradients of
+    ``hidden``, ``weight`` and ``bias``, then dropped. With ``reduction`` ``"mean"`` or ``"sum"`` this happens
+    in the forward pass, so the backward pass is a scaling and the matrix products are the same three as
+    the unfused graph's (forward, and two for backward); with ``"none"`` the backward pass recomputes
+    each chunk (one more product). Peak memory is about two ``(chunk_size, V)`` float32 buffers plus the
+    ``(V, H)`` weight gradient, instead of several ``(positions, V)`` buffers. Not twice differentiable.
+
+    The target of a position is the label-smoothed gold class (``epsilon``, ``prior``, ``convention``, as in
+    :func:`smoothed_cross_entropy`) or, when ``indices``/``weights`` are given, a top-N sparse soft target (as
+    in :func:`sparse_soft_target_cross_entropy`; ``epsilon`` then mixes in the uniform distribution).
+
+    Args:
+        hidden: ``(..., H)`` final hidden states.
+        weight: ``(V, H)`` output embedding (an ``nn.Linear(H, V).weight``, or a tied input embedding);
+            cast to ``hidden``'s dtype if it differs (float32 parameters under autocast).
+        target: ``(...)`` gold ids (may be ``None`` with a sparse target; then ``nll`` is ``None``).
+        bias: optional ``(V,)``.
+        chunk_size: positions per chunk (memory ~ ``chunk_size * V * 4`` bytes, times about two).
+        Others: as in :func:`smoothed_cross_entropy` and :func:`sparse_soft_target_cross_entropy`.
+
+    Returns:
+        :class:`LossOutput`; ``nll`` is the plain NLL of ``target``.
+    """
+    check_reduction(reduction, num_items)
+    weight, bias = _check_projection(hidden, weight, bias, chunk_size)
     batch_shape = tuple(hidden.shape[:-1])
-    h2 = hidden.reshape(-1, H)
     cdt = compute_dtype(hidden.dtype)
+    tgt = _fused_target(
+        target, indices, weights, batch_shape, weight.shape[0], cdt, epsilon=epsilon, prior=prior,
+        convention=convention, ignore_index=ignore_index, validate=validate
+    )  # fmt: skip
+    row_scale = _row_scale(tgt.valid, reduction, num_items, cdt)
+    h2 = hidden.reshape(-1, hidden.shape[-1])
+    out, lse, gathered, finite = _apply(h2, weight, bias, tgt, row_scale, chunk_size, validate)
+    return _close_fused(out, lse, gathered, finite, tgt, reduction, num_items, batch_shape, validate)
+
+
+def _apply(
+    h2: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    tgt: _FusedTarget,
+    row_scale: Tensor | None,
+    chunk_size: int,
+    validate: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Run the autograd node: ``(out, lse, gathered, finite)``."""
+    grad_on = torch.is_grad_enabled()
+    need_grad = (
+        grad_on and h2.requires_grad,
+        grad_on and weight.requires_grad,
+        grad_on and bias is not None and bias.requires_grad,
+    )
+    c = tgt.coefs
+    vector = tgt.vector if isinstance(tgt.vector, Tensor) else None
+    return _FusedLinearCE.apply(
+        h2, weight, bias, c.index, c.coef, c.prior_coef, vector, tgt.vector == "mean", c.mass, row_scale,
+        need_grad, chunk_size, validate
+    )  # fmt: skip
+
+
+def _fused_target(
+    target: Tensor | None,
+    indices: Tensor | None,
+    weights: Tensor | None,
+    batch_shape: tuple[int, ...],
+    V: int,
+    cdt: torch.dtype,
+    *,
+    epsilon: float,
+    prior: Tensor | None,
+    convention: Convention,
+    ignore_index: int,
+    validate: bool,
+) -> _FusedTarget:
+    """Check the target arguments and build the label-smoothed or the sparse target."""
     if target is None and indices is None:
         raise InputError("give target, or a sparse soft target (indices and weights)")
     if (indices is None) != (weights is None):
@@ -334,101 +484,53 @@ def fused_linear_cross_entropy(
     t = valid = None
     if target is not None:
         t, valid = prepare_target(target, batch_shape, V, ignore_index, validate)
-    if indices is None:
+    if indices is None or weights is None:
         assert t is not None and valid is not None
-        terms = smoothing_terms(
-            t,
-            valid,
-            V,
-            epsilon,
-            prior=prior,
-            convention=convention,
-            weight=None,
-            dtype=cdt,
-            validate=validate,
+        return _smoothed_target(t, valid, V, epsilon, prior, convention, cdt, validate)
+    if prior is not None or convention != "all":
+        raise ConfigError(
+            "prior and convention apply to hard targets; a sparse target carries its own weights"
         )
-        index, coef = t[:, None], terms.coef[:, None]
-        prior_coef, vector, mass = terms.prior_coef, terms.vector, terms.mass
-        has_gold = True
-    else:
-        assert weights is not None
-        if prior is not None or convention != "all":
-            raise ConfigError(
-                "prior and convention apply to hard targets; a sparse target carries its own weights"
-            )
-        eps = float(epsilon)
-        if not 0.0 <= eps <= 1.0:
-            raise ConfigError(f"epsilon must be in [0, 1], got {epsilon!r}")
-        sp = prepare_sparse_target(indices, weights, batch_shape, V, ignore_index, cdt, validate)
-        sp_valid = sp.mass != 0
-        valid = sp_valid if valid is None else valid & sp_valid
-        validf = valid.to(cdt)
-        coef = (1.0 - eps) * sp.weight * validf[:, None]
-        index = sp.index
-        has_gold = t is not None
-        if t is not None:
-            index = torch.cat([t[:, None], index], dim=1)
-            coef = torch.cat([torch.zeros_like(coef[:, :1]), coef], dim=1)
-        prior_coef = eps * validf if eps > 0 else None
-        vector = "mean" if eps > 0 else None
-        mass = (1.0 - eps) * sp.mass * validf + (eps * validf if eps > 0 else 0.0)
-    count = valid.sum()
-    need_grad = (
-        torch.is_grad_enabled() and h2.requires_grad,
-        torch.is_grad_enabled() and weight.requires_grad,
-        torch.is_grad_enabled() and bias is not None and bias.requires_grad,
-    )
-    validf = valid.to(cdt)
-    row_scale: Tensor | None = None  # d(loss)/d(row_i) for mean/sum; None for "none"
-    if reduction == "sum":
-        row_scale = validf
-    elif reduction == "mean":
-        if num_items is None:
-            row_scale = safe_divide(validf, count)
-        elif isinstance(num_items, Tensor):
-            row_scale = validf / num_items.to(device=h2.device, dtype=cdt)
-        else:
-            row_scale = validf / float(num_items)
-    vec_t = vector if isinstance(vector, Tensor) else None
-    out, lse, gathered, finite = _FusedLinearCE.apply(
-        h2,
-        weight,
-        bias,
-        index,
-        coef,
-        prior_coef,
-        vec_t,
-        vector == "mean",
-        mass,
-        row_scale,
-        need_grad,
-        chunk_size,
-        validate,
-    )
+    if not 0.0 <= float(epsilon) <= 1.0:
+        raise ConfigError(f"epsilon must be in [0, 1], got {epsilon!r}")
+    sp = prepare_sparse_target(indices, weights, batch_shape, V, ignore_index, cdt, validate)
+    return _sparse_target(t, valid, sp, epsilon, cdt)
+
+
+def _close_fused(
+    out: Tensor,
+    lse: Tensor,
+    gathered: Tensor,
+    finite: Tensor,
+    tgt: _FusedTarget,
+    reduction: Reduction,
+    num_items: NumItems,
+    batch_shape: tuple[int, ...],
+    validate: bool,
+) -> LossOutput:
+    """Check the logits were finite; mask the rows of ``none``; reduce the plain NLL like the loss."""
+    valid = tgt.valid
     if validate:
         check_finite_logits("logits (hidden @ weight.T + bias)", finite | ~valid)
+    loss = out
     if reduction == "none":
         loss = torch.where(valid, out, torch.zeros_like(out)).reshape(batch_shape)
-    else:
-        loss = out
-    nll_rows = (
-        torch.where(valid, lse - gathered[:, 0], torch.zeros_like(lse)) if (return_nll and has_gold) else None
+    nll_rows = lse - gathered[:, 0] if tgt.has_gold else None
+    nll = reduce_nll(
+        nll_rows, valid, valid.sum(), reduction=reduction, num_items=num_items, batch_shape=batch_shape
     )
-    return maybe_with_nll(
-        loss,
-        nll_rows,
-        return_nll=return_nll,
-        reduction=reduction,
-        count=count,
-        num_items=num_items,
-        batch_shape=batch_shape,
-    )
+    return LossOutput(loss, nll)
 
 
-class FusedLinearCrossEntropy(nn.Module):
-    """Module form of :func:`fused_linear_cross_entropy`; ``prior`` is a buffer. The projection weight is
-    passed to ``forward`` (it belongs to the model: an output layer or a tied embedding)."""
+class FusedLinearCrossEntropy(LossModule):
+    """Module form of :func:`fused_linear_cross_entropy`: ``forward(hidden, weight, target, bias=None, *,
+    indices=None, weights=None, num_items=None)`` returns the loss tensor; ``prior`` is a buffer. The
+    projection weight is passed to ``forward`` (it belongs to the model: an output layer or a tied
+    embedding)."""
 
+    function = fused_linear_cross_entropy
+    inputs = ("hidden", "weight", "target", "bias")
+    buffer_names = ("prior",)
     prior: Tensor | None
 
     def __init__(
@@ -439,45 +541,15 @@ class FusedLinearCrossEntropy(nn.Module):
         convention: Convention = "all",
         ignore_index: int = -100,
         reduction: Reduction = "mean",
-        return_nll: bool = False,
         chunk_size: int = 1024,
         validate: bool = True,
     ) -> None:
-        super().__init__()
-        self.epsilon = epsilon
-        self.convention: Convention = convention
-        self.ignore_index = ignore_index
-        self.reduction: Reduction = reduction
-        self.return_nll = return_nll
-        self.chunk_size = chunk_size
-        self.validate = validate
-        self.register_buffer("prior", prior)
-
-    def forward(
-        self,
-        hidden: Tensor,
-        weight: Tensor,
-        target: Tensor | None,
-        bias: Tensor | None = None,
-        *,
-        indices: Tensor | None = None,
-        weights: Tensor | None = None,
-        num_items: int | float | Tensor | None = None,
-    ) -> Tensor | LossOutput:
-        return fused_linear_cross_entropy(
-            hidden,
-            weight,
-            target,
-            self.epsilon,
-            bias=bias,
-            prior=self.prior,
-            convention=self.convention,
-            indices=indices,
-            weights=weights,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-            num_items=num_items,
-            return_nll=self.return_nll,  # type: ignore[call-overload]
-            chunk_size=self.chunk_size,
-            validate=self.validate,
+        super().__init__(
+            epsilon=epsilon,
+            prior=prior,
+            convention=convention,
+            ignore_index=ignore_index,
+            reduction=reduction,
+            chunk_size=chunk_size,
+            validate=validate,
         )

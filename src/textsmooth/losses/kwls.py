@@ -2,64 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Literal, overload
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from textsmooth.errors import ConfigError, InputError
 from textsmooth.losses._common import (
+    LossModule,
     LossOutput,
+    NumItems,
     Reduction,
     as_tensor_arg,
     check_distribution_rows,
     check_finite_logits,
     check_non_negative,
     check_reduction,
+    close_loss,
     flatten_logits,
-    maybe_with_nll,
     prepare_target,
-    reduce_rows,
 )
 from textsmooth.losses._kernel import compute_dtype
 
 __all__ = ["KWLSLoss", "KWLSVariant", "kwls_loss"]
 
 KWLSVariant = Literal["eq9", "two_head", "mixture"]
-_VARIANTS = ("eq9", "two_head", "mixture")
+"""The variants of :func:`kwls_loss`; the one declaration (``typing.get_args(KWLSVariant)`` lists them)."""
+_VARIANTS: tuple[str, ...] = get_args(KWLSVariant)
 
 
-@overload
-def kwls_loss(
-    logits: Tensor,
-    target: Tensor,
-    soft: Tensor,
-    alpha: float,
-    aux_logits: Tensor | None = ...,
-    *,
-    variant: KWLSVariant | None = ...,
-    ignore_index: int = ...,
-    reduction: Reduction = ...,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[False] = ...,
-    validate: bool = ...,
-) -> Tensor: ...
-@overload
-def kwls_loss(
-    logits: Tensor,
-    target: Tensor,
-    soft: Tensor,
-    alpha: float,
-    aux_logits: Tensor | None = ...,
-    *,
-    variant: KWLSVariant | None = ...,
-    ignore_index: int = ...,
-    reduction: Reduction = ...,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[True],
-    validate: bool = ...,
-) -> LossOutput: ...
 def kwls_loss(
     logits: Tensor,
     target: Tensor,
@@ -70,10 +42,9 @@ def kwls_loss(
     variant: KWLSVariant | None = None,
     ignore_index: int = -100,
     reduction: Reduction = "mean",
-    num_items: int | float | Tensor | None = None,
-    return_nll: bool = False,
+    num_items: NumItems = None,
     validate: bool = True,
-) -> Tensor | LossOutput:
+) -> LossOutput:
     r"""Keyword label smoothing loss (KWLS paper, section 4.5) in three variants.
 
     With ``p`` classes, hard label ``l_i`` (one-hot of ``target``), keyword soft label ``d_i`` (eq. 8) and
@@ -99,8 +70,9 @@ def kwls_loss(
 
     Why three: the squared error on probabilities vanishes as the prediction gets confident, so eq. (9)
     barely regularises, and its constant ``1 / (2 (1 + alpha)^2)`` only rescales the step size (nothing under
-    Adam); see ``docs/losses.md`` and the pilot notes. ``alpha = 0`` gives plain cross-entropy scaled by
-    ``1/2`` (eq9) or 1 (two_head, mixture).
+    Adam); the two-head variant equals hard-label training for the predicting head of a linear model, and
+    the mixture is a much stronger signal (see ``docs/losses.md``). ``alpha = 0`` gives plain cross-entropy
+    scaled by ``1/2`` (eq9) or 1 (two_head, mixture).
 
     ``reduction="mean"`` divides the sum over counted examples by ``N`` (or ``num_items``); ``"none"`` returns
     each example's bracket times the constant factor, so that its mean is the ``mean``.
@@ -113,10 +85,14 @@ def kwls_loss(
         aux_logits: ``(..., p)`` logits of the second head (``"two_head"`` only).
         variant: ``"eq9"``, ``"two_head"`` or ``"mixture"``; ``None`` picks by ``aux_logits``.
 
+    Returns:
+        :class:`LossOutput`; ``nll`` is the plain ``CE_i`` of the predicting head, reduced like the loss
+        (without the constant factor).
+
     Example:
         >>> # two classes, zero logits (o = 1/2), d = (0.8, 0.2), alpha = 1: (log 2 + 0.09) / 8
-        >>> loss = kwls_loss(torch.zeros(1, 2), torch.tensor([0]), torch.tensor([[0.8, 0.2]]), 1.0)
-        >>> round(loss.item(), 6)
+        >>> out = kwls_loss(torch.zeros(1, 2), torch.tensor([0]), torch.tensor([[0.8, 0.2]]), 1.0)
+        >>> round(out.loss.item(), 6)
         0.097893
     """
     check_non_negative("alpha", alpha)
@@ -162,25 +138,15 @@ def kwls_loss(
         sq = (d - head.exp()).pow(2).sum(dim=1)
         scale = 1.0 / ((2.0 if variant == "eq9" else 1.0) * (1.0 + a) ** 2)
         rows = (ce + a / C * sq) * scale
-    zero = torch.zeros_like(rows)
-    rows = torch.where(valid, rows, zero)
-    count = valid.sum()
-    loss = reduce_rows(
-        rows, reduction=reduction, denominator=count, num_items=num_items, batch_shape=batch_shape
-    )
-    return maybe_with_nll(
-        loss,
-        torch.where(valid, ce, zero) if return_nll else None,
-        return_nll=return_nll,
-        reduction=reduction,
-        count=count,
-        num_items=num_items,
-        batch_shape=batch_shape,
-    )
+    return close_loss(rows, valid, ce, reduction=reduction, num_items=num_items, batch_shape=batch_shape)
 
 
-class KWLSLoss(nn.Module):
-    """Module form of :func:`kwls_loss` (holds the hyper-parameters only)."""
+class KWLSLoss(LossModule):
+    """Module form of :func:`kwls_loss`: ``forward(logits, target, soft, aux_logits=None, num_items=None)``
+    returns the loss tensor (holds the hyper-parameters only)."""
+
+    function = kwls_loss
+    inputs = ("logits", "target", "soft", "aux_logits", "num_items")
 
     def __init__(
         self,
@@ -189,35 +155,8 @@ class KWLSLoss(nn.Module):
         variant: KWLSVariant | None = None,
         ignore_index: int = -100,
         reduction: Reduction = "mean",
-        return_nll: bool = False,
         validate: bool = True,
     ) -> None:
-        super().__init__()
-        self.alpha = alpha
-        self.variant: KWLSVariant | None = variant
-        self.ignore_index = ignore_index
-        self.reduction: Reduction = reduction
-        self.return_nll = return_nll
-        self.validate = validate
-
-    def forward(
-        self,
-        logits: Tensor,
-        target: Tensor,
-        soft: Tensor,
-        aux_logits: Tensor | None = None,
-        num_items: int | float | Tensor | None = None,
-    ) -> Tensor | LossOutput:
-        return kwls_loss(
-            logits,
-            target,
-            soft,
-            self.alpha,
-            aux_logits,
-            variant=self.variant,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-            num_items=num_items,
-            return_nll=self.return_nll,  # type: ignore[call-overload]
-            validate=self.validate,
+        super().__init__(
+            alpha=alpha, variant=variant, ignore_index=ignore_index, reduction=reduction, validate=validate
         )

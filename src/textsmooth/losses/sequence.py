@@ -2,49 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Literal, overload
-
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from textsmooth.errors import InputError
 from textsmooth.losses._common import (
+    LossModule,
     LossOutput,
+    NumItems,
     Reduction,
     as_tensor_arg,
     check_non_negative,
     check_reduction,
-    maybe_with_nll,
-    reduce_rows,
+    close_loss,
 )
 
 __all__ = ["SequenceSmoothedNLL", "sequence_smoothed_nll"]
 
 
-@overload
-def sequence_smoothed_nll(
-    nll_target: Tensor,
-    nll_related: Tensor,
-    related_mask: Tensor,
-    alpha: float,
-    reduction: Reduction = ...,
-    *,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[False] = ...,
-    validate: bool = ...,
-) -> Tensor: ...
-@overload
-def sequence_smoothed_nll(
-    nll_target: Tensor,
-    nll_related: Tensor,
-    related_mask: Tensor,
-    alpha: float,
-    reduction: Reduction = ...,
-    *,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[True],
-    validate: bool = ...,
-) -> LossOutput: ...
 def sequence_smoothed_nll(
     nll_target: Tensor,
     nll_related: Tensor,
@@ -52,10 +27,9 @@ def sequence_smoothed_nll(
     alpha: float,
     reduction: Reduction = "mean",
     *,
-    num_items: int | float | Tensor | None = None,
-    return_nll: bool = False,
+    num_items: NumItems = None,
     validate: bool = True,
-) -> Tensor | LossOutput:
+) -> LossOutput:
     r"""Sequence-level smoothing towards related target sequences, loss (2) of the semantic-smoothing paper.
 
     Per example ``b`` with gold target ``y`` and its set ``R(y)`` of related sequences::
@@ -74,14 +48,16 @@ def sequence_smoothed_nll(
         related_mask: ``(B, K)`` bool, True where an entry of ``nll_related`` is real.
         alpha: weight of the related sequences, >= 0.
         reduction: ``"mean"`` over examples (default; or ``num_items``), ``"sum"`` or ``"none"`` (``(B,)``).
-        return_nll: also return the reduced ``nll_target`` (:class:`LossOutput`).
         validate: check that the unmasked values are finite.
+
+    Returns:
+        :class:`LossOutput`; ``nll`` is ``nll_target`` reduced like the loss.
 
     Example:
         >>> nll_target = torch.tensor([2.0, 3.0])
         >>> nll_related = torch.tensor([[4.0, 6.0, 0.0], [9.0, 9.0, 9.0]])
         >>> mask = torch.tensor([[True, True, False], [False, False, False]])
-        >>> sequence_smoothed_nll(nll_target, nll_related, mask, 0.5, "none")  # 2 + 0.5/2 * (4 + 6); 3
+        >>> sequence_smoothed_nll(nll_target, nll_related, mask, 0.5, "none").loss  # 2 + 0.5/2 * (4 + 6); 3
         tensor([4.5000, 3.0000])
     """
     check_non_negative("alpha", alpha)
@@ -117,52 +93,16 @@ def sequence_smoothed_nll(
     count = related_mask.sum(dim=1)
     factor = torch.where(count > 0, float(alpha) / count.clamp(min=1).to(dtype), torch.zeros((), dtype=dtype))
     rows = target + factor * related.sum(dim=1)
-    denominator = torch.tensor(float(B), dtype=dtype, device=target.device)
-    loss = reduce_rows(
-        rows, reduction=reduction, denominator=denominator, num_items=num_items, batch_shape=(B,)
-    )
-    return maybe_with_nll(
-        loss,
-        target if return_nll else None,
-        return_nll=return_nll,
-        reduction=reduction,
-        count=denominator,
-        num_items=num_items,
-        batch_shape=(B,),
-    )
+    every = torch.ones(B, dtype=torch.bool, device=target.device)
+    return close_loss(rows, every, target, reduction=reduction, num_items=num_items, batch_shape=(B,))
 
 
-class SequenceSmoothedNLL(nn.Module):
-    """Module form of :func:`sequence_smoothed_nll` (holds the hyper-parameters only)."""
+class SequenceSmoothedNLL(LossModule):
+    """Module form of :func:`sequence_smoothed_nll`: ``forward(nll_target, nll_related, related_mask,
+    num_items=None)`` returns the loss tensor (holds the hyper-parameters only)."""
 
-    def __init__(
-        self,
-        alpha: float = 1.0,
-        *,
-        reduction: Reduction = "mean",
-        return_nll: bool = False,
-        validate: bool = True,
-    ) -> None:
-        super().__init__()
-        self.alpha = alpha
-        self.reduction: Reduction = reduction
-        self.return_nll = return_nll
-        self.validate = validate
+    function = sequence_smoothed_nll
+    inputs = ("nll_target", "nll_related", "related_mask", "num_items")
 
-    def forward(
-        self,
-        nll_target: Tensor,
-        nll_related: Tensor,
-        related_mask: Tensor,
-        num_items: int | float | Tensor | None = None,
-    ) -> Tensor | LossOutput:
-        return sequence_smoothed_nll(
-            nll_target,
-            nll_related,
-            related_mask,
-            self.alpha,
-            self.reduction,
-            num_items=num_items,
-            return_nll=self.return_nll,  # type: ignore[call-overload]
-            validate=self.validate,
-        )
+    def __init__(self, alpha: float = 1.0, *, reduction: Reduction = "mean", validate: bool = True) -> None:
+        super().__init__(alpha=alpha, reduction=reduction, validate=validate)

@@ -21,22 +21,23 @@ The poster's formulas did not survive text extraction; they are restated here fr
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple, overload
+from typing import Literal, NamedTuple
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from textsmooth.errors import InputError
 from textsmooth.losses._common import (
+    LossModule,
     LossOutput,
+    NumItems,
     Reduction,
     as_tensor_arg,
     check_finite_logits,
     check_reduction,
+    close_loss,
     flatten_logits,
-    maybe_with_nll,
     prepare_target,
-    reduce_rows,
 )
 from textsmooth.losses._kernel import compute_dtype, row_stats
 
@@ -145,10 +146,9 @@ def _similarity_loss(
     normalize: bool,
     ignore_index: int,
     reduction: Reduction,
-    num_items: int | float | Tensor | None,
-    return_nll: bool,
+    num_items: NumItems,
     validate: bool,
-) -> Tensor | LossOutput:
+) -> LossOutput:
     check_reduction(reduction, num_items)
     r = _prepare(kind, logits, target, neighbors, similarities, stopwords, ignore_index, validate)
     stats = row_stats(r.z, index=r.index, finite=validate, log_probs=kind == "weighted_similarity")
@@ -168,21 +168,7 @@ def _similarity_loss(
             w = w / torch.where(r.fallback, 1.0, w.sum(dim=1))[:, None]
         similar = w.sum(dim=1) * lse - (w * near).sum(dim=1)
     rows = torch.where(r.fallback, ce, similar)
-    zero = torch.zeros_like(rows)
-    rows = torch.where(r.valid, rows, zero)
-    count = r.valid.sum()
-    loss = reduce_rows(
-        rows, reduction=reduction, denominator=count, num_items=num_items, batch_shape=r.batch_shape
-    )
-    return maybe_with_nll(
-        loss,
-        torch.where(r.valid, ce, zero) if return_nll else None,
-        return_nll=return_nll,
-        reduction=reduction,
-        count=count,
-        num_items=num_items,
-        batch_shape=r.batch_shape,
-    )
+    return close_loss(rows, r.valid, ce, reduction=reduction, num_items=num_items, batch_shape=r.batch_shape)
 
 
 _DOC_ARGS = """
@@ -191,41 +177,14 @@ _DOC_ARGS = """
         neighbors: ``(V, N)`` int table, row ``w`` the ids of the N words most similar to ``w`` (-1 pads).
         similarities: ``(V, N)`` float table of the matching similarities.
         stopwords: ``(V,)`` bool mask or 1-D tensor of word ids that use plain cross-entropy.
-        reduction, num_items, return_nll, validate: as in :func:`smoothed_cross_entropy`; the NLL is that of
-            the gold word. ``validate`` also checks the similarities this batch uses.
+        reduction, num_items, validate: as in :func:`smoothed_cross_entropy`; ``validate`` also checks the
+            similarities this batch uses.
+
+    Returns:
+        :class:`LossOutput`; ``nll`` is the plain NLL of the gold word.
 """
 
 
-@overload
-def similarity_soft_label_loss(
-    logits: Tensor,
-    target: Tensor,
-    neighbors: Tensor,
-    similarities: Tensor,
-    *,
-    stopwords: Tensor | None = ...,
-    normalize: bool = ...,
-    ignore_index: int = ...,
-    reduction: Reduction = ...,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[False] = ...,
-    validate: bool = ...,
-) -> Tensor: ...
-@overload
-def similarity_soft_label_loss(
-    logits: Tensor,
-    target: Tensor,
-    neighbors: Tensor,
-    similarities: Tensor,
-    *,
-    stopwords: Tensor | None = ...,
-    normalize: bool = ...,
-    ignore_index: int = ...,
-    reduction: Reduction = ...,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[True],
-    validate: bool = ...,
-) -> LossOutput: ...
 def similarity_soft_label_loss(
     logits: Tensor,
     target: Tensor,
@@ -236,10 +195,9 @@ def similarity_soft_label_loss(
     normalize: bool = True,
     ignore_index: int = -100,
     reduction: Reduction = "mean",
-    num_items: int | float | Tensor | None = None,
-    return_nll: bool = False,
+    num_items: NumItems = None,
     validate: bool = True,
-) -> Tensor | LossOutput:
+) -> LossOutput:
     r"""Soft-label loss: cross-entropy to the normalised top-N similarities of the gold word.
 
     ``loss = -sum_k (s_k / sum_k' s_k') log p[idx_k]`` over the table row of the gold word ``y``; plain
@@ -257,39 +215,10 @@ def similarity_soft_label_loss(
         ignore_index=ignore_index,
         reduction=reduction,
         num_items=num_items,
-        return_nll=return_nll,
         validate=validate,
     )
 
 
-@overload
-def weighted_similarity_loss(
-    logits: Tensor,
-    target: Tensor,
-    neighbors: Tensor,
-    similarities: Tensor,
-    *,
-    stopwords: Tensor | None = ...,
-    ignore_index: int = ...,
-    reduction: Reduction = ...,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[False] = ...,
-    validate: bool = ...,
-) -> Tensor: ...
-@overload
-def weighted_similarity_loss(
-    logits: Tensor,
-    target: Tensor,
-    neighbors: Tensor,
-    similarities: Tensor,
-    *,
-    stopwords: Tensor | None = ...,
-    ignore_index: int = ...,
-    reduction: Reduction = ...,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[True],
-    validate: bool = ...,
-) -> LossOutput: ...
 def weighted_similarity_loss(
     logits: Tensor,
     target: Tensor,
@@ -299,10 +228,9 @@ def weighted_similarity_loss(
     stopwords: Tensor | None = None,
     ignore_index: int = -100,
     reduction: Reduction = "mean",
-    num_items: int | float | Tensor | None = None,
-    return_nll: bool = False,
+    num_items: NumItems = None,
     validate: bool = True,
-) -> Tensor | LossOutput:
+) -> LossOutput:
     r"""Weighted-similarity loss: predicted probabilities weighted by their similarity to the gold word.
 
     ``loss = -sum_k s_k p[idx_k]`` with ``-1 <= s_k <= 1`` over the table row of the gold word ``y``; plain
@@ -320,39 +248,10 @@ def weighted_similarity_loss(
         ignore_index=ignore_index,
         reduction=reduction,
         num_items=num_items,
-        return_nll=return_nll,
         validate=validate,
     )
 
 
-@overload
-def weighted_cross_entropy(
-    logits: Tensor,
-    target: Tensor,
-    neighbors: Tensor,
-    similarities: Tensor,
-    *,
-    stopwords: Tensor | None = ...,
-    ignore_index: int = ...,
-    reduction: Reduction = ...,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[False] = ...,
-    validate: bool = ...,
-) -> Tensor: ...
-@overload
-def weighted_cross_entropy(
-    logits: Tensor,
-    target: Tensor,
-    neighbors: Tensor,
-    similarities: Tensor,
-    *,
-    stopwords: Tensor | None = ...,
-    ignore_index: int = ...,
-    reduction: Reduction = ...,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[True],
-    validate: bool = ...,
-) -> LossOutput: ...
 def weighted_cross_entropy(
     logits: Tensor,
     target: Tensor,
@@ -362,10 +261,9 @@ def weighted_cross_entropy(
     stopwords: Tensor | None = None,
     ignore_index: int = -100,
     reduction: Reduction = "mean",
-    num_items: int | float | Tensor | None = None,
-    return_nll: bool = False,
+    num_items: NumItems = None,
     validate: bool = True,
-) -> Tensor | LossOutput:
+) -> LossOutput:
     r"""Weighted cross-entropy: log-probabilities weighted by their similarity to the gold word.
 
     ``loss = -sum_k s_k log p[idx_k]`` with ``-1 <= s_k <= 1`` (unnormalised) over the table row of the gold
@@ -382,7 +280,6 @@ def weighted_cross_entropy(
         ignore_index=ignore_index,
         reduction=reduction,
         num_items=num_items,
-        return_nll=return_nll,
         validate=validate,
     )
 
@@ -391,8 +288,11 @@ for _f in (similarity_soft_label_loss, weighted_similarity_loss, weighted_cross_
     _f.__doc__ = (_f.__doc__ or "") + _DOC_ARGS
 
 
-class _SimilarityModule(nn.Module):
-    _kind: _Kind
+class _SimilarityModule(LossModule):
+    """``forward(logits, target, num_items=None)`` returns the loss tensor; the table and the stop-word mask
+    are buffers."""
+
+    inputs = ("logits", "target", "num_items")
     neighbors: Tensor
     similarities: Tensor
     stopwords: Tensor
@@ -405,58 +305,55 @@ class _SimilarityModule(nn.Module):
         stopwords: Tensor | None = None,
         ignore_index: int = -100,
         reduction: Reduction = "mean",
-        return_nll: bool = False,
         validate: bool = True,
+        **more: object,
     ) -> None:
-        super().__init__()
         as_tensor_arg("neighbors", neighbors)
-        self.register_buffer("neighbors", neighbors)
-        self.register_buffer("similarities", similarities)
-        self.register_buffer("stopwords", stopword_mask(stopwords, neighbors.shape[0], neighbors.device))
-        self.ignore_index = ignore_index
-        self.reduction: Reduction = reduction
-        self.return_nll = return_nll
-        self.validate = validate
-        self.normalize = False
-
-    def forward(
-        self, logits: Tensor, target: Tensor, num_items: int | float | Tensor | None = None
-    ) -> Tensor | LossOutput:
-        return _similarity_loss(
-            self._kind,
-            logits,
-            target,
-            self.neighbors,
-            self.similarities,
-            stopwords=self.stopwords,
-            normalize=self.normalize,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-            num_items=num_items,
-            return_nll=self.return_nll,
-            validate=self.validate,
+        super().__init__(
+            neighbors=neighbors,
+            similarities=similarities,
+            stopwords=stopword_mask(stopwords, neighbors.shape[0], neighbors.device),
+            ignore_index=ignore_index,
+            reduction=reduction,
+            validate=validate,
+            **more,
         )
 
 
 class SimilaritySoftLabelLoss(_SimilarityModule):
     """Module form of :func:`similarity_soft_label_loss`; the table and stop words are buffers."""
 
-    _kind = "soft_label"
+    function = similarity_soft_label_loss
 
     def __init__(
-        self, neighbors: Tensor, similarities: Tensor, *, normalize: bool = True, **kwargs: object
+        self,
+        neighbors: Tensor,
+        similarities: Tensor,
+        *,
+        stopwords: Tensor | None = None,
+        normalize: bool = True,
+        ignore_index: int = -100,
+        reduction: Reduction = "mean",
+        validate: bool = True,
     ) -> None:
-        super().__init__(neighbors, similarities, **kwargs)  # type: ignore[arg-type]
-        self.normalize = normalize
+        super().__init__(
+            neighbors,
+            similarities,
+            stopwords=stopwords,
+            ignore_index=ignore_index,
+            reduction=reduction,
+            validate=validate,
+            normalize=normalize,
+        )
 
 
 class WeightedSimilarityLoss(_SimilarityModule):
     """Module form of :func:`weighted_similarity_loss`; the table and stop words are buffers."""
 
-    _kind = "weighted_similarity"
+    function = weighted_similarity_loss
 
 
 class WeightedCrossEntropy(_SimilarityModule):
     """Module form of :func:`weighted_cross_entropy`; the table and stop words are buffers."""
 
-    _kind = "weighted_cross_entropy"
+    function = weighted_cross_entropy

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple, overload
+from typing import Literal, NamedTuple
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from textsmooth.errors import ConfigError, InputError
 from textsmooth.losses._common import (
+    LossModule,
     LossOutput,
+    NumItems,
     Reduction,
     check_class_vector,
     check_finite_logits,
     check_fraction,
     check_reduction,
+    close_loss,
     flatten_logits,
-    maybe_with_nll,
     prepare_target,
-    reduce_rows,
     row_sum_tolerance,
 )
 from textsmooth.losses._kernel import compute_dtype, row_stats
@@ -108,36 +109,6 @@ def smoothing_terms(
     return SmoothingTerms(coef, prior_coef, vector, vector_sum, mass, denominator)
 
 
-@overload
-def smoothed_cross_entropy(
-    logits: Tensor,
-    target: Tensor,
-    epsilon: float = ...,
-    *,
-    prior: Tensor | None = ...,
-    convention: Convention = ...,
-    weight: Tensor | None = ...,
-    ignore_index: int = ...,
-    reduction: Reduction = ...,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[False] = ...,
-    validate: bool = ...,
-) -> Tensor: ...
-@overload
-def smoothed_cross_entropy(
-    logits: Tensor,
-    target: Tensor,
-    epsilon: float = ...,
-    *,
-    prior: Tensor | None = ...,
-    convention: Convention = ...,
-    weight: Tensor | None = ...,
-    ignore_index: int = ...,
-    reduction: Reduction = ...,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[True],
-    validate: bool = ...,
-) -> LossOutput: ...
 def smoothed_cross_entropy(
     logits: Tensor,
     target: Tensor,
@@ -148,11 +119,10 @@ def smoothed_cross_entropy(
     weight: Tensor | None = None,
     ignore_index: int = -100,
     reduction: Reduction = "mean",
-    num_items: int | float | Tensor | None = None,
-    return_nll: bool = False,
+    num_items: NumItems = None,
     validate: bool = True,
-) -> Tensor | LossOutput:
-    r"""Cross-entropy to a label-smoothed target.
+) -> LossOutput:
+    r"""Cross-entropy to a label-smoothed target, with the plain NLL of the gold labels.
 
     With ``p = softmax(z)`` over ``C`` classes and gold class ``y``, the target is
 
@@ -183,13 +153,17 @@ def smoothed_cross_entropy(
         ignore_index: target value of positions that contribute nothing.
         reduction: ``"mean"`` (over counted positions), ``"sum"`` or ``"none"`` (shape of ``target``).
         num_items: denominator of ``mean`` instead of the count (gradient accumulation).
-        return_nll: also return the plain NLL of the gold labels (:class:`LossOutput`).
         validate: check targets are in range and logits finite (one pass and one sync).
+
+    Returns:
+        :class:`LossOutput` ``(loss, nll)``: train on ``loss``; ``nll`` is the plain NLL of the gold labels,
+        reduced like ``loss`` (with the count of counted positions, not the class weights, as the ``mean``
+        denominator), detached.
 
     Example:
         >>> logits = torch.tensor([[2.0, 0.5, -1.0], [0.0, 1.0, 0.0]])
         >>> target = torch.tensor([0, -100])
-        >>> out = smoothed_cross_entropy(logits, target, 0.1, return_nll=True)
+        >>> out = smoothed_cross_entropy(logits, target, 0.1)
         >>> torch.allclose(out.loss, torch.nn.functional.cross_entropy(logits, target, label_smoothing=0.1))
         True
     """
@@ -217,26 +191,25 @@ def smoothed_cross_entropy(
     if terms.prior_coef is not None:
         assert stats.dot is not None
         rows = rows - terms.prior_coef * stats.dot
-    rows = torch.where(valid, rows, torch.zeros_like(rows))
-    loss = reduce_rows(
-        rows, reduction=reduction, denominator=terms.denominator, num_items=num_items, batch_shape=batch_shape
-    )
-    nll_rows = torch.where(valid, stats.lse - gold, torch.zeros_like(gold)) if return_nll else None
-    return maybe_with_nll(
-        loss,
-        nll_rows,
-        return_nll=return_nll,
+    return close_loss(
+        rows,
+        valid,
+        stats.lse - gold,
         reduction=reduction,
-        count=valid.sum(),
         num_items=num_items,
         batch_shape=batch_shape,
+        denominator=terms.denominator,
     )
 
 
-class SmoothedCrossEntropy(nn.Module):
-    """Module form of :func:`smoothed_cross_entropy`; holds the hyper-parameters, ``prior`` and ``weight``
-    as buffers (they follow ``.to(device)``)."""
+class SmoothedCrossEntropy(LossModule):
+    """Module form of :func:`smoothed_cross_entropy`: ``forward(logits, target, num_items=None)`` returns the
+    loss tensor (:meth:`~LossModule.with_nll` the :class:`LossOutput`); ``prior`` and ``weight`` are buffers
+    (they follow ``.to(device)``)."""
 
+    function = smoothed_cross_entropy
+    inputs = ("logits", "target", "num_items")
+    buffer_names = ("prior", "weight")
     prior: Tensor | None
     weight: Tensor | None
 
@@ -249,35 +222,14 @@ class SmoothedCrossEntropy(nn.Module):
         weight: Tensor | None = None,
         ignore_index: int = -100,
         reduction: Reduction = "mean",
-        return_nll: bool = False,
         validate: bool = True,
     ) -> None:
-        super().__init__()
-        self.epsilon = epsilon
-        self.convention = convention
-        self.ignore_index = ignore_index
-        self.reduction: Reduction = reduction
-        self.return_nll = return_nll
-        self.validate = validate
-        self.register_buffer("prior", prior)
-        self.register_buffer("weight", weight)
-
-    def forward(
-        self, logits: Tensor, target: Tensor, num_items: int | float | Tensor | None = None
-    ) -> Tensor | LossOutput:
-        return smoothed_cross_entropy(
-            logits,
-            target,
-            self.epsilon,
-            prior=self.prior,
-            convention=self.convention,
-            weight=self.weight,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-            num_items=num_items,
-            return_nll=self.return_nll,  # type: ignore[call-overload]
-            validate=self.validate,
+        super().__init__(
+            epsilon=epsilon,
+            prior=prior,
+            convention=convention,
+            weight=weight,
+            ignore_index=ignore_index,
+            reduction=reduction,
+            validate=validate,
         )
-
-    def extra_repr(self) -> str:
-        return f"epsilon={self.epsilon}, convention={self.convention!r}, reduction={self.reduction!r}"

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple, overload
+from typing import NamedTuple
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from textsmooth.errors import InputError
 from textsmooth.losses._common import (
+    LossModule,
     LossOutput,
+    NumItems,
     Reduction,
     as_tensor_arg,
     check_batch_shape,
     check_distribution_rows,
     check_finite_logits,
     check_reduction,
+    close_loss,
     flatten_logits,
-    maybe_with_nll,
     prepare_target,
-    reduce_rows,
 )
 from textsmooth.losses._kernel import compute_dtype, row_stats
 
@@ -82,30 +83,6 @@ def prepare_sparse_target(
     return SparseTarget(idx, w, w.sum(dim=1))
 
 
-@overload
-def soft_target_cross_entropy(
-    logits: Tensor,
-    soft: Tensor,
-    *,
-    target: Tensor | None = ...,
-    ignore_index: int = ...,
-    reduction: Reduction = ...,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[False] = ...,
-    validate: bool = ...,
-) -> Tensor: ...
-@overload
-def soft_target_cross_entropy(
-    logits: Tensor,
-    soft: Tensor,
-    *,
-    target: Tensor | None = ...,
-    ignore_index: int = ...,
-    reduction: Reduction = ...,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[True],
-    validate: bool = ...,
-) -> LossOutput: ...
 def soft_target_cross_entropy(
     logits: Tensor,
     soft: Tensor,
@@ -113,10 +90,9 @@ def soft_target_cross_entropy(
     target: Tensor | None = None,
     ignore_index: int = -100,
     reduction: Reduction = "mean",
-    num_items: int | float | Tensor | None = None,
-    return_nll: bool = False,
+    num_items: NumItems = None,
     validate: bool = True,
-) -> Tensor | LossOutput:
+) -> LossOutput:
     r"""Cross-entropy to dense soft targets: ``loss_i = -sum_j q_ij log p_ij`` with ``p = softmax(z)``.
 
     Computed as ``(sum_j q_ij) * logsumexp(z_i) - q_i . z_i`` block by block; no log-softmax is kept.
@@ -127,11 +103,13 @@ def soft_target_cross_entropy(
         logits: ``(..., C)``.
         soft: ``(..., C)`` non-negative rows summing to 1; a row of zeros marks a padding position.
         target: optional ``(...)`` gold labels: positions equal to ``ignore_index`` are skipped, and the
-            plain NLL of the gold labels can be returned.
+            plain NLL of the gold labels is returned.
         reduction: ``mean`` divides by the number of counted positions (non-zero rows that are not ignored),
             or by ``num_items``.
-        return_nll: return :class:`LossOutput` (``nll`` is ``None`` without ``target``).
         validate: check rows sum to 1 (or 0), weights are non-negative, logits finite, targets in range.
+
+    Returns:
+        :class:`LossOutput`; ``nll`` is ``None`` without ``target``.
     """
     check_reduction(reduction, num_items)
     z, batch_shape = flatten_logits(logits)
@@ -157,51 +135,12 @@ def soft_target_cross_entropy(
         check_finite_logits("logits", stats.finite | ~valid)
     assert stats.soft_dot is not None
     rows = mass * stats.lse - stats.soft_dot
-    rows = torch.where(valid, rows, torch.zeros_like(rows))
-    count = valid.sum()
-    loss = reduce_rows(
-        rows, reduction=reduction, denominator=count, num_items=num_items, batch_shape=batch_shape
-    )
-    nll_rows = None
-    if return_nll and stats.gathered is not None:
-        nll_rows = torch.where(valid, stats.lse - stats.gathered[:, 0], torch.zeros_like(stats.lse))
-    return maybe_with_nll(
-        loss,
-        nll_rows,
-        return_nll=return_nll,
-        reduction=reduction,
-        count=count,
-        num_items=num_items,
-        batch_shape=batch_shape,
+    nll_rows = None if stats.gathered is None else stats.lse - stats.gathered[:, 0]
+    return close_loss(
+        rows, valid, nll_rows, reduction=reduction, num_items=num_items, batch_shape=batch_shape
     )
 
 
-@overload
-def sparse_soft_target_cross_entropy(
-    logits: Tensor,
-    indices: Tensor,
-    weights: Tensor,
-    *,
-    target: Tensor | None = ...,
-    ignore_index: int = ...,
-    reduction: Reduction = ...,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[False] = ...,
-    validate: bool = ...,
-) -> Tensor: ...
-@overload
-def sparse_soft_target_cross_entropy(
-    logits: Tensor,
-    indices: Tensor,
-    weights: Tensor,
-    *,
-    target: Tensor | None = ...,
-    ignore_index: int = ...,
-    reduction: Reduction = ...,
-    num_items: int | float | Tensor | None = ...,
-    return_nll: Literal[True],
-    validate: bool = ...,
-) -> LossOutput: ...
 def sparse_soft_target_cross_entropy(
     logits: Tensor,
     indices: Tensor,
@@ -210,32 +149,33 @@ def sparse_soft_target_cross_entropy(
     target: Tensor | None = None,
     ignore_index: int = -100,
     reduction: Reduction = "mean",
-    num_items: int | float | Tensor | None = None,
-    return_nll: bool = False,
+    num_items: NumItems = None,
     validate: bool = True,
-) -> Tensor | LossOutput:
+) -> LossOutput:
     r"""Cross-entropy to a soft target given as its top-N entries per position.
 
     ``loss_i = -sum_k w_ik log p_i[idx_ik] = (sum_k w_ik) logsumexp(z_i) - sum_k w_ik z_i[idx_ik]``.
 
     Apart from the gradient of the logits, nothing of shape ``(positions, classes)`` is allocated (no dense
     target, no log-softmax): the cost is one cross-entropy plus an ``N``-wide gather. This is how
-    word-similarity and neighbour-based soft targets over a vocabulary are meant to be trained (DESIGN:
-    "sparse where the math is sparse"). Duplicate indices in a row add up.
+    word-similarity and neighbour-based soft targets over a vocabulary are meant to be trained: a soft target
+    over a vocabulary is its top-N (indices, weights), never a dense ``(positions, vocabulary)`` matrix.
+    Duplicate indices in a row add up.
 
     Args:
         logits: ``(..., C)``.
         indices: ``(..., N)`` class indices; entries equal to ``ignore_index`` are padding (their weight is
             not used), so rows may hold fewer than N entries; a row of padding is a padding position.
         weights: ``(..., N)`` non-negative, each row summing to 1 (0 for a padding position).
-        target: optional gold labels (ignored positions; plain NLL for ``return_nll``).
+        target: optional gold labels (ignored positions; the plain NLL of :class:`LossOutput`, which is
+            ``None`` without them).
         reduction: ``mean`` divides by the number of counted positions (or ``num_items``).
         validate: check indices in range, weights non-negative and rows summing to 1, logits finite.
 
     Example:
         >>> logits = torch.zeros(1, 4)  # uniform prediction: every log-probability is log(1/4)
         >>> idx, w = torch.tensor([[2, 0]]), torch.tensor([[0.75, 0.25]])
-        >>> round(sparse_soft_target_cross_entropy(logits, idx, w).item(), 6)  # log 4
+        >>> round(sparse_soft_target_cross_entropy(logits, idx, w).loss.item(), 6)  # log 4
         1.386294
     """
     check_reduction(reduction, num_items)
@@ -257,94 +197,30 @@ def sparse_soft_target_cross_entropy(
     assert stats.gathered is not None
     gathered = stats.gathered[:, 1:] if has_gold else stats.gathered
     rows = sp.mass * stats.lse - (sp.weight * gathered).sum(dim=1)
-    rows = torch.where(valid, rows, torch.zeros_like(rows))
-    count = valid.sum()
-    loss = reduce_rows(
-        rows, reduction=reduction, denominator=count, num_items=num_items, batch_shape=batch_shape
-    )
-    nll_rows = None
-    if return_nll and has_gold:
-        nll_rows = torch.where(valid, stats.lse - stats.gathered[:, 0], torch.zeros_like(stats.lse))
-    return maybe_with_nll(
-        loss,
-        nll_rows,
-        return_nll=return_nll,
-        reduction=reduction,
-        count=count,
-        num_items=num_items,
-        batch_shape=batch_shape,
+    nll_rows = stats.lse - stats.gathered[:, 0] if has_gold else None
+    return close_loss(
+        rows, valid, nll_rows, reduction=reduction, num_items=num_items, batch_shape=batch_shape
     )
 
 
-class SoftTargetCrossEntropy(nn.Module):
-    """Module form of :func:`soft_target_cross_entropy` (holds the hyper-parameters only)."""
-
+class _SoftTargetModule(LossModule):
     def __init__(
-        self,
-        *,
-        ignore_index: int = -100,
-        reduction: Reduction = "mean",
-        return_nll: bool = False,
-        validate: bool = True,
+        self, *, ignore_index: int = -100, reduction: Reduction = "mean", validate: bool = True
     ) -> None:
-        super().__init__()
-        self.ignore_index = ignore_index
-        self.reduction: Reduction = reduction
-        self.return_nll = return_nll
-        self.validate = validate
-
-    def forward(
-        self,
-        logits: Tensor,
-        soft: Tensor,
-        target: Tensor | None = None,
-        num_items: int | float | Tensor | None = None,
-    ) -> Tensor | LossOutput:
-        return soft_target_cross_entropy(
-            logits,
-            soft,
-            target=target,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-            num_items=num_items,
-            return_nll=self.return_nll,  # type: ignore[call-overload]
-            validate=self.validate,
-        )
+        super().__init__(ignore_index=ignore_index, reduction=reduction, validate=validate)
 
 
-class SparseSoftTargetCrossEntropy(nn.Module):
-    """Module form of :func:`sparse_soft_target_cross_entropy` (holds the hyper-parameters only)."""
+class SoftTargetCrossEntropy(_SoftTargetModule):
+    """Module form of :func:`soft_target_cross_entropy`: ``forward(logits, soft, target=None,
+    num_items=None)`` returns the loss tensor (holds the hyper-parameters only)."""
 
-    def __init__(
-        self,
-        *,
-        ignore_index: int = -100,
-        reduction: Reduction = "mean",
-        return_nll: bool = False,
-        validate: bool = True,
-    ) -> None:
-        super().__init__()
-        self.ignore_index = ignore_index
-        self.reduction: Reduction = reduction
-        self.return_nll = return_nll
-        self.validate = validate
+    function = soft_target_cross_entropy
+    inputs = ("logits", "soft", "target", "num_items")
 
-    def forward(
-        self,
-        logits: Tensor,
-        indices: Tensor,
-        weights: Tensor,
-        target: Tensor | None = None,
-        num_items: int | float | Tensor | None = None,
-    ) -> Tensor | LossOutput:
-        return sparse_soft_target_cross_entropy(
-            logits,
-            indices,
-            weights,
-            target=target,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-            num_items=num_items,
-            return_nll=self.return_nll,  # type: ignore[call-overload]
-            validate=self.validate,
-        )
+
+class SparseSoftTargetCrossEntropy(_SoftTargetModule):
+    """Module form of :func:`sparse_soft_target_cross_entropy`: ``forward(logits, indices, weights,
+    target=None, num_items=None)`` returns the loss tensor (holds the hyper-parameters only)."""
+
+    function = sparse_soft_target_cross_entropy
+    inputs = ("logits", "indices", "weights", "target", "num_items")

@@ -317,6 +317,9 @@ def reliability_diagram(
         (True, [0, 0, 0, 0, 2])
     """
     table = calibration_bins(probs, labels, n_bins=n_bins, binning=binning)
+    from textsmooth._extras import require
+
+    require("matplotlib", extra="report", feature="reliability_diagram")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -178,6 +178,47 @@ def paired_bootstrap(
         >>> paired_bootstrap(a, a, n_resamples=100).p_value
         1.0
     """
+    n_resamples = _check_options(alternative, n_resamples, confidence)
+    rng = np.random.default_rng(seed)
+    if callable(metric):
+        name = getattr(metric, "__name__", "custom")
+        score_a, score_b, deltas = _callable_deltas(metric, a, b, labels, n_resamples, rng)
+    elif metric == "mean":
+        name = "mean"
+        score_a, score_b, deltas = _mean_deltas(a, b, labels, n_resamples, rng)
+    elif metric in _CONFUSION_METRICS:
+        name = metric
+        score_a, score_b, deltas = _confusion_deltas(metric, a, b, labels, n_resamples, rng)
+    else:
+        raise ConfigError(
+            f"unknown metric {metric!r}",
+            column="metric",
+            hint="use 'mean', 'accuracy', 'macro_f1', 'balanced_accuracy' or a function (preds, labels)",
+        )
+    delta = score_a - score_b
+    low, high = np.quantile(deltas, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return BootstrapResult(
+        score_a=score_a,
+        score_b=score_b,
+        delta=float(delta),
+        p_value=_p_value(deltas, delta, alternative),
+        ci_low=float(low),
+        ci_high=float(high),
+        confidence=float(confidence),
+        alternative=alternative,
+        n_resamples=n_resamples,
+        metric=name,
+        seed=seed,
+    )
+
+
+# Each strategy returns (score_a, score_b, deltas): the metric of each system on the full data and the
+# R resampled differences delta* (module docstring), drawn from ``rng`` in a fixed order.
+_Deltas = tuple[float, float, np.ndarray]
+
+
+def _check_options(alternative: str, n_resamples: int, confidence: float) -> int:
+    """Validate the options of :func:`paired_bootstrap`; return ``n_resamples`` as an ``int``."""
     if alternative not in ("two-sided", "greater", "less"):
         raise ConfigError(
             f"alternative must be 'two-sided', 'greater' or 'less', got {alternative!r}", column="alternative"
@@ -188,76 +229,125 @@ def paired_bootstrap(
         )
     if not 0 < confidence < 1:
         raise ConfigError(f"confidence must be in (0, 1), got {confidence}", column="confidence")
-    n_resamples = int(n_resamples)
-    rng = np.random.default_rng(seed)
+    return int(n_resamples)
 
-    if callable(metric):
-        name = getattr(metric, "__name__", "custom")
-        if labels is None:
-            raise InputError("labels are required with a metric function", column="labels")
-        gold = as_numpy(labels, "labels")
-        xa, xb = as_numpy(a, "a"), as_numpy(b, "b")
-        n = _common_length(xa, xb, gold)
-        score_a, score_b = float(metric(xa, gold)), float(metric(xb, gold))
-        deltas = np.empty(n_resamples)
-        i = 0
-        for block in _resample_blocks(n, n_resamples, rng):
-            for idx in block:
-                deltas[i] = float(metric(xa[idx], gold[idx])) - float(metric(xb[idx], gold[idx]))
-                i += 1
-    elif metric == "mean":
-        if labels is not None:
-            raise InputError("metric='mean' compares per-example scores and takes no labels", column="labels")
-        name = "mean"
-        xa, xb = _scores(a, "a"), _scores(b, "b")
-        n = _common_length(xa, xb)
-        score_a, score_b = float(xa.mean()), float(xb.mean())
-        diff = xa - xb
-        values, inverse = np.unique(diff, return_inverse=True)
-        if _few_categories(len(values), n):
-            blocks = _multinomial_counts(inverse, len(values), n_resamples, rng)
-            deltas = np.concatenate([counts @ values / n for counts in blocks])
-        else:
-            deltas = np.concatenate([diff[idx].mean(axis=1) for idx in _resample_blocks(n, n_resamples, rng)])
-    elif metric in _CONFUSION_METRICS:
-        if labels is None:
-            raise InputError(f"metric={metric!r} needs labels", column="labels")
-        name = metric
-        from_confusion = _CONFUSION_METRICS[metric]
-        pa_, width_a = as_predictions(a, "a")
-        pb_, width_b = as_predictions(b, "b")
-        gold = as_labels(labels)
-        n = _common_length(pa_, pb_, gold)
-        n_classes = max(width_a or 0, width_b or 0, int(max(pa_.max(), pb_.max(), gold.max())) + 1)
-        codes_a, codes_b = gold * n_classes + pa_, gold * n_classes + pb_
-        cells = n_classes * n_classes
-        score_a = float(from_confusion(np.bincount(codes_a, minlength=cells).reshape(n_classes, n_classes)))
-        score_b = float(from_confusion(np.bincount(codes_b, minlength=cells).reshape(n_classes, n_classes)))
-        # One category per distinct (gold, pred_a, pred_b): a resample is a vector of category counts.
-        joint, inverse = np.unique(codes_a * cells + codes_b, return_inverse=True)
-        shape = (-1, n_classes, n_classes)
-        parts = []
-        if _few_categories(len(joint), n):
-            cell_a, cell_b = joint // cells, joint % cells
-            for counts in _multinomial_counts(inverse, len(joint), n_resamples, rng):
-                cm_a = _sum_by_cell(counts, cell_a, cells).reshape(shape)
-                cm_b = _sum_by_cell(counts, cell_b, cells).reshape(shape)
-                parts.append(from_confusion(cm_a) - from_confusion(cm_b))
-        else:
-            for idx in _resample_blocks(n, n_resamples, rng):
-                offset = np.arange(idx.shape[0], dtype=np.int64)[:, None] * cells
-                size = idx.shape[0] * cells
-                cm_a = np.bincount((codes_a[idx] + offset).ravel(), minlength=size).reshape(shape)
-                cm_b = np.bincount((codes_b[idx] + offset).ravel(), minlength=size).reshape(shape)
-                parts.append(from_confusion(cm_a) - from_confusion(cm_b))
-        deltas = np.concatenate(parts)
+
+def _callable_deltas(
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    a: ArrayLike,
+    b: ArrayLike,
+    labels: ArrayLike | None,
+    n_resamples: int,
+    rng: np.random.Generator,
+) -> _Deltas:
+    """A metric function: called on both systems for every resample of example indices."""
+    if labels is None:
+        raise InputError("labels are required with a metric function", column="labels")
+    gold = as_numpy(labels, "labels")
+    xa, xb = as_numpy(a, "a"), as_numpy(b, "b")
+    n = _common_length(xa, xb, gold)
+    score_a, score_b = float(metric(xa, gold)), float(metric(xb, gold))
+    deltas = np.empty(n_resamples)
+    i = 0
+    for block in _resample_blocks(n, n_resamples, rng):
+        for idx in block:
+            deltas[i] = float(metric(xa[idx], gold[idx])) - float(metric(xb[idx], gold[idx]))
+            i += 1
+    return score_a, score_b, deltas
+
+
+def _mean_deltas(
+    a: ArrayLike, b: ArrayLike, labels: ArrayLike | None, n_resamples: int, rng: np.random.Generator
+) -> _Deltas:
+    """``metric="mean"``: the mean of per-example differences, from multinomial counts of the distinct
+    differences when they are few, else from resampled indices."""
+    if labels is not None:
+        raise InputError("metric='mean' compares per-example scores and takes no labels", column="labels")
+    xa, xb = _scores(a, "a"), _scores(b, "b")
+    n = _common_length(xa, xb)
+    diff = xa - xb
+    values, inverse = np.unique(diff, return_inverse=True)
+    if _few_categories(len(values), n):
+        blocks = _multinomial_counts(inverse, len(values), n_resamples, rng)
+        deltas = np.concatenate([counts @ values / n for counts in blocks])
     else:
-        raise ConfigError(
-            f"unknown metric {metric!r}",
-            column="metric",
-            hint="use 'mean', 'accuracy', 'macro_f1', 'balanced_accuracy' or a function (preds, labels)",
-        )
-    delta = score_a - score_b
+        deltas = np.concatenate([diff[idx].mean(axis=1) for idx in _resample_blocks(n, n_resamples, rng)])
+    return float(xa.mean()), float(xb.mean()), deltas
+
+
+def _confusion_deltas(
+    metric: str,
+    a: ArrayLike,
+    b: ArrayLike,
+    labels: ArrayLike | None,
+    n_resamples: int,
+    rng: np.random.Generator,
+) -> _Deltas:
+    """A label metric (``_CONFUSION_METRICS``): every resample scored from its two confusion matrices."""
+    if labels is None:
+        raise InputError(f"metric={metric!r} needs labels", column="labels")
+    from_confusion = _CONFUSION_METRICS[metric]
+    pa_, width_a = as_predictions(a, "a")
+    pb_, width_b = as_predictions(b, "b")
+    gold = as_labels(labels)
+    n = _common_length(pa_, pb_, gold)
+    n_classes = max(width_a or 0, width_b or 0, int(max(pa_.max(), pb_.max(), gold.max())) + 1)
+    codes_a, codes_b = gold * n_classes + pa_, gold * n_classes + pb_
+    cells = n_classes * n_classes
+    score_a = float(from_confusion(np.bincount(codes_a, minlength=cells).reshape(n_classes, n_classes)))
+    score_b = float(from_confusion(np.bincount(codes_b, minlength=cells).reshape(n_classes, n_classes)))
+    # One category per distinct (gold, pred_a, pred_b): a resample is a vector of category counts.
+    joint, inverse = np.unique(codes_a * cells + codes_b, return_inverse=True)
+    if _few_categories(len(joint), n):
+        parts = _confusion_deltas_by_counts(from_confusion, joint, inverse, n_classes, n_resamples, rng)
+    else:
+        parts = _confusion_deltas_by_indices(from_confusion, codes_a, codes_b, n_classes, n_resamples, rng)
+    return score_a, score_b, np.concatenate(parts)
+
+
+def _confusion_deltas_by_counts(
+    from_confusion: Callable[[np.ndarray], np.ndarray],
+    joint: np.ndarray,
+    inverse: np.ndarray,
+    n_classes: int,
+    n_resamples: int,
+    rng: np.random.Generator,
+) -> list[np.ndarray]:
+    """Few distinct (gold, pred_a, pred_b) categories: confusion matrices summed from multinomial counts."""
+    cells = n_classes * n_classes
+    shape = (-1, n_classes, n_classes)
+    cell_a, cell_b = joint // cells, joint % cells
+    parts = []
+    for counts in _multinomial_counts(inverse, len(joint), n_resamples, rng):
+        cm_a = _sum_by_cell(counts, cell_a, cells).reshape(shape)
+        cm_b = _sum_by_cell(counts, cell_b, cells).reshape(shape)
+        parts.append(from_confusion(cm_a) - from_confusion(cm_b))
+    return parts
+
+
+def _confusion_deltas_by_indices(
+    from_confusion: Callable[[np.ndarray], np.ndarray],
+    codes_a: np.ndarray,
+    codes_b: np.ndarray,
+    n_classes: int,
+    n_resamples: int,
+    rng: np.random.Generator,
+) -> list[np.ndarray]:
+    """Many categories: confusion matrices counted from resampled example indices, a block at a time."""
+    cells = n_classes * n_classes
+    shape = (-1, n_classes, n_classes)
+    parts = []
+    for idx in _resample_blocks(codes_a.shape[0], n_resamples, rng):
+        offset = np.arange(idx.shape[0], dtype=np.int64)[:, None] * cells
+        size = idx.shape[0] * cells
+        cm_a = np.bincount((codes_a[idx] + offset).ravel(), minlength=size).reshape(shape)
+        cm_b = np.bincount((codes_b[idx] + offset).ravel(), minlength=size).reshape(shape)
+        parts.append(from_confusion(cm_a) - from_confusion(cm_b))
+    return parts
+
+
+def _p_value(deltas: np.ndarray, delta: float, alternative: str) -> float:
+    """``(1 + #{centred resamples at least as extreme as delta}) / (1 + R)`` (module docstring)."""
     centred = deltas - delta
     if alternative == "two-sided":
         extreme = np.abs(centred) >= abs(delta) - _TIE_TOL
@@ -265,21 +355,8 @@ def paired_bootstrap(
         extreme = centred >= delta - _TIE_TOL
     else:
         extreme = centred <= delta + _TIE_TOL
-    p_value = (1.0 + float(np.count_nonzero(extreme))) / (1.0 + n_resamples)
-    low, high = np.quantile(deltas, [(1 - confidence) / 2, (1 + confidence) / 2])
-    return BootstrapResult(
-        score_a=score_a,
-        score_b=score_b,
-        delta=float(delta),
-        p_value=float(min(p_value, 1.0)),
-        ci_low=float(low),
-        ci_high=float(high),
-        confidence=float(confidence),
-        alternative=alternative,
-        n_resamples=n_resamples,
-        metric=name,
-        seed=seed,
-    )
+    p_value = (1.0 + float(np.count_nonzero(extreme))) / (1.0 + deltas.shape[0])
+    return float(min(p_value, 1.0))
 
 
 def _scores(x: ArrayLike, name: str) -> np.ndarray:

@@ -177,6 +177,9 @@ def _load_encoder(folder: Path, *, pretrained: bool = True) -> tuple[nn.Module, 
         )
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from textsmooth._extras import require
+
+    require("transformers", extra="hf", feature="HFEncoderClassifier")
     try:
         from transformers import AutoConfig, AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from textsmooth._params import ParamsMixin
 from textsmooth.errors import ConfigError, InputError, NotFittedError
 from textsmooth.sequence.data import check_texts
 from textsmooth.sequence.table import NeighborTable
@@ -55,13 +56,13 @@ def within_batch_related(batch_size: int) -> np.ndarray:
     return full[mask].reshape(batch_size, batch_size - 1)
 
 
-class WithinBatchTargets:
+class WithinBatchTargets(ParamsMixin):
     """Related targets = the other targets of the same mini-batch (Guo et al. 2018).
 
     Args:
         batch_size: targets per batch.
-        bleu_order: score the related targets by BLEU-n against the target and sort by it (``None``:
-            keep batch order and leave ``bleu`` NaN).
+        bleu_order: score the related targets by BLEU-n against the target and sort by it (``None`` or
+            0: keep batch order and leave ``bleu`` NaN, the same "no BLEU" as ``SemanticNeighbors``).
         keep: keep at most this many per target (``None``: all ``batch_size - 1``).
         seed: seed of the random partition into batches.
     """
@@ -73,15 +74,6 @@ class WithinBatchTargets:
         self.bleu_order = bleu_order
         self.keep = keep
         self.seed = seed
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Constructor parameters (scikit-learn convention)."""
-        return {
-            "batch_size": self.batch_size,
-            "bleu_order": self.bleu_order,
-            "keep": self.keep,
-            "seed": self.seed,
-        }
 
     def fit(self, targets: Sequence[str], *, batches: np.ndarray | None = None) -> WithinBatchTargets:
         """Build ``table_``. ``batches`` (optional): the batch number of every target."""
@@ -146,13 +138,14 @@ def _ranks(sorted_targets: np.ndarray) -> np.ndarray:
     return (idx - np.maximum.accumulate(np.where(starts, idx, 0)) + 1).astype(np.int32)
 
 
-class TokenSwapTargets:
+class TokenSwapTargets(ParamsMixin):
     """Sampled token-swap augmentations scored by BLEU (Elbayad et al. 2018; see the module docstring).
 
     Args:
         n_samples: copies drawn per target.
         tau: temperature of the number of swapped positions, ``p(d) ∝ C(L, d) exp(-d / tau)``.
-        bleu_order: BLEU-n used to score (and sort) the copies; the paper's baseline uses 4.
+        bleu_order: BLEU-n used to score (and sort) the copies; the paper's baseline uses 4. Must be
+            >= 1: the copies are defined by their BLEU, so there is no "no BLEU" (``None`` or 0) here.
         keep: keep the best ``keep`` copies by BLEU (``None``: all).
         seed: random seed.
 
@@ -176,16 +169,6 @@ class TokenSwapTargets:
         self.bleu_order = bleu_order
         self.keep = keep
         self.seed = seed
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Constructor parameters (scikit-learn convention)."""
-        return {
-            "n_samples": self.n_samples,
-            "tau": self.tau,
-            "bleu_order": self.bleu_order,
-            "keep": self.keep,
-            "seed": self.seed,
-        }
 
     def sample(self, target: str, rng: np.random.Generator) -> list[str]:
         """``n_samples`` swapped copies of one target (empty when it has < 2 distinct tokens)."""
@@ -216,6 +199,13 @@ class TokenSwapTargets:
     def fit(self, targets: Sequence[str]) -> TokenSwapTargets:
         """Sample, score and rank copies of every target into ``table_`` (``neighbor_id`` = -1)."""
         _positive_int("n_samples", self.n_samples)
+        if self.bleu_order is None or (self.bleu_order == 0 and not isinstance(self.bleu_order, bool)):
+            raise ConfigError(
+                f"token-swap scores and ranks its copies by BLEU, so bleu_order must be >= 1, "
+                f"got {self.bleu_order!r}",
+                column="bleu_order",
+                hint="None or 0 (no BLEU re-rank) is only for SemanticNeighbors and WithinBatchTargets",
+            )
         _positive_int("bleu_order", self.bleu_order)
         _positive_int("keep", self.keep, allow_none=True)
         if not (isinstance(self.tau, int | float) and math.isfinite(self.tau) and self.tau > 0):

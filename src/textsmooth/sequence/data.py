@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from textsmooth.errors import DataError, InputError
+from textsmooth.io.checks import check_texts as _check_texts
 from textsmooth.io.corpora import find_data_dir
 from textsmooth.io.readers import read_text_file, split_lines
 
@@ -52,30 +53,18 @@ def read_lines(path: str | Path, *, allow_empty: bool = False) -> list[str]:
 def check_texts(texts: Sequence[str], *, name: str = "targets", path: str | Path | None = None) -> list[str]:
     """``texts`` as a list, refusing no texts at all, non-strings and empty / white-space-only entries.
 
-    Errors name ``path`` (when given), the 1-based row and ``name``.
+    The shared rule (:func:`textsmooth.io.checks.check_texts`) with the sequence settings: every entry
+    is one target sentence, so an empty one is a mistake. Errors name ``path`` (when given), the
+    1-based row and ``name``.
     """
-    if isinstance(texts, str):
-        raise InputError(f"{name} must be a sequence of strings, not one string", column=name)
-    out = list(texts)
-    if not out:
-        raise DataError(f"{name} is empty (no sentences)", path=path, column=name)
-    for i, text in enumerate(out):
-        if not isinstance(text, str):
-            raise DataError(
-                f"{name} entry is a {type(text).__name__}, expected a string",
-                path=path,
-                row=i + 1,
-                column=name,
-            )
-        if not text.strip():
-            raise DataError(
-                f"{name} entry is empty",
-                path=path,
-                row=i + 1,
-                column=name,
-                hint="every line is one target sentence; remove empty lines (keep sources aligned)",
-            )
-    return out
+    return _check_texts(
+        texts,
+        name=name,
+        path=path,
+        allow_no_texts=False,
+        allow_blank=False,
+        blank_hint="every line is one target sentence; remove empty lines (keep sources aligned)",
+    )
 
 
 def multi30k_root(root: str | Path | None = None) -> Path:

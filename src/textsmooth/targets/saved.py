@@ -308,7 +308,6 @@ def _decode_term(generator: Any, reader: _Arrays, meta: dict[str, Any]) -> None:
     generator.label_lengths_ = lengths
     generator.mean_length_ = mean_length
     generator.n_instances_ = n_instances
-    generator._wlr_dense = None
 
 
 def _encode_mixture(generator: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -68,6 +68,7 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from textsmooth.errors import ConfigError, InputError
+from textsmooth.io.checks import check_texts
 from textsmooth.text.counts import number_tokens
 from textsmooth.text.spans import TokenSpans, whitespace_spans
 
@@ -126,17 +127,8 @@ def _make_tokenizer(tokenize: str) -> Any:
 
 
 def _check_texts(texts: Sequence[str], name: str) -> list[str]:
-    if isinstance(texts, str):
-        raise InputError(f"{name} must be a sequence of strings, not one string", column=name)
-    out = list(texts)
-    for i, text in enumerate(out):
-        if not isinstance(text, str):
-            raise InputError(
-                f"{name}[{i}] is a {type(text).__name__}, expected a string",
-                column=name,
-                hint="replace missing sentences by '' (it scores 0)",
-            )
-    return out
+    """The shared text rule (:func:`textsmooth.io.checks.check_texts`): empty sentences score 0."""
+    return check_texts(texts, name=name, missing_hint="replace missing sentences by '' (it scores 0)")
 
 
 #: sacrebleu's 13a tokeniser as Arrow kernels: the same replacements and regular expressions

@@ -42,6 +42,7 @@ import scipy.sparse as sp
 
 from textsmooth.errors import ConfigError
 from textsmooth.text.spans import (
+    PAD,
     TokenSpans,
     space_spans,
     spans_from_lists,
@@ -66,6 +67,9 @@ CHUNK_BYTES = 1 << 23
 _PAIR_ROWS = 4096
 
 _MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+#: The short-key mask by token length: its bytes for 1-8 bytes; 0 (not a short key) for 0 or 9+ bytes.
+_KEY_MASKS = np.array([0, *_MASKS[1:], 0], dtype=np.uint64)
+_NO_TOKENS = np.zeros(0, dtype=np.int64)
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -196,10 +200,8 @@ def _short_keys(spans: TokenSpans) -> tuple[np.ndarray, np.ndarray]:
     """Which tokens are short (<= 8 bytes, no NUL byte) and their exact ``uint64`` keys."""
     lengths = spans.lengths
     short = lengths <= 8
-    data = spans.data
-    loads = np.ndarray(shape=(data.size - 7,), dtype="<u8", buffer=data, strides=(1,))
-    keys = loads[spans.starts[short]] & _MASKS[lengths[short]]
-    if data.size > 8 and not data[: data.size - 8].all():  # some NUL byte: such tokens go the long way
+    keys = _loads(spans.data)[spans.starts[short]] & _MASKS[lengths[short]]
+    if _has_nul(spans.data):  # some NUL byte: such tokens go the long way
         nonzero = (keys.view(np.uint8).reshape(-1, 8) != 0).sum(axis=1)
         has_nul = nonzero < lengths[short]
         if has_nul.any():
@@ -208,28 +210,32 @@ def _short_keys(spans: TokenSpans) -> tuple[np.ndarray, np.ndarray]:
     return short, keys
 
 
-def _mid_keys(spans: TokenSpans) -> tuple[np.ndarray, np.ndarray]:
-    """Which tokens are 9-16 bytes long without a NUL byte, and their exact 16-byte keys.
+def _loads(data: np.ndarray) -> np.ndarray:
+    """Every unaligned little-endian 8-byte load of ``data``: ``_loads(data)[i]`` holds bytes ``i..i+7``."""
+    return np.ndarray(shape=(data.size - 7,), dtype="<u8", buffer=data, strides=(1,))
 
-    A key is the token's bytes, zero-padded to 16, as two little-endian ``uint64`` (two unaligned loads
-    and a mask); without NUL bytes the key's nonzero bytes are the token, so equal keys are equal tokens.
+
+def _has_nul(data: np.ndarray) -> bool:
+    """Whether a token byte of ``data`` may be NUL (the :data:`PAD` bytes at the end are not token bytes)."""
+    return data.size > PAD and not data[: data.size - PAD].all()
+
+
+def _token_keys(spans: TokenSpans) -> tuple[np.ndarray, np.ndarray]:
+    """The first 8 bytes of every token (one load each), and the short keys after a leading 0.
+
+    ``keys[1 + t]`` is token ``t``'s exact key when it has 1-8 bytes and no NUL byte: its bytes,
+    zero-padded, as one little-endian ``uint64``, which is nonzero, and equal keys are equal tokens.
+    It is 0 for every other token (empty, longer than 8 bytes, or with a NUL byte).
     """
-    lengths = spans.lengths
-    mid = (lengths > 8) & (lengths <= 16)
-    data = spans.data
-    loads = np.ndarray(shape=(data.size - 7,), dtype="<u8", buffer=data, strides=(1,))
-    where = np.flatnonzero(mid)
-    starts = spans.starts[where]
-    keys = np.empty((where.size, 2), dtype="<u8")
-    keys[:, 0] = loads[starts]
-    keys[:, 1] = loads[starts + 8] & _MASKS[lengths[where] - 8]
-    if data.size > 8 and not data[: data.size - 8].all():  # some NUL byte: such tokens go the long way
-        nonzero = (keys.view(np.uint8) != 0).sum(axis=1)
-        has_nul = nonzero < lengths[where]
-        if has_nul.any():
-            mid[where[has_nul]] = False
-            keys = keys[~has_nul]
-    return mid, keys
+    first = _loads(spans.data)[spans.starts]
+    keys = np.empty(first.size + 1, dtype=np.uint64)
+    keys[0] = 0
+    np.take(_KEY_MASKS, spans.lengths, mode="clip", out=keys[1:])  # index 9 and above: mask 0
+    np.bitwise_and(keys[1:], first, out=keys[1:])
+    if _has_nul(spans.data):  # a key with fewer nonzero bytes than its token's length is not exact
+        nonzero = (keys[1:].view(np.uint8).reshape(-1, 8) != 0).sum(axis=1)
+        keys[1:][nonzero < spans.lengths] = 0  # (longer tokens have key 0 already)
+    return first, keys
 
 
 def _fixed_binary(keys: np.ndarray) -> pa.Array:
@@ -305,35 +311,48 @@ class _Chunk:
 
 
 def _local_chunk(spans: TokenSpans) -> _Chunk:
-    short, keys = _short_keys(spans)
-    short_ids, short_words = _encode(pa.array(keys))
-    if short.all():
-        empty = np.zeros(0, np.int64)
+    """Number the words of one chunk: every token keyed once, one dictionary encoding per kind."""
+    first, keys = _token_keys(spans)
+    # keys[0] is a leading 0, the key of every token that is not short: dictionary id 0 is that
+    # marker, so short words are ids 1.. (in order of first appearance) and need no compaction
+    indices, dictionary = _encode(pa.array(keys))
+    short_words = dictionary.slice(1)
+    short_first = _first_occurrences(indices)[1:] - 1
+    local = indices[1:] - indices.dtype.type(1)
+    other = np.flatnonzero(local < 0)  # tokens that are not short: empty, 9+ bytes, or a NUL byte
+    if other.size == 0:
         return _Chunk(
             offsets=spans.offsets,
-            local=short_ids,
+            local=local,
             short_words=short_words,
-            short_first=_first_occurrences(short_ids),
+            short_first=short_first,
             mid_words=_fixed_binary(np.zeros((0, 2), np.uint64)),
-            mid_first=empty,
+            mid_first=_NO_TOKENS,
             long_words=pa.array([], pa.binary()),
-            long_first=empty,
+            long_first=_NO_TOKENS,
         )
-    mid, mid_keys = _mid_keys(spans)
-    short_pos = np.flatnonzero(short)
-    mid_pos = np.flatnonzero(mid)
-    long_pos = np.flatnonzero(~(short | mid))
+    lengths = spans.lengths[other]
+    is_mid = (lengths > 8) & (lengths <= 16)
+    mid_keys = np.empty((int(is_mid.sum()), 2), dtype="<u8")
+    mid_pos = other[is_mid]
+    mid_keys[:, 0] = first[mid_pos]
+    mid_keys[:, 1] = _loads(spans.data)[spans.starts[mid_pos] + 8] & _MASKS[lengths[is_mid] - 8]
+    if _has_nul(spans.data):  # a NUL byte: such tokens go the long way (their key is not exact)
+        has_nul = (mid_keys.view(np.uint8) != 0).sum(axis=1) < lengths[is_mid]
+        if has_nul.any():
+            is_mid[np.flatnonzero(is_mid)[has_nul]] = False
+            mid_pos, mid_keys = mid_pos[~has_nul], mid_keys[~has_nul]
+    long_pos = other[~is_mid]
     mid_ids, mid_words = _encode(_fixed_binary(mid_keys))
     long_ids, long_words = _encode(_gather(spans, long_pos))
-    local = np.empty(short.size, dtype=np.int64 if short.size >= 2**31 else np.int32)
-    local[short_pos] = short_ids
-    local[mid_pos] = mid_ids + len(short_words)
-    local[long_pos] = long_ids + (len(short_words) + len(mid_words))
+    n_short = len(short_words)
+    local[mid_pos] = mid_ids + n_short
+    local[long_pos] = long_ids + (n_short + len(mid_words))
     return _Chunk(
         offsets=spans.offsets,
         local=local,
         short_words=short_words,
-        short_first=short_pos[_first_occurrences(short_ids)],
+        short_first=short_first,
         mid_words=mid_words,
         mid_first=mid_pos[_first_occurrences(mid_ids)],
         long_words=long_words,
@@ -449,13 +468,15 @@ def _unify(
     return np.split(gids, np.cumsum([len(d) for d in dictionaries])[:-1]), words, first
 
 
-_Rows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: A run of texts counted: their lengths, and per block the sorted word ids, counts, distinct words per text.
+_Rows = tuple[np.ndarray, list[np.ndarray], list[np.ndarray], list[np.ndarray]]
 
 
 def _count_rows(offsets: np.ndarray, ids: np.ndarray, width: int) -> _Rows:
     """Count the (text, word) pairs of consecutive texts, in blocks whose keys fit int32.
 
-    Returns the texts' lengths, and the sorted word ids, counts and number of distinct words per text.
+    Returns the texts' lengths, and per block the sorted word ids, counts and number of distinct words
+    per text (concatenated once, by :func:`_assemble`).
     """
     n_texts = len(offsets) - 1
     keep_all = ids.size == 0 or ids.min() >= 0
@@ -470,21 +491,22 @@ def _count_rows(offsets: np.ndarray, ids: np.ndarray, width: int) -> _Rows:
         cols.append(c)
         tallies.append(t)
         per_row.append(r)
-    if not cols:
-        return np.diff(offsets), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64)
-    return np.diff(offsets), np.concatenate(cols), np.concatenate(tallies), np.concatenate(per_row)
+    return np.diff(offsets), cols, tallies, per_row
 
 
 def _assemble(parts: list[_Rows], n_words: int, vocabulary: pa.Array) -> CountMatrix:
     lengths = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
     n_texts = lengths.size
-    nnz = sum(len(p[1]) for p in parts)
+    nnz = sum(len(c) for p in parts for c in p[1])
     index_dtype = np.int32 if max(n_words, nnz) < np.iinfo(np.int32).max else np.int64
-    cols = np.concatenate([p[1].astype(index_dtype, copy=False) for p in parts] or [np.zeros(0, index_dtype)])
-    data = np.concatenate([p[2] for p in parts] or [np.zeros(0)])
+    cols = np.concatenate(
+        [c.astype(index_dtype, copy=False) for p in parts for c in p[1]] or [np.zeros(0, index_dtype)]
+    )
+    data = np.concatenate([t for p in parts for t in p[2]] or [np.zeros(0)])
     indptr = np.zeros(n_texts + 1, dtype=index_dtype)
-    if parts:
-        np.cumsum(np.concatenate([p[3] for p in parts]), out=indptr[1:])
+    per_row = [r for p in parts for r in p[3]]
+    if per_row:
+        np.cumsum(np.concatenate(per_row), out=indptr[1:])
     matrix = sp.csr_matrix((data, cols, indptr), shape=(n_texts, n_words))
     matrix.has_sorted_indices = True
     return CountMatrix(counts=matrix, vocabulary=vocabulary, lengths=lengths.astype(np.int64, copy=False))

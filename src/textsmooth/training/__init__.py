@@ -14,6 +14,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+import textsmooth._extras as _extras
+
+if not _extras.installed("torch"):
+    raise _extras.missing("torch", extra="torch", feature="textsmooth.training")
+
 _LAZY = {
     "TrainConfig": "textsmooth.training.config",
     "TrainResult": "textsmooth.training.loop",

@@ -65,6 +65,9 @@ class SoftLabelCollator:
     """Pad with the tokenizer (``DataCollatorWithPadding``) and stack ``soft_labels`` as float32."""
 
     def __init__(self, tokenizer: Any, column: str = SOFT_LABEL_COLUMN, **padding_kwargs: Any) -> None:
+        from textsmooth._extras import require
+
+        require("transformers", extra="hf", feature="SoftLabelCollator")
         from transformers import DataCollatorWithPadding
 
         self.column = column
@@ -89,6 +92,10 @@ def _logits(outputs: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
 
 
 def _trainer_class() -> type:
+    from textsmooth._extras import require
+
+    for module in ("transformers", "accelerate"):  # transformers' Trainer needs accelerate
+        require(module, extra="hf", feature="SoftLabelTrainer")
     from transformers import Trainer
 
     class SoftLabelTrainer(Trainer):

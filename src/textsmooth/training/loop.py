@@ -54,6 +54,7 @@ __all__ = [
     "check_splits",
     "evaluate_probs",
     "predict_proba",
+    "teacher_soft_labels",
     "train_classifier",
 ]
 
@@ -217,11 +218,37 @@ def evaluate_probs(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     }
 
 
+def teacher_soft_labels(
+    teacher_probs: np.ndarray,
+    texts: list[str],
+    labels: np.ndarray,
+    n_classes: int,
+    temperature: float,
+) -> np.ndarray:
+    """LS-Distill soft labels from a teacher's predicted probabilities on the training texts.
+
+    ``d_i = p_i^(1/T) / sum_c p_ic^(1/T)``, i.e. ``softmax(log p_i / T)`` with temperature ``T``
+    (:class:`~textsmooth.targets.teacher.TeacherSmoother`; the KWLS paper's LS-Distill and the
+    distillation caveat of Mueller et al. 2019 both use it). The probabilities are renormalised in float64
+    first (a row scale does not change the result, but probabilities stored as float32 sum to 1 only
+    within rounding). The one place the loop and the experiment runner turn a teacher into soft labels.
+
+    Returns:
+        ``(len(texts), n_classes)`` float32 soft labels whose rows sum to 1.
+    """
+    from textsmooth.targets.teacher import TeacherSmoother
+
+    probs = np.asarray(teacher_probs, dtype=np.float64)
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    smoother = TeacherSmoother(temperature=temperature, outputs="probabilities")
+    smoother.fit(texts, labels, teacher_outputs=probs, n_classes=n_classes)
+    return smoother.transform(texts)
+
+
 def _soft_labels(
     config: TrainConfig, train: TextDataset, labels: np.ndarray, dev: TextDataset
 ) -> np.ndarray | None:
     from textsmooth.targets.keyword import KeywordSmoother, TfidfSmoother
-    from textsmooth.targets.teacher import TeacherSmoother
 
     kw = {"n_classes": train.n_classes}
     if config.method == "kwls":
@@ -240,9 +267,7 @@ def _soft_labels(
         teacher_config = TrainConfig.from_dict({**config.to_dict(), "method": "none"})
         teacher = train_classifier(train, dev, teacher_config, progress=False)
         probs = teacher.predict_proba(train.texts)
-        smoother = TeacherSmoother(temperature=config.soft_temperature, outputs="probabilities")
-        smoother.fit(train.texts, labels, teacher_outputs=probs / probs.sum(axis=1, keepdims=True), **kw)
-        return smoother.transform(train.texts)
+        return teacher_soft_labels(probs, train.texts, labels, train.n_classes, config.soft_temperature)
     return None
 
 
@@ -310,6 +335,21 @@ def train_classifier(
     return result
 
 
+@dataclass
+class _LoopState:
+    """Everything a checkpoint saves and a resumed run restores (besides torch's global RNG state).
+
+    ``epoch`` counts the finished epochs; ``best_state`` is a copy of the best epoch's weights so far.
+    """
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    stopping: EarlyStopping
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_state: dict[str, torch.Tensor] | None = None
+    epoch: int = 0
+
+
 def _train(
     train: TextDataset,
     dev: TextDataset,
@@ -320,6 +360,67 @@ def _train(
     test: TextDataset | None,
 ) -> TrainResult:
     seed_everything(config.seed)
+    labels, objective, soft_labels = _targets(train, dev, config, soft_labels)
+    seed_everything(config.seed)
+    model, featurizer = build_model(config, train.texts, train.n_classes, aux_head=objective.needs_aux_head)
+    model.to(config.device)
+    train_features = featurizer(train.texts)
+    dev_features = featurizer(dev.texts)
+    state = _LoopState(
+        model=model,
+        optimizer=torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay),
+        stopping=EarlyStopping(config.select_by, config.patience, config.min_delta),
+    )
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        if _load_checkpoint(out, config, state):
+            _write_metrics(out, config, state.history)
+    generator = torch.Generator().manual_seed(config.seed)
+    for _ in range(state.epoch):  # keep the shuffling order of an uninterrupted run
+        torch.randperm(len(train), generator=generator)
+    targets = torch.as_tensor(labels, dtype=torch.long)
+    soft_tensor = None if soft_labels is None else torch.as_tensor(soft_labels)
+    while state.epoch < config.epochs and not state.stopping.should_stop:
+        bar_title = f"epoch {state.epoch + 1}/{config.epochs} [{config.method}]"
+        train_loss = _train_epoch(
+            state, objective, train_features, targets, soft_tensor, generator, config, bar_title, progress
+        )
+        probs = _predict_features(model, dev_features, 256, config.device)
+        metrics = {"epoch": state.epoch + 1, "train_loss": train_loss, **evaluate_probs(probs, dev.labels)}
+        state.history.append(metrics)
+        state.epoch += 1
+        if state.stopping.update(metrics[config.select_by]):
+            state.best_state = copy.deepcopy(model.state_dict())
+        if out is not None:
+            _save_checkpoint(out, config, state)
+            _write_metrics(out, config, state.history)
+    if state.best_state is not None:
+        model.load_state_dict(state.best_state)
+    dev_probs = _predict_features(model, dev_features, 256, config.device)
+    test_probs = test_metrics = None
+    if test is not None:
+        test_probs = predict_proba(model, featurizer, test.texts, 256, config.device)
+        test_metrics = evaluate_probs(test_probs, test.labels)
+    return TrainResult(
+        model=model,
+        featurizer=featurizer,
+        config=config,
+        history=state.history,
+        best_epoch=state.stopping.best_epoch,
+        soft_labels=soft_labels,
+        train_labels=labels,
+        classes=list(train.label_names),
+        dev_probs=dev_probs,
+        dev_metrics=evaluate_probs(dev_probs, dev.labels),
+        test_probs=test_probs,
+        test_metrics=test_metrics,
+    )
+
+
+def _targets(
+    train: TextDataset, dev: TextDataset, config: TrainConfig, soft_labels: np.ndarray | None
+) -> tuple[np.ndarray, Objective, np.ndarray | None]:
+    """The training labels (flipped for ``flip``), the method's objective and its checked soft labels."""
     labels = train.labels.copy()  # type: ignore[union-attr]
     if config.method == "flip":
         from textsmooth.targets.flip import flip_labels
@@ -335,88 +436,46 @@ def _train(
         kwls_variant=config.kwls_variant,
         class_counts=np.bincount(labels, minlength=train.n_classes),
     )
-    if objective.needs_soft_labels:
-        if soft_labels is None:
-            soft_labels = _soft_labels(config, train, labels, dev)
-        soft_labels = np.asarray(soft_labels, dtype=np.float32)
-        if soft_labels.shape != (len(train), train.n_classes):
-            raise InputError(
-                f"soft labels have shape {soft_labels.shape}, expected ({len(train)}, {train.n_classes})"
-            )
-    seed_everything(config.seed)
-    model, featurizer = build_model(config, train.texts, train.n_classes, aux_head=objective.needs_aux_head)
-    model.to(config.device)
-    train_features = featurizer(train.texts)
-    dev_features = featurizer(dev.texts)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    if not objective.needs_soft_labels:
+        return labels, objective, soft_labels
+    if soft_labels is None:
+        soft_labels = _soft_labels(config, train, labels, dev)
+    soft_labels = np.asarray(soft_labels, dtype=np.float32)
+    if soft_labels.shape != (len(train), train.n_classes):
+        raise InputError(
+            f"soft labels have shape {soft_labels.shape}, expected ({len(train)}, {train.n_classes})"
+        )
+    return labels, objective, soft_labels
 
-    history: list[dict[str, Any]] = []
-    stopping = EarlyStopping(config.select_by, config.patience, config.min_delta)
-    best_state: dict[str, torch.Tensor] | None = None
-    start_epoch = 0
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        resumed = _load_checkpoint(out, config, model, optimizer)
-        if resumed is not None:
-            history, stopping, best_state, start_epoch = resumed
-            _write_metrics(out, config, history)
-    generator = torch.Generator().manual_seed(config.seed)
-    for _ in range(start_epoch):  # keep the shuffling order of an uninterrupted run
-        torch.randperm(len(train), generator=generator)
-    targets = torch.as_tensor(labels, dtype=torch.long)
-    soft_tensor = None if soft_labels is None else torch.as_tensor(soft_labels)
-    for epoch in range(start_epoch, config.epochs):
-        if stopping.should_stop:
-            break
-        model.train()
-        order = torch.randperm(len(train), generator=generator)
-        total, seen = 0.0, 0
-        batches = range(0, len(train), config.batch_size)
-        bar = _progress(batches, f"epoch {epoch + 1}/{config.epochs} [{config.method}]", progress)
-        for start in bar:
-            idx = order[start : start + config.batch_size]
-            batch = {k: v[idx].to(config.device) for k, v in train_features.items()}
-            logits, aux = split_logits(model(**batch))
-            soft = None if soft_tensor is None else soft_tensor[idx].to(config.device)
-            result = objective(logits, targets[idx].to(config.device), soft, aux)
-            optimizer.zero_grad(set_to_none=True)
-            result.loss.backward()
-            optimizer.step()
-            total += float(result.loss.detach()) * len(idx)
-            seen += len(idx)
-        probs = _predict_features(model, dev_features, 256, config.device)
-        metrics = {
-            "epoch": epoch + 1,
-            "train_loss": total / max(seen, 1),
-            **evaluate_probs(probs, dev.labels),
-        }
-        history.append(metrics)
-        if stopping.update(metrics[config.select_by]):
-            best_state = copy.deepcopy(model.state_dict())
-        if out is not None:
-            _save_checkpoint(out, config, model, optimizer, history, stopping, best_state, epoch + 1)
-            _write_metrics(out, config, history)
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    dev_probs = _predict_features(model, dev_features, 256, config.device)
-    test_probs = test_metrics = None
-    if test is not None:
-        test_probs = predict_proba(model, featurizer, test.texts, 256, config.device)
-        test_metrics = evaluate_probs(test_probs, test.labels)
-    return TrainResult(
-        model=model,
-        featurizer=featurizer,
-        config=config,
-        history=history,
-        best_epoch=stopping.best_epoch,
-        soft_labels=soft_labels,
-        train_labels=labels,
-        classes=list(train.label_names),
-        dev_probs=dev_probs,
-        dev_metrics=evaluate_probs(dev_probs, dev.labels),
-        test_probs=test_probs,
-        test_metrics=test_metrics,
-    )
+
+def _train_epoch(
+    state: _LoopState,
+    objective: Objective,
+    features: dict[str, torch.Tensor],
+    targets: torch.Tensor,
+    soft: torch.Tensor | None,
+    generator: torch.Generator,
+    config: TrainConfig,
+    title: str,
+    progress: bool,
+) -> float:
+    """One pass over the training split in a seeded random order; the mean training loss per example."""
+    state.model.train()
+    n = len(targets)
+    order = torch.randperm(n, generator=generator)
+    total, seen = 0.0, 0
+    for start in _progress(range(0, n, config.batch_size), title, progress):
+        idx = order[start : start + config.batch_size]
+        batch = {k: v[idx].to(config.device) for k, v in features.items()}
+        logits, aux = split_logits(state.model(**batch))
+        batch_soft = None if soft is None else soft[idx].to(config.device)
+        result = objective(logits, targets[idx].to(config.device), batch_soft, aux)
+        state.optimizer.zero_grad(set_to_none=True)
+        result.loss.backward()
+        state.optimizer.step()
+        total += float(result.loss.detach()) * len(idx)
+        seen += len(idx)
+    return total / max(seen, 1)
 
 
 def check_splits(train: TextDataset, dev: TextDataset) -> None:
@@ -480,74 +539,66 @@ def _write_metrics(out: Path, config: TrainConfig, history: list[dict[str, Any]]
     atomic_write_text(out / METRICS_FILE, lines)
 
 
-def _save_checkpoint(
-    out: Path,
-    config: TrainConfig,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    history: list[dict[str, Any]],
-    stopping: EarlyStopping,
-    best_state: dict[str, torch.Tensor] | None,
-    epoch: int,
-) -> None:
-    state = {
+def _save_checkpoint(out: Path, config: TrainConfig, state: _LoopState) -> None:
+    """Write ``state`` (and torch's global RNG state) to ``out/checkpoint.pt``, atomically."""
+    saved = {
         "fingerprint": config.fingerprint(),
-        "epoch": epoch,
-        "stale": stopping.stale,
-        "best_epoch": stopping.best_epoch,
-        "best_score": stopping.best_score,
-        "history": json.dumps(history),
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "best_model": best_state,
+        "epoch": state.epoch,
+        "stale": state.stopping.stale,
+        "best_epoch": state.stopping.best_epoch,
+        "best_score": state.stopping.best_score,
+        "history": json.dumps(state.history),
+        "model": state.model.state_dict(),
+        "optimizer": state.optimizer.state_dict(),
+        "best_model": state.best_state,
         "rng": torch.get_rng_state(),
     }
     with atomic_path(out / CHECKPOINT_FILE) as tmp:
-        torch.save(state, tmp)
+        torch.save(saved, tmp)
 
 
-def _load_checkpoint(
-    out: Path, config: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer
-) -> tuple[list[dict[str, Any]], EarlyStopping, dict[str, torch.Tensor] | None, int] | None:
-    """The resumed state of ``out/checkpoint.pt``, or ``None`` when there is none (a fresh run).
+def _load_checkpoint(out: Path, config: TrainConfig, state: _LoopState) -> bool:
+    """Restore ``state`` from ``out/checkpoint.pt``; ``False`` (``state`` untouched) when there is none.
 
     Never deletes anything: a fresh run's ``metrics.jsonl`` is rewritten after its first epoch (and
     :func:`_check_out_dir` has refused a metrics file the loop did not write).
     """
     path = out / CHECKPOINT_FILE
     if not path.exists():
-        return None
+        return False
     hint = "it is unusable; delete it to start this run over"
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, bad pickle, EOF ...: all mean "not a usable checkpoint"
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise ArtifactError(f"checkpoint is truncated or corrupt ({reason})", path=path, hint=hint) from exc
-    if not isinstance(state, dict) or "fingerprint" not in state:
+    if not isinstance(saved, dict) or "fingerprint" not in saved:
         raise ArtifactError("not a textsmooth training checkpoint", path=path, hint=hint)
-    if state.get("fingerprint") != config.fingerprint():
+    if saved.get("fingerprint") != config.fingerprint():
         raise ConfigError(
             "the output folder holds a checkpoint of another configuration",
             path=path,
             hint="use a new output folder or delete the old checkpoint",
         )
     try:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        rng = state["rng"]
-        stopping = EarlyStopping(
+        state.model.load_state_dict(saved["model"])
+        state.optimizer.load_state_dict(saved["optimizer"])
+        rng = saved["rng"]
+        epoch = int(saved["epoch"])
+        state.stopping = EarlyStopping(
             config.select_by,
             config.patience,
             config.min_delta,
-            best_score=state["best_score"],
-            best_epoch=int(state["best_epoch"]),
-            stale=int(state["stale"]),
-            epochs_seen=int(state["epoch"]),
+            best_score=saved["best_score"],
+            best_epoch=int(saved["best_epoch"]),
+            stale=int(saved["stale"]),
+            epochs_seen=epoch,
         )
-        resumed = (json.loads(state["history"]), stopping, state["best_model"], int(state["epoch"]))
+        state.history = json.loads(saved["history"])
+        state.best_state, state.epoch = saved["best_model"], epoch
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ArtifactError(
             f"checkpoint is incomplete or does not fit the model ({exc})", path=path, hint=hint
         ) from exc
     torch.set_rng_state(rng)
-    return resumed
+    return True

@@ -21,13 +21,21 @@ cross-entropy to the mixture (``"mixture"``); see :func:`textsmooth.losses.kwls_
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast, get_args
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from textsmooth.errors import ConfigError
-from textsmooth.losses import LossOutput, confidence_penalty, kwls_loss, smoothed_cross_entropy
+from textsmooth.losses import (
+    KWLSVariant,
+    LossOutput,
+    NumItems,
+    confidence_penalty,
+    kwls_loss,
+    smoothed_cross_entropy,
+)
 
 __all__ = ["METHODS", "SOFT_LABEL_METHODS", "Objective"]
 
@@ -43,7 +51,7 @@ METHODS = (
     "distill",
 )
 SOFT_LABEL_METHODS = ("tfidf", "kwls", "distill")
-KWLS_VARIANTS = ("eq9", "two_head", "mixture")
+KWLS_VARIANTS: tuple[str, ...] = get_args(KWLSVariant)  # declared once, by the loss
 
 
 @dataclass
@@ -90,24 +98,24 @@ class Objective:
         target: Tensor,
         soft: Tensor | None = None,
         aux_logits: Tensor | None = None,
-        num_items: int | float | Tensor | None = None,
+        num_items: NumItems = None,
     ) -> LossOutput:
         """The loss and the plain NLL of a batch (``num_items``: gradient-accumulation denominator)."""
-        kw = {"num_items": num_items, "return_nll": True}
         method = self.method
         if method in ("none", "flip"):
-            return smoothed_cross_entropy(logits, target, 0.0, **kw)
+            return smoothed_cross_entropy(logits, target, 0.0, num_items=num_items)
         if method == "class-weighted":
             counts = torch.as_tensor(self.class_counts, dtype=torch.float32, device=logits.device)
             weight = counts.sum() / (len(counts) * counts.clamp_min(1))
-            return smoothed_cross_entropy(logits, target, 0.0, weight=weight, **kw)
+            return smoothed_cross_entropy(logits, target, 0.0, weight=weight, num_items=num_items)
         if method == "classic":
-            return smoothed_cross_entropy(logits, target, self.epsilon, **kw)
+            return smoothed_cross_entropy(logits, target, self.epsilon, num_items=num_items)
         if method == "prior":
             counts = torch.as_tensor(self.class_counts, dtype=torch.float32, device=logits.device)
-            return smoothed_cross_entropy(logits, target, self.epsilon, prior=counts / counts.sum(), **kw)
+            prior = counts / counts.sum()
+            return smoothed_cross_entropy(logits, target, self.epsilon, prior=prior, num_items=num_items)
         if method == "confidence-penalty":
-            return confidence_penalty(logits, target, self.beta, **kw)
+            return confidence_penalty(logits, target, self.beta, num_items=num_items)
         if soft is None:
             raise ConfigError(f"method {method!r} needs soft labels in the batch")
         return kwls_loss(
@@ -116,6 +124,6 @@ class Objective:
             soft,
             self.alpha,
             aux_logits if self.kwls_variant == "two_head" else None,
-            variant=self.kwls_variant,  # type: ignore[arg-type]
-            **kw,
+            variant=cast(KWLSVariant, self.kwls_variant),  # checked in __post_init__
+            num_items=num_items,
         )

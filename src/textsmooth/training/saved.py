@@ -190,6 +190,9 @@ def save_classifier(
     if model_type != "hf-encoder" and featurizer.vocab is None:
         raise ConfigError("a word-vocabulary model needs its WordVocab featurizer", column="featurizer")
     check_replaceable(path)
+    from textsmooth._extras import require
+
+    require("safetensors", extra="torch", feature="save_classifier")
     from safetensors.torch import save_model
 
     with _atomic_folder(path) as tmp:
@@ -467,6 +470,9 @@ def load_classifier(path: str | Path, *, device: str = "cpu") -> SavedClassifier
             f"manifest names {len(classes)} classes for a model with {model.heads.n_classes} outputs",
             path=path / MANIFEST_FILE,
         )
+    from textsmooth._extras import require
+
+    require("safetensors", extra="torch", feature="load_classifier")
     from safetensors.torch import load_model
 
     weights = path / WEIGHTS_FILE
