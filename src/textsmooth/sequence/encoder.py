@@ -26,7 +26,12 @@ table does not depend on the batch size, the shard size or where an interrupted 
   sentence differ by ~1e-7, enough to swap near-tied neighbours (measured in docs/sequence.md);
   same-length batches of 1 to 128 sentences gave bit-identical vectors;
 - a forward pass has at least :data:`MIN_ROWS` rows (a shorter chunk is repeated to fill it): with
-  several threads a single-row pass took another kernel path (vectors off by ~1e-7).
+  several threads a single-row pass took another kernel path (vectors off by ~1e-7);
+- every forward pass runs on one torch thread; ``num_threads`` passes run side by side on worker
+  threads. With two intra-op threads MKL splits some matrix products differently (a 108x1536 by
+  1536x384 product of MiniLM's first layer came out ~5e-7 off, so the test with 2 threads failed on an
+  idle machine), while a pass on one thread is bit-identical whatever runs beside it. Measured on 600
+  bundled sentences, 2 cores: 1 thread 2.0 s, 2 intra-op threads 1.3 s, 2 workers of one thread 1.1 s.
 
 Across CPU models float32 results can still differ in the last bits (different GEMM kernels); that is
 not tested here.
@@ -46,6 +51,7 @@ import json
 import os
 import shutil
 import warnings
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, get_args
@@ -55,7 +61,7 @@ import numpy as np
 from textsmooth.errors import ArtifactError, ConfigError, InputError, ModelLoadError, StaleArtifactError
 from textsmooth.io.atomic import atomic_path
 from textsmooth.io.manifest import hash_texts, manifest_path, read_manifest, write_manifest
-from textsmooth.sequence._threads import thread_limit
+from textsmooth.sequence._threads import resolve_threads, thread_limit
 from textsmooth.sequence.choices import Pooling, Precision, one_of
 
 __all__ = [
@@ -155,8 +161,9 @@ class SentenceEncoder:
             (no padding), so in ``fp32`` the vectors do not depend on it.
         max_length: tokens kept per sentence; default: the model's ``max_seq_length`` or at most 512.
         normalize: scale vectors to unit length (cosine = inner product). Keep it on for retrieval.
-        num_threads: torch CPU threads while encoding (restored afterwards); ``None``: all cores but one,
-            at least 1 (see :mod:`textsmooth.sequence._threads` for why).
+        num_threads: forward passes run side by side while encoding, each on one torch thread (the
+            torch thread count is restored afterwards); ``None``: all cores but one, at least 1 (see
+            :mod:`textsmooth.sequence._threads` for why). The vectors do not depend on it.
         precision: ``fp32`` (default: vectors independent of the batch and of the CPU's bf16 support) or
             ``bf16`` (bfloat16 autocast: faster on CPUs with native bf16, vectors ~1e-3 off and dependent
             on the batch; an explicit opt-in, recorded in the cache key and manifests).
@@ -311,14 +318,20 @@ class SentenceEncoder:
         return {"model": str(self.path), **self._vector_settings(), "fingerprint": self.fingerprint}
 
     # ------------------------------------------------------------------ encoding
-    def _forward(self, texts: Sequence[str]) -> np.ndarray:
+    def _tokenize(self, texts: Sequence[str]) -> Any:
+        """Model inputs of one forward pass (called on the calling thread only: fast tokenizers are not
+        safe to call from several threads at once)."""
+        assert self._loaded is not None
+        return self._loaded[0](
+            list(texts), padding=True, truncation=True, max_length=self._max_length, return_tensors="pt"
+        )
+
+    def _run(self, batch: Any) -> np.ndarray:
+        """Pooled (and normalised) vectors of one tokenised batch; safe to run on a worker thread."""
         import torch
 
         assert self._loaded is not None
-        tokenizer, model = self._loaded
-        batch = tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self._max_length, return_tensors="pt"
-        )
+        model = self._loaded[1]
         autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._bf16)
         with torch.inference_mode(), autocast:
             out = model(**batch)
@@ -332,6 +345,10 @@ class SentenceEncoder:
             if self.normalize:
                 vec = torch.nn.functional.normalize(vec, p=2, dim=1)
         return vec.float().cpu().numpy()
+
+    def _forward(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of one forward pass over ``texts`` (on the calling thread)."""
+        return self._run(self._tokenize(texts))
 
     def encode(
         self, texts: Sequence[str], *, progress: bool = False, on_batch: Callable[[int], None] | None = None
@@ -347,8 +364,9 @@ class SentenceEncoder:
         out = np.zeros((len(texts), self.dim_), dtype=np.float32)
         if not texts:
             return out
-        with thread_limit(self.num_threads, faiss_=False):
-            self._encode_into(out, texts, progress, on_batch)
+        workers = resolve_threads(self.num_threads)
+        with thread_limit(1, faiss_=False):  # one torch thread per pass: see the module docstring
+            self._encode_into(out, texts, workers, progress, on_batch)
         return out
 
     def token_lengths(self, texts: Sequence[str]) -> np.ndarray:
@@ -378,24 +396,45 @@ class SentenceEncoder:
         return [run[i : i + size] for run in np.split(order, cuts) for i in range(0, run.shape[0], size)]
 
     def _encode_into(
-        self, out: np.ndarray, texts: list[str], progress: bool, on_batch: Callable[[int], None] | None
+        self,
+        out: np.ndarray,
+        texts: list[str],
+        workers: int,
+        progress: bool,
+        on_batch: Callable[[int], None] | None,
     ) -> None:
+        """Fill ``out`` pass by pass: tokenised here, run on ``workers`` threads, at most
+        ``2 * workers`` passes in flight; results are written (and reported) in submission order."""
+        from concurrent.futures import Future, ThreadPoolExecutor
+
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(texts), desc="embed", unit="sent", leave=False)
+        pending: deque[tuple[np.ndarray, Future[np.ndarray]]] = deque()
+
+        def collect() -> None:
+            idx, future = pending.popleft()
+            out[idx] = future.result()[: len(idx)]
+            if bar is not None:
+                bar.update(len(idx))
+            if on_batch is not None:
+                on_batch(len(idx))
+
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="textsmooth-embed")
         try:
             for idx in self._batches(texts):
                 chunk = [texts[i] for i in idx]
                 if len(chunk) < MIN_ROWS:  # a 1-row pass can take another kernel path: repeat the chunk
                     chunk = (chunk * MIN_ROWS)[:MIN_ROWS]
-                out[idx] = self._forward(chunk)[: len(idx)]
-                if bar is not None:
-                    bar.update(len(idx))
-                if on_batch is not None:
-                    on_batch(len(idx))
+                pending.append((idx, pool.submit(self._run, self._tokenize(chunk))))
+                if len(pending) >= 2 * workers:
+                    collect()
+            while pending:
+                collect()
         finally:
+            pool.shutdown(wait=True, cancel_futures=True)
             if bar is not None:
                 bar.close()
 
