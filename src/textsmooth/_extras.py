@@ -8,6 +8,8 @@ says what each enables)::
     torch        textsmooth.losses, .models (TextCNN, BiLSTM, WordVocab), .training, `textsmooth predict`
     sequence     textsmooth.sequence's SentenceEncoder and faiss kNN (semantic neighbours), MiniLM model
     hf           textsmooth.models.HFEncoderClassifier, textsmooth.training.hf (Trainer, datasets)
+    seq2seq      textsmooth.seq2seq: Marian models, subword vocabularies, Seq2SeqTrainer (transformers,
+                 tokenizers, datasets, accelerate)
     report       reliability diagrams and the plots of experiment reports (matplotlib)
     experiments  recipes, the runner and reports (torch + report + pyyaml)
     all          every extra above

@@ -6,16 +6,22 @@ reads them back, ``set_params`` sets them and refuses an unknown name, so ``skle
 grid searches work without importing scikit-learn. Used by the soft-label generators
 (:class:`textsmooth.targets.base.SoftLabelGenerator`) and the sequence generators
 (:class:`textsmooth.sequence.SemanticNeighbors`, ``WithinBatchTargets``, ``TokenSwapTargets``).
+
+:class:`ConfigMixin` is the same idea for the dataclass configurations of a training run: building one
+from a recipe's mapping (unknown fields are errors), back to a dict, and a short hash of its values.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import inspect
+import json
 from typing import Any, Self
 
 from textsmooth.errors import ConfigError
 
-__all__ = ["ParamsMixin"]
+__all__ = ["ConfigMixin", "ParamsMixin"]
 
 
 class ParamsMixin:
@@ -46,3 +52,28 @@ class ParamsMixin:
                 )
             setattr(self, name, value)
         return self
+
+
+class ConfigMixin:
+    """``from_dict`` / ``to_dict`` / a short hash for the dataclass configurations of a run
+    (:class:`textsmooth.training.TrainConfig`, :class:`textsmooth.seq2seq.Seq2SeqConfig`)."""
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], where: str = "config") -> Self:
+        """Build from a mapping (a recipe); unknown keys raise :class:`ConfigError` naming them."""
+        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown field(s) {', '.join(unknown)} in {where}",
+                hint=f"known fields: {', '.join(sorted(known))}",
+            )
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @staticmethod
+    def hash_values(values: dict[str, Any]) -> str:
+        """The first 16 hex digits of the sha256 of ``values`` as sorted JSON."""
+        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]

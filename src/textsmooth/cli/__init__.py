@@ -53,6 +53,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "experiment",
     "neighbors",
     "predict",
+    "seq2seq",
 )
 
 for _name in _COMMAND_MODULES:

@@ -30,7 +30,7 @@ import numpy as np
 from textsmooth._params import ParamsMixin
 from textsmooth.errors import ConfigError, InputError, NotFittedError
 from textsmooth.sequence.data import check_texts
-from textsmooth.sequence.table import NeighborTable
+from textsmooth.sequence.table import NeighborTable, fitted_meta
 from textsmooth.text.bleu import BleuCorpus
 
 __all__ = ["TokenSwapTargets", "WithinBatchTargets", "within_batch_related"]
@@ -124,6 +124,7 @@ class WithinBatchTargets(ParamsMixin):
             cosine=np.full(target_id.shape, np.nan, dtype=np.float32),
             bleu=bleu,
             n_targets=n,
+            meta=fitted_meta(targets),
         )
         return self
 
@@ -240,6 +241,7 @@ class TokenSwapTargets(ParamsMixin):
             bleu=bleu,
             n_targets=n,
             neighbor_text=text,
+            meta=fitted_meta(targets),
         )
         return self
 

@@ -65,7 +65,7 @@ from textsmooth.sequence.choices import Backend, Duplicates, EmbedSide, one_of
 from textsmooth.sequence.data import check_texts
 from textsmooth.sequence.encoder import SentenceEncoder, embed_texts
 from textsmooth.sequence.knn import KnnIndex
-from textsmooth.sequence.table import NeighborTable
+from textsmooth.sequence.table import NeighborTable, fitted_meta
 from textsmooth.text.bleu import SMOOTH_METHODS, BleuCorpus
 
 __all__ = ["SemanticNeighbors", "duplicate_groups"]
@@ -406,6 +406,7 @@ class SemanticNeighbors(ParamsMixin):
             bleu=g_bleu[groups][valid],
             n_targets=n,
             neighbor_text=text,
+            meta=fitted_meta(targets),
         )
 
     def _run_key(self, targets: list[str], side: list[str]) -> str:

@@ -34,10 +34,17 @@ from textsmooth.errors import ArtifactError, InputError, StaleArtifactError
 from textsmooth.io.atomic import atomic_path
 from textsmooth.io.manifest import hash_texts, read_manifest, write_manifest
 
-__all__ = ["NEIGHBOR_TABLE_KIND", "NeighborTable"]
+__all__ = ["NEIGHBOR_TABLE_KIND", "NeighborTable", "fitted_meta"]
 
 NEIGHBOR_TABLE_KIND = "neighbor-table"
 _COLUMNS = ("target_id", "rank", "neighbor_id", "cosine", "bleu")
+
+
+def fitted_meta(targets: Sequence[str]) -> dict[str, Any]:
+    """The ``meta`` a generator gives the table it has just fitted: the hash and count of the targets, as
+    a written table's manifest records them, so an in-memory table is checked against the targets a
+    trainer is given exactly as a table read from disk is."""
+    return {"inputs": {"targets_sha256": hash_texts(targets), "n_targets": len(targets)}}
 
 
 @dataclass

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import math
 import numbers
 import os
@@ -12,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from textsmooth._params import ConfigMixin
 from textsmooth.errors import ConfigError
 from textsmooth.training.objectives import KWLS_VARIANTS, METHODS
 
@@ -70,7 +68,7 @@ SELECTION_METRICS = ("macro_f1", "accuracy", "balanced_accuracy", "nll")
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(ConfigMixin):
     """Hyper-parameters of one training run. Every field has a default; unknown fields are errors.
 
     Model: ``model`` (``textcnn``, ``bilstm`` or ``minilm``: the offline all-MiniLM-L6-v2 encoder fine-tuned),
@@ -209,21 +207,6 @@ class TrainConfig:
             raise ConfigError(f"extra must be a mapping, got {self.extra!r}", column="extra")
         check_device_name(self.device)
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any], where: str = "config") -> TrainConfig:
-        """Build from a mapping (a recipe); unknown keys raise :class:`ConfigError` naming them."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(
-                f"unknown field(s) {', '.join(unknown)} in {where}",
-                hint=f"known fields: {', '.join(sorted(known))}",
-            )
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
     def fingerprint(self) -> str:
         """Short hash of the fields that change what a run computes: a checkpoint is resumed only by the
         same configuration.
@@ -235,4 +218,4 @@ class TrainConfig:
         values.pop("num_threads")
         if values["min_delta"] == 0:
             values.pop("min_delta")
-        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+        return self.hash_values(values)

@@ -129,7 +129,7 @@ def _trainer_class() -> type:
             return_outputs: bool = False,
             num_items_in_batch: Any = None,
         ) -> Any:
-            num_items_in_batch = self._count_for_gathered_logits(num_items_in_batch)
+            num_items_in_batch = count_for_gathered_batch(self.args, num_items_in_batch)
             labels = inputs.pop("labels")
             soft = inputs.pop(SOFT_LABEL_COLUMN, None)
             outputs = model(**inputs)
@@ -151,19 +151,23 @@ def _trainer_class() -> type:
                 outputs = {"logits": logits} if aux is None else {"logits": logits, "aux_logits": aux}
             return (loss, outputs) if return_outputs else loss
 
-        def _count_for_gathered_logits(self, num_items: Any) -> Any:
-            """``DataParallel`` (``n_gpu > 1``): the Trainer hands every replica a copy of the count
-            (divided by ``n_gpu`` unless ``average_tokens_across_devices``), but this loss sees the gathered
-            logits of all replicas, so it needs the count of the whole batch (exact up to that division's
-            remainder)."""
-            if not torch.is_tensor(num_items) or num_items.dim() == 0:
-                return num_items
-            num_items = num_items.reshape(-1)[0]
-            if not self.args.average_tokens_across_devices:
-                num_items = num_items * self.args.n_gpu
-            return num_items
-
     return SoftLabelTrainer
+
+
+def count_for_gathered_batch(args: Any, num_items: Any) -> Any:
+    """The count of the whole batch under ``DataParallel`` (``n_gpu > 1``).
+
+    The Trainer hands every replica a copy of ``num_items_in_batch`` (divided by ``n_gpu`` unless
+    ``args.average_tokens_across_devices``), but a loss computed on the gathered outputs of all replicas
+    (this module's logits, or :mod:`textsmooth.seq2seq.hf`'s whole batch) needs the count of the whole
+    batch: exact up to that division's remainder. Any other count is returned as it is.
+    """
+    if not torch.is_tensor(num_items) or num_items.dim() == 0:
+        return num_items
+    num_items = num_items.reshape(-1)[0]
+    if not args.average_tokens_across_devices:
+        num_items = num_items * args.n_gpu
+    return num_items
 
 
 def __getattr__(name: str) -> Any:

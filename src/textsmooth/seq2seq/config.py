@@ -1,0 +1,189 @@
+"""``Seq2SeqConfig``: every hyper-parameter of one sequence-to-sequence training run.
+
+Methods (:data:`METHODS`; the semantic label smoothing paper's Table 2 rows and ablations):
+
+* ``none``: maximum likelihood, ``-log p(y | x)``;
+* ``token-ls``: uniform token label smoothing with ``label_smoothing`` (default 0.1 for this method);
+* ``within-batch``: loss (2) with ``R(y)`` = the other targets of the minibatch (Guo et al. 2018);
+* ``token-swap``: loss (2) over sampled token-swap copies of ``y`` (Elbayad et al. 2018), from a table;
+* ``semantic``: loss (2) over semantic neighbours re-ranked by BLEU (the paper's method), from a table;
+* ``semantic-no-rerank``: the same neighbours ordered by cosine only (the "no BLEU pruning" ablation).
+
+Every sequence-level method combines with token label smoothing (``label_smoothing > 0``).
+``related_k`` is ``k'`` (related targets kept per target, best first); ``related_per_step`` is ``m``
+(related targets sampled per example and step; ``None``: all ``k'``).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from textsmooth._params import ConfigMixin
+from textsmooth.errors import ConfigError
+
+__all__ = ["METHODS", "TABLE_METHODS", "Method", "Seq2SeqConfig"]
+
+Method = Literal["none", "token-ls", "within-batch", "token-swap", "semantic", "semantic-no-rerank"]
+METHODS: tuple[str, ...] = get_args(Method)
+TABLE_METHODS: tuple[str, ...] = ("token-swap", "semantic", "semantic-no-rerank")
+"""Methods whose related targets come from a :class:`~textsmooth.sequence.NeighborTable`."""
+
+_INTS = (
+    "d_model",
+    "encoder_layers",
+    "decoder_layers",
+    "heads",
+    "ffn_dim",
+    "vocab_size",
+    "min_frequency",
+    "max_length",
+    "epochs",
+    "batch_size",
+    "warmup_steps",
+    "patience",
+    "beam_size",
+    "val_beam_size",
+    "eval_batch_size",
+    "related_k",
+    "seed",
+)
+# name: (low, high, low is open)
+_NUMBERS: dict[str, tuple[float, float | None, bool]] = {
+    "alpha": (0.0, None, False),
+    "label_smoothing": (0.0, 1.0, False),
+    "dropout": (0.0, 1.0, False),
+    "lr": (0.0, None, True),
+    "weight_decay": (0.0, None, False),
+    "clip_norm": (0.0, None, False),
+    "length_penalty": (-10.0, 10.0, False),
+    "min_delta": (0.0, None, False),
+}
+_HIGH_OPEN = ("label_smoothing", "dropout")
+_RUNTIME = ("num_threads", "device", "checkpoint_every")
+"""Fields that change how a run executes, not what it computes: a checkpoint resumes under other values."""
+
+
+@dataclass
+class Seq2SeqConfig(ConfigMixin):
+    """Hyper-parameters of one seq2seq training run; unknown fields and bad values are :class:`ConfigError`.
+
+    Method: ``method`` (module docstring), ``alpha`` (weight of the related targets in loss (2); the
+    paper's grid is 0.1 / 0.01 / 0.001), ``label_smoothing`` (token LS epsilon; ``None``: 0.1 for
+    ``token-ls``, else 0), ``related_k`` (k'), ``related_per_step`` (m).
+
+    Model: ``model_path`` (a local Hugging Face seq2seq checkpoint and its tokenizer; ``None``: a new
+    Marian model of ``d_model``, ``encoder_layers``, ``decoder_layers``, ``heads``, ``ffn_dim``,
+    ``dropout``), vocabulary ``vocab_kind`` (bpe, unigram), ``vocab_size``, ``joint_vocab``,
+    ``min_frequency``; ``max_length`` (subword tokens per sentence, longer ones are truncated).
+
+    Optimisation: ``epochs``, ``batch_size`` (sentence pairs), ``lr`` (peak, AdamW, linear warm-up over
+    ``warmup_steps`` then inverse square root), ``weight_decay``, ``clip_norm`` (0: none), early stopping
+    on validation BLEU (``patience`` epochs, ``min_delta`` BLEU points), ``seed``.
+
+    Decoding: ``beam_size`` and ``length_penalty`` for the test set, ``val_beam_size`` for model
+    selection (greedy by default: cheaper, and it ranks epochs alike), ``eval_batch_size``.
+
+    Execution: ``device``, ``num_threads`` (torch CPU threads), ``checkpoint_every`` (also checkpoint every
+    N optimiser steps inside an epoch; ``None``: at the end of each epoch only).
+    """
+
+    method: str = "none"
+    alpha: float = 0.1
+    label_smoothing: float | None = None
+    related_k: int = 5
+    related_per_step: int | None = None
+    model_path: str | None = None
+    d_model: int = 256
+    encoder_layers: int = 3
+    decoder_layers: int = 3
+    heads: int = 4
+    ffn_dim: int = 1024
+    dropout: float = 0.1
+    vocab_kind: str = "bpe"
+    vocab_size: int = 8000
+    joint_vocab: bool = True
+    min_frequency: int = 2
+    max_length: int = 64
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 5e-4
+    warmup_steps: int = 1000
+    weight_decay: float = 0.0
+    clip_norm: float = 1.0
+    patience: int = 3
+    min_delta: float = 0.0
+    beam_size: int = 5
+    val_beam_size: int = 1
+    length_penalty: float = 1.0
+    eval_batch_size: int = 128
+    seed: int = 0
+    device: str = "cpu"
+    num_threads: int | None = None
+    checkpoint_every: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(
+                f"unknown method {self.method!r}", column="method", hint=f"use one of {', '.join(METHODS)}"
+            )
+        for name in _INTS:
+            value = getattr(self, name)
+            low = 0 if name in ("warmup_steps", "seed") else 1
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}", column=name)
+            setattr(self, name, int(value))
+        for name in ("related_per_step", "num_threads", "checkpoint_every"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1
+            ):
+                raise ConfigError(f"{name} must be an integer >= 1 or null, got {value!r}", column=name)
+        if self.label_smoothing is None:
+            self.label_smoothing = 0.1 if self.method == "token-ls" else 0.0
+        for name, (low, high, low_open) in _NUMBERS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise ConfigError(f"{name} must be a number, got {value!r}", column=name)
+            too_low = value <= low if low_open else value < low
+            too_high = high is not None and (value >= high if name in _HIGH_OPEN else value > high)
+            if too_low or too_high:
+                bounds = f"{'(' if low_open else '['}{low:g}, {'inf' if high is None else f'{high:g}'}"
+                bounds += ")" if high is None or name in _HIGH_OPEN else "]"
+                raise ConfigError(f"{name} must be in {bounds}, got {value!r}", column=name)
+            setattr(self, name, float(value))
+        if self.method == "token-ls" and self.label_smoothing == 0:
+            raise ConfigError("method token-ls needs label_smoothing > 0", column="label_smoothing")
+        if self.d_model % self.heads:
+            raise ConfigError(f"heads ({self.heads}) must divide d_model ({self.d_model})", column="heads")
+        if self.vocab_kind not in ("bpe", "unigram"):
+            raise ConfigError(
+                f"unknown vocab_kind {self.vocab_kind!r}", column="vocab_kind", hint="bpe or unigram"
+            )
+        if not isinstance(self.joint_vocab, bool):
+            raise ConfigError(
+                f"joint_vocab must be true or false, got {self.joint_vocab!r}", column="joint_vocab"
+            )
+        if self.max_length < 2:
+            raise ConfigError(f"max_length must be >= 2, got {self.max_length}", column="max_length")
+        if self.model_path is not None and not isinstance(self.model_path, str):
+            self.model_path = str(self.model_path)
+        from textsmooth.training.config import check_device_name
+
+        check_device_name(self.device)
+
+    @property
+    def uses_table(self) -> bool:
+        return self.method in TABLE_METHODS
+
+    @property
+    def uses_related(self) -> bool:
+        return self.uses_table or self.method == "within-batch"
+
+    def fingerprint(self) -> str:
+        """Short hash of the fields that change what a run computes (a checkpoint resumes only under the
+        same one; :data:`_RUNTIME` fields are left out)."""
+        values = {k: v for k, v in self.to_dict().items() if k not in _RUNTIME}
+        return self.hash_values(values)

@@ -1,0 +1,102 @@
+"""`textsmooth seq2seq train` and `textsmooth translate` on a few real Multi30k pairs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+pytest.importorskip("transformers")
+
+from textsmooth.cli import app
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "multi30k_sample"
+TINY = ["--epochs", "2", "--d-model", "32", "--heads", "2", "--layers", "1", "--vocab-size", "300"]
+TINY += ["--batch-size", "16", "--warmup-steps", "10", "--max-length", "24", "--beam-size", "2"]
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("m30k")
+    for lang in ("de", "en"):
+        lines = (SAMPLE / f"train.{lang}").read_text(encoding="utf-8").splitlines()
+        (folder / f"train.{lang}").write_text("\n".join(lines[:96]) + "\n", encoding="utf-8")
+        (folder / f"val.{lang}").write_text("\n".join(lines[96:112]) + "\n", encoding="utf-8")
+    return folder
+
+
+def data_options(folder: Path) -> list:
+    return [
+        "--train-src", folder / "train.de", "--train-tgt", folder / "train.en",
+        "--val-src", folder / "val.de", "--val-tgt", folder / "val.en",
+        "--test-src", folder / "val.de", "--test-tgt", folder / "val.en",
+    ]  # fmt: skip
+
+
+def test_train_with_a_token_swap_table_then_translate(tmp_path, files):
+    table = tmp_path / "swap.parquet"
+    built = invoke("neighbors", files / "train.en", "-o", table, "--method", "token-swap", "--keep", "3")
+    assert built.exit_code == 0, built.output
+    out = tmp_path / "run"
+    result = invoke(
+        "seq2seq", "train", *data_options(files), "--method", "token-swap", "--table", table,
+        "--related-k", "3", "--related-per-step", "2", *TINY, "-o", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "test BLEU-4" in result.output
+    hyps = (out / "test.hyp.txt").read_text(encoding="utf-8").splitlines()
+    assert len(hyps) == 16 and (out / "model" / "config.json").is_file()
+    translated = tmp_path / "val.hyp.en"
+    result = invoke("translate", out / "model", files / "val.de", "-o", translated, "--beam-size", "2")
+    assert result.exit_code == 0, result.output
+    assert translated.read_text(encoding="utf-8").splitlines() == hyps  # the same beam, the same model
+
+
+def test_errors_name_the_option_and_nothing_is_trained(tmp_path, files):
+    out = tmp_path / "run"
+    cases = [
+        (["--method", "semantic"], "--table"),
+        (["--method", "none", "--d-model", "30"], "--heads"),
+        (["--method", "none", "--alpha", "-1"], "--alpha"),
+        (["--method", "token-ls", "--label-smoothing", "1.5"], "--label-smoothing"),
+        (["--method", "none", "--layers", "0"], "--layers"),
+        (["--method", "none", "--device", "gpu7"], "--device"),
+    ]
+    for extra, option in cases:
+        result = invoke("seq2seq", "train", *data_options(files), *extra, "-o", out)
+        assert result.exit_code == 2, (extra, result.output)
+        assert f"option {option}" in result.output, (extra, result.output)
+    assert not out.exists()
+    result = invoke("seq2seq", "train", "--pair", "de-en", *data_options(files), "-o", out)
+    assert result.exit_code == 2 and "--pair" in result.output
+    result = invoke("seq2seq", "train", "--train-src", files / "train.de", "--train-tgt", files / "val.en",
+                    "--val-src", files / "val.de", "--val-tgt", files / "val.en", "-o", out)  # fmt: skip
+    assert result.exit_code == 2 and "96 lines but target file" in result.output
+    # a table built for other targets is refused before anything trains
+    other = tmp_path / "other.parquet"
+    assert invoke("neighbors", files / "val.en", "-o", other, "--method", "token-swap").exit_code == 0
+    result = invoke(
+        "seq2seq", "train", *data_options(files), "--method", "token-swap", "--table", other, "-o", out
+    )
+    assert result.exit_code == 2 and "other targets" in result.output
+    assert not (out / "checkpoint.pt").exists()
+
+
+def test_translate_refuses_bad_input(tmp_path, files):
+    source = files / "val.de"
+    model = tmp_path / "not-a-model"
+    model.mkdir()
+    result = invoke("translate", model, source, "-o", tmp_path / "x.txt")
+    assert result.exit_code == 2 and "textsmooth.json" in result.output
+    result = invoke("translate", model, source, "-o", source)
+    assert result.exit_code == 2 and "-o" in result.output
+    result = invoke("translate", model, source, "-o", tmp_path / "x.txt", "--beam-size", "0")
+    assert result.exit_code == 2 and "--beam-size" in result.output
+    assert not (tmp_path / "x.txt").exists()

