@@ -27,6 +27,11 @@ def register(app: typer.Typer) -> None:
     def check(recipe: Path = typer.Argument(..., help="Recipe file (.yaml).")) -> None:
         from textsmooth.experiments.recipe import load_recipe
         from textsmooth.experiments.runner import load_recipe_data
+        from textsmooth.experiments.seq2seq import is_seq2seq_recipe
+
+        if is_seq2seq_recipe(recipe):
+            _check_seq2seq(recipe)
+            return
 
         parsed = load_recipe(recipe)
         train, test = load_recipe_data(parsed)
@@ -66,9 +71,11 @@ def register(app: typer.Typer) -> None:
         from textsmooth.experiments.recipe import load_recipe
         from textsmooth.experiments.report import build_report
         from textsmooth.experiments.runner import check_run_dir, run_recipe
+        from textsmooth.experiments.seq2seq import is_seq2seq_recipe, load_seq2seq_recipe
 
         check_run_dir(out, option="-o")
-        parsed = load_recipe(recipe)
+        seq2seq = is_seq2seq_recipe(recipe)
+        parsed = load_seq2seq_recipe(recipe) if seq2seq else load_recipe(recipe)
         chosen = None
         if seeds is not None:
             try:
@@ -79,6 +86,17 @@ def register(app: typer.Typer) -> None:
                 ) from exc
             chosen = parsed.check_seeds(values, option="--seeds")
         console.print(f"[bold]{parsed.name}[/] (budget: {parsed.budget}) -> {out}")
+        if seq2seq:
+            from textsmooth.experiments.seq2seq import run_seq2seq_recipe
+            from textsmooth.experiments.seq2seq_report import build_seq2seq_report
+
+            results = run_seq2seq_recipe(
+                parsed, out, seeds=chosen, jobs=jobs, progress=progress, log=console.print
+            )
+            console.print(f"{len(results)} runs finished")
+            if report:
+                console.print(f"report: [bold]{build_seq2seq_report(out)}[/]")
+            return
         results = run_recipe(parsed, out, seeds=chosen, jobs=jobs, progress=progress, log=console.print)
         console.print(f"{len(results)} runs finished")
         if report:
@@ -95,5 +113,27 @@ def register(app: typer.Typer) -> None:
         examples: bool = typer.Option(True, help="Include test examples with KWLS soft labels."),
     ) -> None:
         from textsmooth.experiments.report import build_report
+        from textsmooth.experiments.seq2seq import is_seq2seq_run_dir
 
+        if is_seq2seq_run_dir(run_dir):
+            from textsmooth.experiments.seq2seq_report import build_seq2seq_report
+
+            console.print(f"wrote [bold]{build_seq2seq_report(run_dir)}[/]")
+            return
         console.print(f"wrote [bold]{build_report(run_dir, examples=examples)}[/]")
+
+
+def _check_seq2seq(recipe: Path) -> None:
+    """``experiment check`` of a seq2seq recipe: its data per pair, its tables and its runs."""
+    from textsmooth.experiments.seq2seq import check_seq2seq_recipe, load_seq2seq_recipe
+
+    parsed = load_seq2seq_recipe(recipe)
+    data, runs = check_seq2seq_recipe(parsed)
+    console.print(f"[bold]{parsed.name}[/]: seq2seq, budget: {parsed.budget}")
+    for pair, (train, val, test) in data.items():
+        console.print(
+            f"{pair}: {len(train):,} training, {len(val):,} validation and {len(test):,} test pairs"
+        )
+    for table in parsed.tables():
+        console.print(f"table {table.pair}/{table.name}: {table.params}")
+    console.print(f"{len(runs)} runs, e.g. {runs[0].run_id}")

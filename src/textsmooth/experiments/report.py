@@ -16,9 +16,7 @@ bootstrap (:func:`textsmooth.metrics.paired_bootstrap`, 2,000 resamples); ``▲`
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from textsmooth.errors import ArtifactError
+from textsmooth.experiments.pages import CSS, png_data_uri, table_html, table_md
 from textsmooth.experiments.records import RunRecord, format_duration, read_examples, read_result
 from textsmooth.experiments.settings import SETTINGS
 from textsmooth.io.atomic import atomic_write_text
@@ -191,27 +190,6 @@ class _Tables:
         return rows
 
 
-def _table_html(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _table_md(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _png(fig: Any) -> str:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def _variant_plot(tables: _Tables, metric: str, title: str, relative: bool) -> str:
     from textsmooth._extras import require
 
@@ -246,7 +224,7 @@ def _variant_plot(tables: _Tables, metric: str, title: str, relative: bool) -> s
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _png(fig)
+    return png_data_uri(fig)
 
 
 def _curves_plot(tables: _Tables, variant: str) -> str | None:
@@ -286,7 +264,7 @@ def _curves_plot(tables: _Tables, variant: str) -> str | None:
     fig.suptitle(
         f"training curves ({model}, {variant}; mean over seeds; runs stop early at different epochs)"
     )
-    return _png(fig)
+    return png_data_uri(fig)
 
 
 def _reliability_images(tables: _Tables) -> list[tuple[str, str]]:
@@ -319,7 +297,7 @@ def _reliability_images(tables: _Tables) -> list[tuple[str, str]]:
         ax.set_xlabel("confidence")
         ax.set_ylabel("accuracy")
         ax.set_title(f"{method} (ECE {100 * bins.ece:.1f})", fontsize=10)
-        images.append((method, _png(fig)))
+        images.append((method, png_data_uri(fig)))
     return images
 
 
@@ -356,16 +334,6 @@ def _drop_columns(
     training data is unbalanced; the paper column only when the recipe quotes the paper)."""
     keep = [i for i, name in enumerate(header) if name not in drop]
     return [header[i] for i in keep], [[row[i] for i in keep] for row in rows]
-
-
-_CSS = """
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 14px; }
-th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
-th { background: #f3f3f3; }
-.figs img { margin: 4px; border: 1px solid #eee; }
-code { background: #f5f5f5; padding: 1px 4px; }
-"""
 
 
 @dataclass
@@ -447,16 +415,16 @@ def _results_section(report: _Report) -> None:
             ", averaged over the under-sampled class)" if setting_name == "unbalanced" else ")"
         )
         shown, rows = _drop_columns(header, tables.main_rows(tables.variants), drop)
-        report.html.append(f"<h2>Main table: {html.escape(title)}</h2>" + _table_html(shown, rows))
-        report.md += [f"## {title}", "", _table_md(shown, rows), ""]
+        report.html.append(f"<h2>Main table: {html.escape(title)}</h2>" + table_html(shown, rows))
+        report.md += [f"## {title}", "", table_md(shown, rows), ""]
     else:
         plots = [_variant_plot(tables, metric, title, relative) for metric, title, relative in setting.plots]
         if plots:
             report.html.append('<div class="figs">' + "".join(f'<img src="{p}">' for p in plots) + "</div>")
         for variant in tables.variants:
             shown, rows = _drop_columns(header, tables.main_rows([variant]), drop)
-            report.html.append(f"<h3>{html.escape(variant)}</h3>" + _table_html(shown, rows))
-            report.md += [f"## {variant}", "", _table_md(shown, rows), ""]
+            report.html.append(f"<h3>{html.escape(variant)}</h3>" + table_html(shown, rows))
+            report.md += [f"## {variant}", "", table_md(shown, rows), ""]
     report.html.append(
         "<p>▲/▼: accuracy differs from the hard-label baseline with p &lt; 0.05 (paired bootstrap over "
         "the pooled test predictions of all seeds). Paper numbers are quoted from the KWLS paper where the "
@@ -495,7 +463,7 @@ def _page(report: _Report) -> str:
     command = run_command(recipe, report.manifest, report.run_dir)
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(recipe['name'])}</title><style>{_CSS}</style></head><body>"
+        f"<title>{html.escape(recipe['name'])}</title><style>{CSS}</style></head><body>"
         f"<h1>{html.escape(recipe['name'])}</h1>"
         f"<p>{html.escape(str(recipe.get('description', '')))}</p>"
         f"<p><b>Budget:</b> {html.escape(str(recipe.get('budget', '')))} · "

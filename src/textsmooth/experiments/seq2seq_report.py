@@ -1,0 +1,244 @@
+"""``textsmooth report RUN_DIR`` for a seq2seq recipe run: tables shaped like the semantic label smoothing
+paper's, validation curves and related-target examples, as one self-contained HTML page and Markdown.
+
+Sections:
+
+* **BLEU-4 per method and pair** (the paper's Table 2): mean ± standard deviation over seeds of test
+  BLEU-4, the paper's number where the recipe gives one, and the paired bootstrap p-value against the
+  strongest baseline (the method row of highest mean BLEU among ``none``, ``token-ls``, ``within-batch``
+  and ``token-swap`` of that pair). The test is sacrebleu's paired bootstrap resampling
+  (``sacrebleu.significance.PairedTest``, ``bs``, 1,000 resamples, sacrebleu's fixed seed) on corpus
+  BLEU-4, run per seed on the two rows' test hypotheses; the column lists the p-value of every seed.
+* **BLEU-3, BLEU-4, BLEU-5 and chrF** (the paper's Tables 3-4: the effect of the BLEU order), means
+  over seeds.
+* **Validation BLEU per epoch** (model selection), one plot per pair.
+* **Related targets** (the paper's Table 1): a few training targets with their best two related targets
+  of every table the runs used, with cosine and BLEU.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from textsmooth.errors import ArtifactError
+from textsmooth.experiments.pages import CSS, png_data_uri, table_html, table_md
+from textsmooth.experiments.records import format_duration
+from textsmooth.experiments.seq2seq import (
+    Seq2SeqRecord,
+    hypotheses_path,
+    read_seq2seq_result,
+    test_files,
+)
+from textsmooth.io.atomic import atomic_write_text
+
+__all__ = ["BASELINE_METHODS", "build_seq2seq_report", "paired_bleu_p_value"]
+
+BASELINE_METHODS = ("none", "token-ls", "within-batch", "token-swap")
+"""Methods a semantic row is tested against (the strongest of them per pair)."""
+
+_SCORES = (("bleu3", "BLEU-3"), ("bleu", "BLEU-4"), ("bleu5", "BLEU-5"), ("chrf", "chrF"))
+
+
+def paired_bleu_p_value(
+    baseline: list[str], system: list[str], references: list[str], n_samples: int = 1000
+) -> float:
+    """p-value of sacrebleu's paired bootstrap test of corpus BLEU-4 between two systems' hypotheses."""
+    from sacrebleu.metrics import BLEU
+    from sacrebleu.significance import PairedTest
+
+    test = PairedTest(
+        [("baseline", baseline), ("system", system)],
+        {"BLEU": BLEU()},
+        [references],
+        test_type="bs",
+        n_samples=n_samples,
+    )
+    _, scores = test()
+    return float(scores["BLEU"][1].p_value)
+
+
+def _load(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[Seq2SeqRecord]]:
+    import yaml
+
+    try:
+        manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+        recipe = yaml.safe_load((run_dir / "recipe.yaml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise ArtifactError(
+            f"not a finished seq2seq run folder ({exc})",
+            path=run_dir,
+            hint="run `textsmooth experiment run` first",
+        ) from exc
+    records = [read_seq2seq_result(p) for p in sorted((run_dir / "results").glob("*.json"))]
+    if not records:
+        raise ArtifactError("the run folder has no finished runs yet", path=run_dir)
+    return recipe, manifest, records
+
+
+def _mean_sd(values: list[float]) -> str:
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}"
+
+
+def _method_of(record: Seq2SeqRecord) -> str:
+    return str(record.config.get("method", ""))
+
+
+def _significance(run_dir: Path, pair: str, rows: dict[str, list[Seq2SeqRecord]]) -> dict[str, str]:
+    """p-values per row label against the strongest baseline row of ``pair`` ('' for that row itself)."""
+    baselines = {label: recs for label, recs in rows.items() if _method_of(recs[0]) in BASELINE_METHODS}
+    if not baselines:
+        return {}
+    best = max(baselines, key=lambda label: np.mean([r.test["bleu"] for r in baselines[label]]))
+    references = test_files(run_dir, pair)[1].read_text(encoding="utf-8").splitlines()
+    by_seed = {r.seed: r for r in rows[best]}
+    out = {best: "(strongest baseline)"}
+    for label, recs in rows.items():
+        if label == best:
+            continue
+        values = []
+        for record in sorted(recs, key=lambda r: r.seed):
+            base = by_seed.get(record.seed)
+            if base is None:
+                continue
+            hyp = hypotheses_path(run_dir, record.run_id).read_text(encoding="utf-8").splitlines()
+            ref_hyp = hypotheses_path(run_dir, base.run_id).read_text(encoding="utf-8").splitlines()
+            values.append(f"{paired_bleu_p_value(ref_hyp, hyp, references):.3f}")
+        out[label] = " / ".join(values) if values else "–"
+    return out
+
+
+def _curves(pair: str, rows: dict[str, list[Seq2SeqRecord]]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    for label, recs in rows.items():
+        for i, record in enumerate(sorted(recs, key=lambda r: r.seed)):
+            epochs = [h["epoch"] for h in record.history]
+            bleu = [h["val_bleu"] for h in record.history]
+            ax.plot(epochs, bleu, marker="o", ms=3, label=label if i == 0 else None, alpha=0.8)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation BLEU-4")
+    ax.set_title(f"{pair}: model selection")
+    ax.legend(fontsize=7)
+    return png_data_uri(fig)
+
+
+def _examples(run_dir: Path, pair: str) -> list[tuple[str, list[dict[str, Any]]]]:
+    out = []
+    for path in sorted((run_dir / "tables" / pair).glob("*.examples.json")):
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8")).get("examples", [])
+        except (OSError, ValueError):
+            continue
+        out.append((path.name.removesuffix(".examples.json"), rows))
+    return out
+
+
+def build_seq2seq_report(run_dir: str | Path) -> Path:
+    """Write ``RUN_DIR/report.html`` and ``RUN_DIR/results.md`` (module docstring); return the HTML path."""
+    from textsmooth.experiments.report import run_command
+
+    run_dir = Path(run_dir)
+    recipe, manifest, records = _load(run_dir)
+    paper = recipe.get("paper") or {}
+    order = [r.method for r in records]
+    by_pair: dict[str, dict[str, list[Seq2SeqRecord]]] = defaultdict(lambda: defaultdict(list))
+    for record in records:
+        by_pair[record.pair][record.method].append(record)
+    labels = list(dict.fromkeys(order))
+    command = run_command(recipe, manifest, run_dir)
+    seeds = sorted({r.seed for r in records})
+    total = format_duration(sum(r.seconds for r in records))
+    md = [
+        f"# {recipe.get('name')}",
+        "",
+        str(recipe.get("description", "")).strip(),
+        "",
+        f"Budget: {recipe.get('budget')}. Measured: {total} of training and evaluation (sum over runs). "
+        f"Seeds: {seeds}. Runs: {len(records)}.",
+        "",
+        f"Command: `{command}`",
+        "",
+    ]
+    body = []
+    for pair, rows in by_pair.items():
+        n = {r.n_train for recs in rows.values() for r in recs}
+        sig = _significance(run_dir, pair, rows)
+        header = ["method", "BLEU-4 (test)", "seeds", "paper", "p vs strongest baseline (per seed)"]
+        table = [
+            [
+                label,
+                _mean_sd([r.test["bleu"] for r in rows[label]]),
+                str(len(rows[label])),
+                str(paper.get(label, "–")),
+                sig.get(label, "–"),
+            ]
+            for label in labels
+            if label in rows
+        ]
+        orders = [["method", *[name for _, name in _SCORES], "best val BLEU", "best epoch"]]
+        orders += [
+            [
+                label,
+                *[f"{np.mean([r.test[k] for r in rows[label]]):.2f}" for k, _ in _SCORES],
+                f"{np.mean([r.best_val_bleu for r in rows[label]]):.2f}",
+                "/".join(str(r.best_epoch) for r in rows[label]),
+            ]
+            for label in labels
+            if label in rows
+        ]
+        title = f"{pair}: {', '.join(str(x) for x in sorted(n))} training pairs"
+        md += [f"## {title}", "", table_md(header, table), "", "BLEU orders and chrF (means over seeds):", ""]
+        md += [table_md(orders[0], orders[1:]), ""]
+        body.append(f"<h2>{html.escape(title)}</h2>" + table_html(header, table))
+        body.append("<h3>BLEU orders and chrF (the paper's Tables 3-4; means over seeds)</h3>")
+        body.append(table_html(orders[0], orders[1:]))
+        body.append(f"<h3>Validation BLEU per epoch</h3><img src='{_curves(pair, rows)}'>")
+        for name, examples in _examples(run_dir, pair):
+            ex_rows = [
+                [
+                    ex["target"],
+                    "\n".join(ex["related"]),
+                    ", ".join("–" if c is None else f"{c:.2f}" for c in ex.get("cosine", [])),
+                    ", ".join("–" if b is None else f"{b:.1f}" for b in ex.get("bleu", [])),
+                ]
+                for ex in examples
+            ]
+            if ex_rows:
+                head = ["target", "best related targets", "cosine", "BLEU"]
+                body.append(f"<h3>Related targets: {html.escape(name)} (the paper's Table 1)</h3>")
+                body.append(table_html(head, ex_rows))
+                md += [
+                    f"Related targets ({name}):",
+                    "",
+                    table_md(head, [[c.replace("\n", " / ") for c in r] for r in ex_rows]),
+                    "",
+                ]
+    versions = ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items())
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(str(recipe.get('name')))}</title><style>{CSS}</style></head><body>"
+        f"<h1>{html.escape(str(recipe.get('name')))}</h1>"
+        f"<p>{html.escape(str(recipe.get('description', '')))}</p>"
+        f"<p><b>Budget:</b> {html.escape(str(recipe.get('budget', '')))} · <b>seeds:</b> {seeds} · "
+        f"<b>runs:</b> {len(records)} · <b>total run time:</b> {total} (sum over runs)</p>"
+        f"<p><b>Versions:</b> {html.escape(versions)}</p>"
+        f"<p><b>Command:</b> <code>{html.escape(command)}</code></p>" + "".join(body) + "</body></html>"
+    )
+    out = run_dir / "report.html"
+    atomic_write_text(out, page)
+    atomic_write_text(run_dir / "results.md", "\n".join(md) + "\n")
+    return out

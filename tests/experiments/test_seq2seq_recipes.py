@@ -1,0 +1,148 @@
+"""Seq2seq recipes end to end: the tiny CI recipe runs, resumes, reports; stale or bad runs are refused.
+
+The recipe reads the first pairs of Multi30k; the test is skipped when the corpus is not beside the
+repository (CI has it in ../shared/data)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+pytest.importorskip("transformers")
+
+from textsmooth.cli import app
+from textsmooth.errors import ArtifactError, ConfigError, DataError
+from textsmooth.experiments.seq2seq import load_seq2seq_recipe, run_seq2seq_recipe
+
+REPO = Path(__file__).resolve().parents[2]
+CI_RECIPE = REPO / "recipes" / "ci-seq2seq-tiny.yaml"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def multi30k():
+    from textsmooth.sequence import multi30k_root
+
+    try:
+        return multi30k_root()
+    except DataError:
+        pytest.skip("Multi30k is not beside the repository")
+
+
+def write_recipe(tmp_path: Path, **changes) -> Path:
+    raw = yaml.safe_load(CI_RECIPE.read_text(encoding="utf-8"))
+    raw.update(changes)
+    path = tmp_path / f"recipe-{len(list(tmp_path.glob('recipe-*')))}.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, multi30k):
+    out = tmp_path_factory.mktemp("ci-seq2seq") / "run"
+    result = invoke("experiment", "run", CI_RECIPE, "-o", out, "--no-progress")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_ci_recipe_runs_and_reports(finished):
+    records = sorted((finished / "results").glob("*.json"))
+    assert len(records) == 2
+    for path in records:
+        record = json.loads(path.read_text())
+        assert {"bleu", "bleu3", "bleu5", "chrf"} <= set(record["test"]) and record["history"]
+        hyps = (finished / "results" / path.name.replace(".json", ".hyp.txt")).read_text().splitlines()
+        assert len(hyps) == record["n_test"] == 40
+        assert not (finished / "runs" / record["run_id"] / "checkpoint.pt").exists()
+    semantic = json.loads(next(p for p in records if "semantic" in p.name).read_text())
+    assert semantic["table"]["name"] == "semantic-bleu4" and len(semantic["table"]["sha256"]) == 64
+    md = (finished / "results.md").read_text()
+    assert "| none |" in md and "| semantic alpha=0.1 k=3 m=2 |" in md
+    assert "(strongest baseline)" in md and "BLEU-5" in md and "Related targets (semantic-bleu4)" in md
+    html = (finished / "report.html").read_text()
+    assert html.count("data:image/png;base64") == 1 and "the paper's Table 1" in html
+    # the report command rebuilds the same tables
+    assert invoke("report", finished).exit_code == 0
+    assert (finished / "results.md").read_text() == md
+
+
+def test_a_second_run_trains_nothing_and_edited_settings_are_refused(tmp_path, finished):
+    again = invoke("experiment", "run", CI_RECIPE, "-o", finished, "--no-progress", "--no-report")
+    assert again.exit_code == 0 and "[1/2]" not in again.output and "built" not in again.output
+    raw = yaml.safe_load(CI_RECIPE.read_text())
+    edited = write_recipe(tmp_path, train={**raw["train"], "lr": 1.0e-3})
+    stale = invoke("experiment", "run", edited, "-o", finished, "--no-progress")
+    assert stale.exit_code == 2 and "made with other settings (lr)" in stale.output
+    other = write_recipe(tmp_path, max_train=200)
+    changed = invoke("experiment", "run", other, "-o", finished, "--no-progress")
+    assert changed.exit_code == 2 and "computed on other data (de-en train)" in changed.output
+    wrong_seed = invoke("experiment", "run", CI_RECIPE, "-o", finished, "--seeds", "3")
+    assert wrong_seed.exit_code == 2 and "--seeds" in wrong_seed.output
+
+
+def test_interrupted_run_resumes_and_parallel_runs_agree(tmp_path, finished, monkeypatch):
+    from textsmooth.seq2seq import objective
+
+    recipe = load_seq2seq_recipe(CI_RECIPE)
+    calls = {"n": 0}
+    original = objective.seq2seq_loss
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 13:  # in the second run (10 steps each)
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(objective, "seq2seq_loss", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_seq2seq_recipe(recipe, out, progress=False, log=lambda _: None)
+    monkeypatch.setattr(objective, "seq2seq_loss", original)
+    assert len(list((out / "results").glob("*.json"))) == 1
+    records = run_seq2seq_recipe(recipe, out, progress=False, log=lambda _: None)
+    expected = {p.name: p.read_text() for p in (finished / "results").glob("*.hyp.txt")}
+    assert {p.name: p.read_text() for p in (out / "results").glob("*.hyp.txt")} == expected
+    assert [r.test for r in records] == [
+        json.loads((finished / "results" / f"{r.run_id}.json").read_text())["test"] for r in records
+    ]
+    parallel = run_seq2seq_recipe(recipe, tmp_path / "jobs2", jobs=2, progress=False, log=lambda _: None)
+    assert [r.test for r in parallel] == [r.test for r in records]
+
+
+def test_bad_recipes_fail_before_training(tmp_path, multi30k):
+    cases = [
+        ({"methods": [{"method": "semantic-ls"}]}, "unknown method"),
+        ({"methods": [{"method": "none", "alpah": 0.1}]}, "unknown field"),
+        ({"pairs": ["de-de"]}, "pairs"),
+        ({"neighbors": {"k": 2}}, "neighbors.k"),
+        ({"colour": "red"}, "unknown field(s) colour"),
+        ({"train": {"epochs": 0}}, "epochs"),
+    ]
+    for changes, message in cases:
+        path = write_recipe(tmp_path, **changes)
+        with pytest.raises(ConfigError) as info:
+            load_seq2seq_recipe(path)
+        assert message in str(info.value) and str(path) in str(info.value), (changes, info.value)
+    check = invoke("experiment", "check", CI_RECIPE)
+    assert check.exit_code == 0 and "2 runs" in check.output and "semantic-bleu4" in check.output
+
+
+def test_a_corrupt_result_is_named(tmp_path, finished):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(finished, copy)
+    bad = next((copy / "results").glob("*.json"))
+    bad.write_text("{not json")
+    with pytest.raises(ArtifactError, match="corrupt result file"):
+        run_seq2seq_recipe(load_seq2seq_recipe(CI_RECIPE), copy, progress=False, log=lambda _: None)
+    result = invoke("report", copy)
+    assert result.exit_code == 2 and bad.name in result.output
