@@ -32,7 +32,7 @@ TINY = dict(
     batch_size=16,
     warmup_steps=10,
     lr=3e-3,
-    max_length=24,
+    max_length=96,
     beam_size=2,
     eval_batch_size=16,
 )
@@ -227,3 +227,61 @@ def test_corpus_scores_are_sacrebleus():
     assert scores["bleu3"] > scores["bleu"] > scores["bleu5"] > 0
     assert corpus_scores(refs, refs)["bleu"] == pytest.approx(100.0)
     assert np.isfinite(list(scores.values())).all()
+
+
+def make_checkpoint(folder, pairs, shape):
+    """A local 'pretrained' Hugging Face checkpoint: a tiny Marian model and a fast tokenizer that appends
+    </s>, saved with save_pretrained (what a user's downloaded checkpoint folder looks like)."""
+    from tokenizers import Tokenizer
+    from tokenizers.processors import TemplateProcessing
+    from transformers import PreTrainedTokenizerFast
+
+    from textsmooth.seq2seq import build_seq2seq_model, train_subword_vocab
+
+    vocab = train_subword_vocab(pairs.sources, pairs.targets, vocab_size=300, min_frequency=1)
+    tok = Tokenizer.from_str(vocab.source.to_str())
+    tok.post_processor = TemplateProcessing(single="$A </s>", special_tokens=[("</s>", vocab.eos_id)])
+    hf_tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
+    )
+    model = build_seq2seq_model(vocab, shape, seed=7)
+    model.save_pretrained(folder)
+    hf_tokenizer.save_pretrained(folder)
+    return model
+
+
+def test_a_pretrained_checkpoint_is_fine_tuned_with_its_tokenizer(tmp_path, splits):
+    from textsmooth.seq2seq import ModelShape
+
+    train, val, test = splits
+    shape = ModelShape(d_model=32, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=64, max_positions=64)
+    start = make_checkpoint(tmp_path / "ckpt", train, shape)
+    cfg = config(method="within-batch", model_path=str(tmp_path / "ckpt"), epochs=1, lr=1e-12, warmup_steps=0)
+    result = train_seq2seq(train, val, cfg, out_dir=tmp_path / "run", test=test, progress=False)
+    assert result.vocab.kind == "pretrained"
+    for k, v in start.state_dict().items():  # started from the checkpoint's weights, not a new model
+        torch.testing.assert_close(result.model.state_dict()[k], v, rtol=0, atol=1e-6)
+    # the tokenizer appends </s> itself; sources and targets end with it once
+    assert result.vocab.encode_sources(["ein Hund"], 16)[0][-1] == result.vocab.eos_id
+    assert result.vocab.encode_sources(["ein Hund"], 16)[0].count(result.vocab.eos_id) == 1
+    loaded = load_translator(tmp_path / "run" / "model")
+    assert loaded.info["tokenizer"] == "pretrained"
+    assert loaded.translate(test.sources, beam_size=2) == result.test_hypotheses
+    with pytest.raises(ArtifactError, match="tokenizer"):
+        train_seq2seq(
+            train, val, config(method="none", model_path=str(tmp_path / "run" / "vocab")), progress=False
+        )
+
+
+def test_long_sentences_are_truncated_with_one_counting_warning(splits):
+    train, val, _ = splits
+    vocab_cut = {"source": 0, "target": 0}
+    from textsmooth.seq2seq import train_subword_vocab
+
+    vocab = train_subword_vocab(train.sources, train.targets, vocab_size=300, min_frequency=1)
+    for side, texts in (("source", train.sources), ("target", train.targets)):
+        vocab_cut[side] = vocab.count_truncated(texts, 8, side)
+    assert vocab_cut["source"] > 0 and vocab_cut["target"] > 0
+    message = f"{vocab_cut['source']} source and {vocab_cut['target']} target sentences of 96 are longer"
+    with pytest.warns(UserWarning, match=message):
+        train_seq2seq(train, val, config(method="none", epochs=1, max_length=8), progress=False)

@@ -105,6 +105,9 @@ def register(app: typer.Typer) -> None:
         warmup_steps: int = typer.Option(1000, "--warmup-steps", help="Linear warm-up steps."),
         vocab_size: int = typer.Option(8000, "--vocab-size", help="Subword vocabulary size."),
         max_length: int = typer.Option(64, "--max-length", help="Subword tokens per sentence."),
+        model: Path | None = typer.Option(
+            None, "--model", help="Fine-tune this local Hugging Face seq2seq checkpoint (with its tokenizer)."
+        ),
         d_model: int = typer.Option(256, "--d-model", help="Transformer hidden size."),
         layers: int = typer.Option(3, "--layers", help="Encoder and decoder layers (each)."),
         heads: int = typer.Option(4, "--heads", help="Attention heads (must divide --d-model)."),
@@ -130,6 +133,7 @@ def register(app: typer.Typer) -> None:
                 warmup_steps=warmup_steps, vocab_size=vocab_size, max_length=max_length, d_model=d_model,
                 encoder_layers=layers, decoder_layers=layers, heads=heads, beam_size=beam_size,
                 patience=patience, seed=seed, num_threads=threads, checkpoint_every=checkpoint_every,
+                model_path=None if model is None else str(model),
                 device=device,
             )  # fmt: skip
         except ConfigError as exc:  # name the command-line option, not the config field

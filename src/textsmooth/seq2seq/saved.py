@@ -92,9 +92,11 @@ def save_translator(
 
         with quiet_transformers():
             model.save_pretrained(tmp, safe_serialization=True)
-        vocab.save(tmp / "vocab")
+        pretrained = getattr(vocab, "kind", None) == "pretrained"
+        vocab.save(tmp if pretrained else tmp / "vocab")  # a checkpoint's tokenizer: the HF layout
         manifest = {
             "kind": MODEL_KIND,
+            "tokenizer": "pretrained" if pretrained else "subword-vocab",
             "textsmooth": __version__,
             "max_length": int(max_length),
             "vocab_sha256": vocab.fingerprint(),
@@ -155,7 +157,12 @@ def load_translator(folder: str | Path) -> Translator:
             path=weights,
             hint="the folder was changed after training; retrain or restore it",
         )
-    vocab = SubwordVocab.load(folder / "vocab")
+    if info.get("tokenizer") == "pretrained":
+        from textsmooth.seq2seq.pretrained import PretrainedVocab
+
+        vocab: Any = PretrainedVocab.load(folder)
+    else:
+        vocab = SubwordVocab.load(folder / "vocab")
     if vocab.fingerprint() != info["vocab_sha256"]:
         raise ArtifactError("the vocabulary is not the one the model was trained with", path=folder / "vocab")
     model = load_seq2seq_model(folder)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -143,18 +144,15 @@ def _check_inputs(
             column="method",
             hint="use method semantic, semantic-no-rerank or token-swap, or leave the table out",
         )
-    if config.model_path is not None:
-        raise ConfigError(
-            "model_path (fine-tuning a pretrained checkpoint with its own tokenizer) is not supported by "
-            "train_seq2seq yet",
-            column="model_path",
-            hint="use textsmooth.seq2seq.hf.SemanticSeq2SeqTrainer with the checkpoint's tokenizer",
-        )
 
 
 def _prepare_vocab(train: ParallelCorpus, config: Seq2SeqConfig, out: Path | None) -> SubwordVocab:
     from textsmooth.seq2seq.vocab import SubwordVocab, train_subword_vocab
 
+    if config.model_path is not None:  # a pretrained checkpoint brings its tokenizer
+        from textsmooth.seq2seq.pretrained import PretrainedVocab
+
+        return PretrainedVocab.load(config.model_path)  # type: ignore[return-value]
     if out is not None and (out / "vocab" / "vocab.json").is_file() and (out / CHECKPOINT_FILE).is_file():
         return SubwordVocab.load(out / "vocab")
     vocab = train_subword_vocab(
@@ -188,6 +186,19 @@ def _collator(
     return Seq2SeqCollator(
         vocab.pad_id, related=related, related_per_step=per_step, within_batch=within, seed=config.seed
     )
+
+
+def _warn_truncated(train: ParallelCorpus, vocab: SubwordVocab, max_length: int) -> None:
+    """One warning that counts the training sentences longer than ``max_length`` tokens, per side."""
+    cut = {side: vocab.count_truncated(texts, max_length, side) for side, texts in
+           (("source", train.sources), ("target", train.targets))}  # fmt: skip
+    if any(cut.values()):
+        where = train.source_path or train.target_path
+        warnings.warn(
+            f"{'' if where is None else f'{where}: '}{cut['source']} source and {cut['target']} target "
+            f"sentences of {len(train)} are longer than max_length {max_length} and were truncated",
+            stacklevel=3,
+        )
 
 
 def _epoch_order(n: int, seed: int, epoch: int) -> list[int]:
@@ -386,7 +397,7 @@ def train_seq2seq(
         StaleArtifactError: a table built for other targets. InputError: empty data.
         ArtifactError: a damaged checkpoint or vocabulary.
     """
-    from textsmooth.seq2seq.model import ModelShape, build_seq2seq_model
+    from textsmooth.seq2seq.model import ModelShape, build_seq2seq_model, load_seq2seq_model
     from textsmooth.sequence._threads import thread_limit
 
     config = config or Seq2SeqConfig()
@@ -408,7 +419,10 @@ def train_seq2seq(
             dropout=config.dropout,
             max_positions=max(config.max_length, 16),
         )
-        model = build_seq2seq_model(vocab, shape, seed=config.seed).to(config.device)
+        if config.model_path is not None:
+            model = load_seq2seq_model(config.model_path).to(config.device)
+        else:
+            model = build_seq2seq_model(vocab, shape, seed=config.seed).to(config.device)
         optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.lr, betas=(0.9, 0.98), eps=1e-9, weight_decay=config.weight_decay
         )
@@ -417,6 +431,7 @@ def train_seq2seq(
         resumed = out is not None and _load_checkpoint(out, config, state, vocab)
         if not resumed:
             torch.manual_seed(config.seed)  # dropout's random stream
+        _warn_truncated(train, vocab, config.max_length)
         data = (
             vocab.encode_sources(train.sources, config.max_length),
             vocab.encode_targets(train.targets, config.max_length),
