@@ -228,8 +228,13 @@ class Recipe:
         return self.setting_handler.expand(self.setting_options(), n_classes, resolve)
 
 
-def load_recipe(path: str | Path) -> Recipe:
-    """Read and validate a recipe file (YAML, safe-loaded)."""
+def read_recipe_fields(path: str | Path, known: set[str]) -> dict[str, Any]:
+    """The fields of a recipe file (YAML, safe-loaded), checked for what every recipe kind shares: the
+    file exists and is a mapping, every field is in ``known``, ``name`` and ``budget`` are given.
+
+    Raises:
+        ConfigError: naming the file (and the field).
+    """
     import yaml
 
     path = Path(path)
@@ -241,9 +246,10 @@ def load_recipe(path: str | Path) -> Recipe:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"recipe is not valid YAML: {exc}", path=path) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError("recipe is not UTF-8 text", path=path) from exc
     if not isinstance(raw, dict):
         raise ConfigError("recipe must be a mapping of fields", path=path)
-    known = {f.name for f in dataclasses.fields(Recipe)} - {"path"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(
@@ -254,6 +260,13 @@ def load_recipe(path: str | Path) -> Recipe:
     for required in ("name", "budget"):
         if not raw.get(required):
             raise ConfigError(f"recipe needs a {required!r}", path=path, column=required)
+    return raw
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a recipe file (YAML, safe-loaded)."""
+    path = Path(path)
+    raw = read_recipe_fields(path, {f.name for f in dataclasses.fields(Recipe)} - {"path"})
     base = path.resolve().parent
     if isinstance(raw.get("data"), dict):  # data paths are relative to the recipe file
         raw["data"] = {

@@ -318,32 +318,17 @@ def load_seq2seq_recipe(path: str | Path) -> Seq2SeqRecipe:
         ConfigError: naming the recipe file and the field: unknown fields, methods or configuration
             fields; bad pairs, seeds, sizes, table options; missing data files or model folders.
     """
+    from textsmooth.experiments.recipe import read_recipe_fields
+
     path = Path(path)
-    if not path.exists():
-        raise ConfigError("recipe file does not exist", path=path)
-    if path.is_dir():
-        raise ConfigError("is a folder, not a recipe file", path=path, hint="pass a recipe .yaml file")
-    raw = _raw_yaml(path)
-    if not isinstance(raw, dict):
-        raise ConfigError("recipe must be a mapping of fields", path=path)
-    if raw.get("task") != SEQ2SEQ_TASK:
+    if not is_seq2seq_recipe(path) and path.is_file():
         raise ConfigError(
-            f"not a seq2seq recipe (task is {raw.get('task')!r})",
+            "not a seq2seq recipe (no `task: seq2seq`)",
             path=path,
             column="task",
             hint="seq2seq recipes start with `task: seq2seq`",
         )
-    known = {f.name for f in dataclasses.fields(Seq2SeqRecipe)} - {"path"}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(
-            f"unknown field(s) {', '.join(unknown)}",
-            path=path,
-            hint=f"known fields: {', '.join(sorted(known))}",
-        )
-    for required in ("name", "budget"):
-        if not raw.get(required):
-            raise ConfigError(f"recipe needs a {required!r}", path=path, column=required)
+    raw = read_recipe_fields(path, {f.name for f in dataclasses.fields(Seq2SeqRecipe)} - {"path"})
     base = path.resolve().parent
     if isinstance(raw.get("files"), dict):  # data paths are relative to the recipe file
         raw["files"] = {
