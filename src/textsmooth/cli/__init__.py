@@ -54,6 +54,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "neighbors",
     "predict",
     "seq2seq",
+    "similarity",
 )
 
 for _name in _COMMAND_MODULES:
