@@ -10,6 +10,7 @@ says what each enables)::
     hf           textsmooth.models.HFEncoderClassifier, textsmooth.training.hf (Trainer, datasets)
     seq2seq      textsmooth.seq2seq: Marian models, subword vocabularies, Seq2SeqTrainer (transformers,
                  tokenizers, datasets, accelerate)
+    similarity   word vectors trained with gensim (textsmooth.similarity.train_word_vectors)
     report       reliability diagrams and the plots of experiment reports (matplotlib)
     experiments  recipes, the runner and reports (torch + report + pyyaml)
     all          every extra above

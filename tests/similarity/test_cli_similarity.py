@@ -57,3 +57,29 @@ def test_errors_name_the_option_and_write_nothing(tmp_path):
     result = invoke("similarity", "build", bad, "-o", out)
     assert result.exit_code == 2 and "bad.txt, row 2" in result.output
     assert not out.exists()
+
+
+def test_build_from_vectors_trained_on_a_corpus(tmp_path):
+    import pytest
+
+    pytest.importorskip("gensim")
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "multi30k_sample" / "train.en"
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(
+        "\n".join(sample.read_text(encoding="utf-8").splitlines()[:300]) + "\n", encoding="utf-8"
+    )
+    out = tmp_path / "t.npz"
+    args = ["--train", "word2vec", "--dim", "16", "--epochs", "2", "--lowercase", "--max-words", "80"]
+    result = invoke("similarity", "build", corpus, "-o", out, "--top-n", "4", "--stopwords", "en", *args)
+    assert result.exit_code == 0, result.output
+    table = SimilarityTable.read(out)
+    assert len(table.vocab) == 80 and table.vocab[0] == "a"
+    again = invoke(
+        "similarity", "build", corpus, "-o", tmp_path / "u.npz", "--top-n", "4", "--stopwords", "en", *args
+    )
+    assert again.exit_code == 0
+    np.testing.assert_array_equal(SimilarityTable.read(tmp_path / "u.npz").weights, table.weights)
+    bad = invoke("similarity", "build", corpus, "-o", tmp_path / "x.npz", "--train", "word2vec", "--dim", "0")
+    assert bad.exit_code == 2 and "option --dim" in bad.output

@@ -196,3 +196,31 @@ def test_vectors_from_a_hugging_face_model():
     vocab = ["good", "great", "bad", "terrible", "cat", "dog", "car", "truck"]
     table = build_similarity_table(vocab, vectors, top_n=2, normalize=False)
     assert table.neighbors_of("dog")[1][0] in {"cat", "car", "truck"}
+
+
+def corpus_sentences() -> list[str]:
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "multi30k_sample" / "train.en"
+    return [s.lower() for s in sample.read_text(encoding="utf-8").splitlines()[:400]]
+
+
+def test_trained_vectors_are_seeded_and_feed_a_table():
+    pytest.importorskip("gensim")
+    from textsmooth.similarity import train_word_vectors
+
+    sentences = corpus_sentences()
+    a = train_word_vectors(sentences, dim=16, epochs=2, seed=3)
+    b = train_word_vectors(sentences, dim=16, epochs=2, seed=3)
+    c = train_word_vectors(sentences, dim=16, epochs=2, seed=4)
+    assert a.words == b.words and np.array_equal(a.vectors, b.vectors)
+    assert not np.array_equal(a.vectors, c.vectors)
+    assert a.words[0] == "a" and a.dim == 16  # most frequent first
+    fast = train_word_vectors([s.split() for s in sentences], model="fasttext", dim=8, epochs=1, min_count=2)
+    assert fast.dim == 8 and "a" in fast.index()
+    table = build_similarity_table(a.words[:100], a, top_n=3, stopwords=load_stopwords("en"))
+    assert table.neighbors_of("a") == [("a", 1.0)] and len(table.neighbors_of("man")) == 3
+    with pytest.raises(ConfigError, match="dim"):
+        train_word_vectors(sentences, dim=0)
+    with pytest.raises(InputError, match="no words"):
+        train_word_vectors(["", "  "])

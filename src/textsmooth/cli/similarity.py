@@ -6,7 +6,10 @@ from pathlib import Path
 
 import typer
 
-from textsmooth.cli._common import check_writable, console, friendly_errors
+from textsmooth.cli._common import check_writable, console, friendly_errors, literal_enum
+from textsmooth.similarity.train import VectorModel
+
+TrainModel = literal_enum("TrainModel", VectorModel)
 
 
 def register(app: typer.Typer) -> None:
@@ -27,11 +30,24 @@ def register(app: typer.Typer) -> None:
     @group.command(
         "build",
         help="Build a table from a word-vector file (word2vec text, GloVe, fastText .vec; .gz/.xz/.bz2 read "
-        "too) or from the input embeddings of a local Hugging Face model folder (its token vocabulary).",
+        "too), from the input embeddings of a local Hugging Face model folder (its token vocabulary), or, "
+        "with --train, from vectors trained on a corpus file (one sentence per line; gensim, seeded).",
     )
     @friendly_errors
     def build(
-        vectors: Path = typer.Argument(..., help="Word-vector file, or a Hugging Face model folder."),
+        vectors: Path = typer.Argument(
+            ..., help="Word-vector file, a Hugging Face model folder, or (--train) a corpus file."
+        ),
+        train: TrainModel | None = typer.Option(
+            None,
+            "--train",
+            help="Train vectors on the corpus file VECTORS first (needs textsmooth[similarity]).",
+        ),
+        dim: int = typer.Option(100, "--dim", help="With --train: vector size."),
+        epochs: int = typer.Option(10, "--epochs", help="With --train: passes over the corpus."),
+        min_count: int = typer.Option(2, "--min-count", help="With --train: ignore rarer words."),
+        lowercase: bool = typer.Option(False, "--lowercase", help="With --train: lower-case the corpus."),
+        seed: int = typer.Option(0, "--seed", help="With --train: the random seed."),
         output: Path = typer.Option(..., "-o", "--output", help="Table to write (.npz, with a manifest)."),
         top_n: int = typer.Option(5, "--top-n", help="Row length N, the word itself included."),
         vocab: Path | None = typer.Option(
@@ -82,8 +98,26 @@ def register(app: typer.Typer) -> None:
             from textsmooth.sequence.data import read_lines
 
             words = [w.strip() for w in read_lines(vocab)]
-        with console.status(f"reading {vectors}"):
-            if vectors.is_dir():
+        with console.status(f"{'training on' if train else 'reading'} {vectors}"):
+            if train is not None:
+                from textsmooth.sequence.data import read_lines
+                from textsmooth.similarity import train_word_vectors
+
+                corpus = read_lines(vectors, allow_empty=True)
+                try:
+                    found = train_word_vectors(
+                        [s.lower() for s in corpus] if lowercase else corpus,
+                        model=train.value,
+                        dim=dim,
+                        epochs=epochs,
+                        min_count=min_count,
+                        seed=seed,
+                    )
+                except ConfigError as exc:
+                    raise ConfigError(
+                        exc.message, option=f"--{(exc.column or '').replace('_', '-')}"
+                    ) from exc
+            elif vectors.is_dir():
                 found = vectors_from_model(vectors)
             else:
                 found = read_word_vectors(vectors, restrict_to=words)
@@ -106,6 +140,16 @@ def register(app: typer.Typer) -> None:
             output,
             parameters={
                 "vectors": str(vectors),
+                "trained": None
+                if train is None
+                else {
+                    "model": train.value,
+                    "dim": dim,
+                    "epochs": epochs,
+                    "min_count": min_count,
+                    "seed": seed,
+                    "lowercase": lowercase,
+                },
                 "stopwords": stopwords,
                 "min_similarity": min_similarity,
             },
