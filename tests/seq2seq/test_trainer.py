@@ -256,7 +256,16 @@ def test_a_pretrained_checkpoint_is_fine_tuned_with_its_tokenizer(tmp_path, spli
     train, val, test = splits
     shape = ModelShape(d_model=32, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=64, max_positions=64)
     start = make_checkpoint(tmp_path / "ckpt", train, shape)
-    cfg = config(method="within-batch", model_path=str(tmp_path / "ckpt"), epochs=1, lr=1e-12, warmup_steps=0)
+    with pytest.raises(ConfigError, match="longer than the 64 positions"):
+        train_seq2seq(train, val, config(method="none", model_path=str(tmp_path / "ckpt")), progress=False)
+    cfg = config(
+        method="within-batch",
+        model_path=str(tmp_path / "ckpt"),
+        epochs=1,
+        lr=1e-12,
+        warmup_steps=0,
+        max_length=64,
+    )
     result = train_seq2seq(train, val, cfg, out_dir=tmp_path / "run", test=test, progress=False)
     assert result.vocab.kind == "pretrained"
     for k, v in start.state_dict().items():  # started from the checkpoint's weights, not a new model

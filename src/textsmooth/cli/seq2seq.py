@@ -99,6 +99,9 @@ def register(app: typer.Typer) -> None:
         related_per_step: int | None = typer.Option(
             None, "--related-per-step", help="Related targets sampled per example and step (m; default all)."
         ),
+        similarity_top_n: int = typer.Option(
+            5, "--similarity-top-n", help="Word-similarity methods: similar tokens per row, itself included."
+        ),
         epochs: int = typer.Option(10, "--epochs", help="Most epochs (early stopping on val BLEU)."),
         batch_size: int = typer.Option(64, "--batch-size", help="Sentence pairs per step."),
         lr: float = typer.Option(5e-4, "--lr", help="Peak learning rate (AdamW)."),
@@ -134,6 +137,7 @@ def register(app: typer.Typer) -> None:
                 encoder_layers=layers, decoder_layers=layers, heads=heads, beam_size=beam_size,
                 patience=patience, seed=seed, num_threads=threads, checkpoint_every=checkpoint_every,
                 model_path=None if model is None else str(model),
+                similarity_top_n=similarity_top_n,
                 device=device,
             )  # fmt: skip
         except ConfigError as exc:  # name the command-line option, not the config field

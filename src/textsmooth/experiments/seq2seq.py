@@ -735,7 +735,14 @@ def _check_run_dir(out: Path, recipe: Seq2SeqRecipe, data: dict[str, tuple[Any, 
 
 
 def _finished_runs(specs: list[Seq2SeqRunSpec], out: Path) -> dict[str, Seq2SeqRecord]:
-    """The finished records of ``specs``; one made with other settings is refused (nothing trains)."""
+    """The finished records of ``specs``; one made with other settings is refused (nothing trains).
+
+    A field the stored configuration lacks (a record written before the field existed) counts as its
+    default value, so adding a configuration field does not turn finished results into stale ones.
+    """
+    from textsmooth.seq2seq.config import Seq2SeqConfig
+
+    defaults = _jsonable(Seq2SeqConfig().to_dict())
     finished = {}
     for spec in specs:
         done = out / "results" / f"{spec.run_id}.json"
@@ -743,7 +750,7 @@ def _finished_runs(specs: list[Seq2SeqRunSpec], out: Path) -> dict[str, Seq2SeqR
             continue
         record = read_seq2seq_result(done)
         wanted = _jsonable(spec.config.to_dict())
-        stored = _jsonable(record.config)
+        stored = {**defaults, **_jsonable(record.config)}
         changed = sorted(
             k
             for k in set(wanted) | set(stored)

@@ -9,6 +9,12 @@ Methods (:data:`METHODS`; the semantic label smoothing paper's Table 2 rows and 
 * ``semantic``: loss (2) over semantic neighbours re-ranked by BLEU (the paper's method), from a table;
 * ``semantic-no-rerank``: the same neighbours ordered by cosine only (the "no BLEU pruning" ablation).
 
+Word-similarity token targets (the similarity-based reconstruction loss poster) replace the token
+cross-entropy: ``similarity-soft`` (cross-entropy to the normalised top-N similar tokens of the gold token),
+``weighted-similarity`` and ``weighted-ce`` (raw cosines), over a
+:class:`~textsmooth.similarity.SimilarityTable` of the target vocabulary with ``similarity_top_n`` tokens per
+row (built from the training targets when none is given: :mod:`textsmooth.seq2seq.similarity`).
+
 Every sequence-level method combines with token label smoothing (``label_smoothing > 0``).
 ``related_k`` is ``k'`` (related targets kept per target, best first); ``related_per_step`` is ``m``
 (related targets sampled per example and step; ``None``: all ``k'``).
@@ -26,7 +32,17 @@ from textsmooth.errors import ConfigError
 
 __all__ = ["METHODS", "TABLE_METHODS", "Method", "Seq2SeqConfig"]
 
-Method = Literal["none", "token-ls", "within-batch", "token-swap", "semantic", "semantic-no-rerank"]
+Method = Literal[
+    "none",
+    "token-ls",
+    "within-batch",
+    "token-swap",
+    "semantic",
+    "semantic-no-rerank",
+    "similarity-soft",
+    "weighted-similarity",
+    "weighted-ce",
+]
 METHODS: tuple[str, ...] = get_args(Method)
 TABLE_METHODS: tuple[str, ...] = ("token-swap", "semantic", "semantic-no-rerank")
 """Methods whose related targets come from a :class:`~textsmooth.sequence.NeighborTable`."""
@@ -49,6 +65,7 @@ _INTS = (
     "eval_batch_size",
     "related_k",
     "seed",
+    "similarity_top_n",
 )
 # name: (low, high, low is open)
 _NUMBERS: dict[str, tuple[float, float | None, bool]] = {
@@ -72,7 +89,8 @@ class Seq2SeqConfig(ConfigMixin):
 
     Method: ``method`` (module docstring), ``alpha`` (weight of the related targets in loss (2); the
     paper's grid is 0.1 / 0.01 / 0.001), ``label_smoothing`` (token LS epsilon; ``None``: 0.1 for
-    ``token-ls``, else 0), ``related_k`` (k'), ``related_per_step`` (m).
+    ``token-ls``, else 0), ``related_k`` (k'), ``related_per_step`` (m),
+    ``similarity_top_n`` (N of the word-similarity methods, the token itself included; >= 2).
 
     Model: ``model_path`` (a local Hugging Face seq2seq checkpoint and its tokenizer; ``None``: a new
     Marian model of ``d_model``, ``encoder_layers``, ``decoder_layers``, ``heads``, ``ffn_dim``,
@@ -95,6 +113,7 @@ class Seq2SeqConfig(ConfigMixin):
     label_smoothing: float | None = None
     related_k: int = 5
     related_per_step: int | None = None
+    similarity_top_n: int = 5
     model_path: str | None = None
     d_model: int = 256
     encoder_layers: int = 3
@@ -131,7 +150,7 @@ class Seq2SeqConfig(ConfigMixin):
             )
         for name in _INTS:
             value = getattr(self, name)
-            low = 0 if name in ("warmup_steps", "seed") else 1
+            low = {"warmup_steps": 0, "seed": 0, "similarity_top_n": 2}.get(name, 1)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
                 raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}", column=name)
             setattr(self, name, int(value))
@@ -154,6 +173,12 @@ class Seq2SeqConfig(ConfigMixin):
                 bounds += ")" if high is None or name in _HIGH_OPEN else "]"
                 raise ConfigError(f"{name} must be in {bounds}, got {value!r}", column=name)
             setattr(self, name, float(value))
+        if self.uses_similarity and self.label_smoothing > 0:
+            raise ConfigError(
+                f"method {self.method} replaces the token cross-entropy; it does not combine with "
+                "label_smoothing",
+                column="label_smoothing",
+            )
         if self.method == "token-ls" and self.label_smoothing == 0:
             raise ConfigError("method token-ls needs label_smoothing > 0", column="label_smoothing")
         if self.d_model % self.heads:
@@ -177,6 +202,10 @@ class Seq2SeqConfig(ConfigMixin):
     @property
     def uses_table(self) -> bool:
         return self.method in TABLE_METHODS
+
+    @property
+    def uses_similarity(self) -> bool:
+        return self.method in ("similarity-soft", "weighted-similarity", "weighted-ce")
 
     @property
     def uses_related(self) -> bool:

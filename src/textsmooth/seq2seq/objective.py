@@ -12,11 +12,16 @@ With token label smoothing ``eps > 0`` every token term is the smoothed cross-en
 :func:`seq2seq_loss` runs the encoder **once** per source and reuses its states for the gold target and
 for each related target (repeated along the batch by an index, not re-encoded), then scores the related
 sequences in one decoder pass over the real (unpadded) entries of ``related_mask``.
+
+Word-similarity token targets (:class:`TokenSimilarity`, the similarity-based reconstruction loss
+poster) replace the token cross-entropy of every decoder pass with one of the poster's losses; the
+sequence terms are still summed over tokens.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -25,14 +30,48 @@ from torch import Tensor
 from textsmooth.errors import InputError
 from textsmooth.losses import LossOutput, NumItems, sequence_smoothed_nll, smoothed_cross_entropy
 
-__all__ = ["decoder_sequence_nll", "seq2seq_loss"]
+__all__ = ["TokenSimilarity", "decoder_sequence_nll", "seq2seq_loss"]
 
 
-def _token_losses(logits: Tensor, labels: Tensor, label_smoothing: float) -> tuple[Tensor, Tensor]:
-    """Per-sequence sums of the (smoothed) token losses and of the plain token NLL: ``(N,)`` each."""
-    out = smoothed_cross_entropy(logits, labels, label_smoothing, reduction="none", validate=False)
-    assert out.nll is not None
-    return out.loss.sum(dim=-1), out.nll.sum(dim=-1)
+@dataclass(frozen=True)
+class TokenSimilarity:
+    """Word-similarity token targets (the reconstruction-loss poster's losses) for every decoder pass.
+
+    Attributes:
+        method: ``similarity-soft`` (cross-entropy to the normalised top-N row of the gold token),
+            ``weighted-similarity`` (``-sum_k s_k p[idx_k]``) or ``weighted-ce``
+            (``-sum_k s_k log p[idx_k]``).
+        neighbors, weights: ``(V, N)`` tensors of a :class:`~textsmooth.similarity.SimilarityTable` over
+            the target vocabulary (:meth:`~textsmooth.similarity.SimilarityTable.as_tensors`).
+    """
+
+    method: str
+    neighbors: Tensor
+    weights: Tensor
+
+
+def _token_losses(
+    logits: Tensor, labels: Tensor, label_smoothing: float, similarity: TokenSimilarity | None = None
+) -> tuple[Tensor, Tensor]:
+    """Per-sequence sums of the token losses and of the plain token NLL: ``(N,)`` each.
+
+    The token loss is the (smoothed) cross-entropy, or with ``similarity`` the word-similarity loss of its
+    method (``textsmooth.losses.similarity``).
+    """
+    if similarity is None:
+        out = smoothed_cross_entropy(logits, labels, label_smoothing, reduction="none", validate=False)
+        assert out.nll is not None
+        return out.loss.sum(dim=-1), out.nll.sum(dim=-1)
+    from textsmooth.losses import similarity_soft_label_loss, weighted_cross_entropy, weighted_similarity_loss
+
+    function = {
+        "similarity-soft": similarity_soft_label_loss,
+        "weighted-similarity": weighted_similarity_loss,
+        "weighted-ce": weighted_cross_entropy,
+    }[similarity.method]
+    out = function(logits, labels, similarity.neighbors, similarity.weights, reduction="none", validate=False)
+    nll = smoothed_cross_entropy(logits.detach(), labels, 0.0, reduction="none", validate=False).loss
+    return out.loss.sum(dim=-1), nll.sum(dim=-1)
 
 
 def decoder_sequence_nll(
@@ -42,6 +81,7 @@ def decoder_sequence_nll(
     labels: Tensor,
     *,
     label_smoothing: float = 0.0,
+    similarity: TokenSimilarity | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Teacher-forced sequence losses of ``labels`` given encoder states.
 
@@ -52,6 +92,7 @@ def decoder_sequence_nll(
         attention_mask: ``(N, S)`` source mask.
         labels: ``(N, T)`` target ids, ``-100`` at padding.
         label_smoothing: token label smoothing epsilon.
+        similarity: word-similarity token targets instead of (smoothed) cross-entropy.
 
     Returns:
         ``(loss, nll)``, both ``(N,)``: the sums over tokens of the smoothed token loss (equal to ``nll``
@@ -66,7 +107,7 @@ def decoder_sequence_nll(
         decoder_input_ids=decoder_input_ids,
         use_cache=False,
     )
-    return _token_losses(outputs.logits, labels, label_smoothing)
+    return _token_losses(outputs.logits, labels, label_smoothing, similarity)
 
 
 def seq2seq_loss(
@@ -76,6 +117,7 @@ def seq2seq_loss(
     alpha: float = 0.0,
     label_smoothing: float = 0.0,
     num_items: NumItems = None,
+    similarity: TokenSimilarity | None = None,
 ) -> LossOutput:
     """Loss (2) of a batch from :class:`~textsmooth.seq2seq.collate.Seq2SeqCollator` (module docstring).
 
@@ -87,6 +129,8 @@ def seq2seq_loss(
         label_smoothing: token label smoothing on every decoder pass.
         num_items: the denominator of the sum of ``loss_b`` (examples or tokens of an accumulation
             window); ``None``: the mean over the batch's examples.
+        similarity: word-similarity token targets (:class:`TokenSimilarity`) in place of the token
+            cross-entropy on every decoder pass.
 
     Returns:
         :class:`~textsmooth.losses.LossOutput`: ``loss`` to train on; ``nll`` the gold sequences' NLL
@@ -99,7 +143,12 @@ def seq2seq_loss(
     encoder = model.get_encoder()
     encoder_hidden = encoder(input_ids=inputs["input_ids"], attention_mask=attention_mask).last_hidden_state
     gold_loss, gold_nll = decoder_sequence_nll(
-        model, encoder_hidden, attention_mask, inputs["labels"], label_smoothing=label_smoothing
+        model,
+        encoder_hidden,
+        attention_mask,
+        inputs["labels"],
+        label_smoothing=label_smoothing,
+        similarity=similarity,
     )
     B = gold_loss.shape[0]
     related_labels = inputs.get("related_labels")
@@ -121,6 +170,7 @@ def seq2seq_loss(
             attention_mask.index_select(0, rows),
             related_labels[rows, slots],
             label_smoothing=label_smoothing,
+            similarity=similarity,
         )
         related_loss = gold_loss.new_zeros(related_mask.shape).index_put((rows, slots), seq_loss)
     reduction = "mean" if num_items is not None else "none"

@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["CHECKPOINT_FILE", "Seq2SeqResult", "train_seq2seq"]
 
 CHECKPOINT_FILE = "checkpoint.pt"
+SIMILARITY_FILE = "similarity.npz"
 METRICS_FILE = "metrics.jsonl"
 
 
@@ -125,9 +126,7 @@ def _lr_factor(warmup: int) -> Any:
     return factor
 
 
-def _check_inputs(
-    train: ParallelCorpus, val: ParallelCorpus, config: Seq2SeqConfig, table: NeighborTable | None
-) -> None:
+def _check_inputs(train: ParallelCorpus, val: ParallelCorpus, config: Seq2SeqConfig, table: Any) -> None:
     if len(train) == 0:
         raise InputError("no training pairs", column="train")
     if len(val) == 0:
@@ -137,6 +136,23 @@ def _check_inputs(
             f"method {config.method} needs a neighbour table of the training targets",
             column="method",
             hint="build one with `textsmooth neighbors semantic` (or token-swap) and pass it",
+        )
+    from textsmooth.similarity import SimilarityTable
+
+    if config.uses_similarity:
+        if table is not None and not isinstance(table, SimilarityTable):
+            raise ConfigError(
+                f"method {config.method} takes a SimilarityTable of the target vocabulary, not a "
+                f"{type(table).__name__}",
+                column="method",
+                hint="leave it out to build one from the training targets",
+            )
+        return
+    if isinstance(table, SimilarityTable):
+        raise ConfigError(
+            f"method {config.method} does not use a word-similarity table",
+            column="method",
+            hint="use method similarity-soft, weighted-similarity or weighted-ce",
         )
     if table is not None and not config.uses_table:
         raise ConfigError(
@@ -168,6 +184,30 @@ def _prepare_vocab(train: ParallelCorpus, config: Seq2SeqConfig, out: Path | Non
     return vocab
 
 
+def _token_similarity(
+    train: ParallelCorpus, vocab: SubwordVocab, config: Seq2SeqConfig, table: Any, out: Path | None
+) -> Any:
+    """The word-similarity targets of a similarity method: ``table``, or the one saved in ``out``, or one
+    built from the training targets (and saved there); checked against the target vocabulary."""
+    from textsmooth.seq2seq.objective import TokenSimilarity
+    from textsmooth.seq2seq.similarity import build_token_similarity_table, check_table_vocab
+    from textsmooth.similarity import SimilarityTable, load_stopwords
+
+    saved = None if out is None else out / SIMILARITY_FILE
+    if table is None and saved is not None and saved.is_file():
+        table = SimilarityTable.read(saved)
+    if table is None:
+        table = build_token_similarity_table(
+            vocab, train.targets, top_n=config.similarity_top_n, normalize=config.method == "similarity-soft",
+            stopwords=load_stopwords("en"), seed=config.seed, max_length=config.max_length,
+        )  # fmt: skip
+        if saved is not None:
+            table.write(saved, parameters={"built_from": "training targets", "seed": config.seed})
+    check_table_vocab(table, vocab)
+    neighbors, weights = table.as_tensors(device=config.device)
+    return TokenSimilarity(config.method, neighbors, weights)
+
+
 def _collator(
     train: ParallelCorpus, vocab: SubwordVocab, config: Seq2SeqConfig, table: NeighborTable | None
 ) -> Any:
@@ -175,7 +215,7 @@ def _collator(
     from textsmooth.seq2seq.related import related_ids_from_table
 
     related = None
-    if table is not None:
+    if table is not None and config.uses_table:
         related = related_ids_from_table(
             table, train.targets, vocab, config.max_length, max_related=config.related_k
         )
@@ -278,6 +318,7 @@ def _train_epoch(
     out: Path | None,
     vocab: SubwordVocab,
     progress: bool,
+    similarity: Any = None,
 ) -> None:
     """Train the rest of ``state.epoch`` (from ``state.batches_done``), checkpointing as configured."""
     from tqdm.auto import tqdm
@@ -304,7 +345,11 @@ def _train_epoch(
             batch = collator([{"index": i, "input_ids": sources[i], "labels": targets[i]} for i in rows])
             batch = {k: v.to(config.device) for k, v in batch.items()}
             out_loss = seq2seq_loss(
-                state.model, batch, alpha=alpha, label_smoothing=float(config.label_smoothing or 0)
+                state.model,
+                batch,
+                alpha=alpha,
+                label_smoothing=float(config.label_smoothing or 0),
+                similarity=similarity,
             )
             state.optimizer.zero_grad(set_to_none=True)
             out_loss.loss.backward()
@@ -410,6 +455,7 @@ def train_seq2seq(
     with thread_limit(config.num_threads, faiss_=False):
         vocab = _prepare_vocab(train, config, out)
         collator = _collator(train, vocab, config, table)  # refuses a table of other targets, before training
+        similarity = _token_similarity(train, vocab, config, table, out) if config.uses_similarity else None
         shape = ModelShape(
             d_model=config.d_model,
             encoder_layers=config.encoder_layers,
@@ -421,6 +467,14 @@ def train_seq2seq(
         )
         if config.model_path is not None:
             model = load_seq2seq_model(config.model_path).to(config.device)
+            positions = getattr(model.config, "max_position_embeddings", None)
+            if isinstance(positions, int) and config.max_length > positions:
+                raise ConfigError(
+                    f"max_length {config.max_length} is longer than the {positions} positions of the model",
+                    path=config.model_path,
+                    column="max_length",
+                    hint=f"use max_length <= {positions}",
+                )
         else:
             model = build_seq2seq_model(vocab, shape, seed=config.seed).to(config.device)
         optimizer = torch.optim.AdamW(
@@ -438,7 +492,7 @@ def train_seq2seq(
         )
         while not state.finished:
             started = time.perf_counter()
-            _train_epoch(state, config, data, collator, out, vocab, progress)
+            _train_epoch(state, config, data, collator, out, vocab, progress, similarity)
             _end_epoch(state, config, val, vocab, time.perf_counter() - started, progress)
             if out is not None:
                 _save_checkpoint(out, config, state, vocab)
