@@ -430,31 +430,26 @@ def _validate(recipe: Seq2SeqRecipe, path: Path) -> None:
                 path=path,
                 column="train.model_path",
             )
-    swap = recipe.token_swap_options()
-    swap_k = [
-        int(recipe.config_values(r, 0).get("related_k", 5))
-        for r in recipe.methods
-        if r["method"] == "token-swap"
+    _check_pool(
+        recipe, path, ("token-swap",), recipe.token_swap_options()["n_samples"], "token_swap.n_samples"
+    )
+    _check_pool(
+        recipe, path, ("semantic", "semantic-no-rerank"), recipe.neighbor_options()["k"], "neighbors.k"
+    )
+
+
+def _check_pool(recipe: Seq2SeqRecipe, path: Path, methods: tuple[str, ...], pool: Any, field: str) -> None:
+    """A table's candidates per target (``pool``: token-swap samples, neighbours k) must be at least the
+    largest ``related_k`` of the rows of ``methods`` that use it."""
+    wanted = [
+        int(recipe.config_values(r, 0).get("related_k", 5)) for r in recipe.methods if r["method"] in methods
     ]
-    if swap_k and (not _int_at_least(swap["n_samples"], 1) or max(swap_k) > swap["n_samples"]):
+    if wanted and (not _int_at_least(pool, 1) or max(wanted) > pool):
         raise ConfigError(
-            f"token_swap.n_samples ({swap['n_samples']!r}) must be at least the largest related_k of the "
-            f"token-swap rows ({max(swap_k)})",
+            f"{field} ({pool!r}) must be at least the largest related_k of the {'/'.join(methods)} rows "
+            f"({max(wanted)})",
             path=path,
-            column="token_swap.n_samples",
-        )
-    opts = recipe.neighbor_options()
-    sem_k = [
-        int(recipe.config_values(r, 0).get("related_k", 5))
-        for r in recipe.methods
-        if r["method"] in ("semantic", "semantic-no-rerank")
-    ]
-    if sem_k and (not _int_at_least(opts["k"], 1) or max(sem_k) > opts["k"]):
-        raise ConfigError(
-            f"neighbors.k ({opts['k']!r}) must be at least the largest related_k of the semantic rows "
-            f"({max(sem_k)})",
-            path=path,
-            column="neighbors.k",
+            column=field,
         )
 
 
