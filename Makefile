@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_bleu.py --repeats 1 --sample 500
 	$(BIN)/python benchmarks/bench_neighbors.py --sections rerank --rerank-sizes 290000
 	$(BIN)/python benchmarks/bench_seq2seq_step.py --quick
+	$(BIN)/python benchmarks/bench_similarity_table.py --quick
 
 clean:
 	rm -rf $(VENV) .lock-venv .pytest_cache .ruff_cache
