@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from textsmooth.seq2seq.data import ParallelCorpus
     from textsmooth.seq2seq.vocab import SubwordVocab
     from textsmooth.sequence.table import NeighborTable
+    from textsmooth.similarity import SimilarityTable
 
 __all__ = ["CHECKPOINT_FILE", "Seq2SeqResult", "train_seq2seq"]
 
@@ -418,7 +419,7 @@ def train_seq2seq(
     config: Seq2SeqConfig | None = None,
     *,
     out_dir: str | Path | None = None,
-    table: NeighborTable | None = None,
+    table: NeighborTable | SimilarityTable | None = None,
     test: ParallelCorpus | None = None,
     progress: bool = True,
     save_model: bool = True,
@@ -433,7 +434,9 @@ def train_seq2seq(
             model in ``model/``; ``None``: nothing is written and nothing resumes.
         table: related targets of ``train.targets`` for ``semantic``, ``semantic-no-rerank`` and
             ``token-swap`` (:class:`~textsmooth.sequence.SemanticNeighbors`,
-            :class:`~textsmooth.sequence.TokenSwapTargets`, or :meth:`NeighborTable.read`).
+            :class:`~textsmooth.sequence.TokenSwapTargets`, or :meth:`NeighborTable.read`); for the
+            word-similarity methods a :class:`~textsmooth.similarity.SimilarityTable` of the target
+            vocabulary (``None``: built from the training targets and saved as ``out_dir/similarity.npz``).
         progress: show progress bars.
 
     Raises:
