@@ -167,7 +167,8 @@ def build_seq2seq_report(run_dir: str | Path) -> Path:
         "",
         str(recipe.get("description", "")).strip(),
         "",
-        f"Budget: {recipe.get('budget')}. Measured: {total} of training and evaluation (sum over runs). "
+        f"Budget: {str(recipe.get('budget', '')).strip().rstrip('.')}. "
+        f"Measured: {total} of training and evaluation (sum over runs). "
         f"Seeds: {seeds}. Runs: {len(records)}.",
         "",
         f"Command: `{command}`",
@@ -200,7 +201,7 @@ def build_seq2seq_report(run_dir: str | Path) -> Path:
             for label in labels
             if label in rows
         ]
-        title = f"{pair}: {', '.join(str(x) for x in sorted(n))} training pairs"
+        title = f"{pair}: {', '.join(f'{x:,}' for x in sorted(n))} training pairs"
         md += [f"## {title}", "", table_md(header, table), "", "BLEU orders and chrF (means over seeds):", ""]
         md += [table_md(orders[0], orders[1:]), ""]
         body.append(f"<h2>{html.escape(title)}</h2>" + table_html(header, table))
