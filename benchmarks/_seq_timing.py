@@ -53,3 +53,22 @@ def machine() -> str:
     except OSError:
         load = float("nan")
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average {load:.2f}"
+
+
+def _status_kib(key: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1])
+    raise RuntimeError(f"{key} not in /proc/self/status")
+
+
+def peak_extra_mib(fn: Callable[[], Any]) -> float:
+    """MiB of peak resident set that ``fn()`` adds above the resident set before it (Linux: the peak
+    counter ``VmHWM`` is reset through ``/proc/self/clear_refs``). Call it in a fresh process per variant,
+    so nothing another variant touched is resident."""
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+        f.write("5")
+    base = _status_kib("VmRSS:")
+    fn()
+    return (_status_kib("VmHWM:") - base) / 1024

@@ -34,8 +34,9 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 from datetime import date
+
+from _seq_timing import interleave, peak_extra_mib
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -137,24 +138,16 @@ def peak_memory(args: argparse.Namespace, name: str) -> float:
     return float(json.loads(out.stdout.strip().splitlines()[-1])["mib"])
 
 
-def _status_kib(key: str) -> int:
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith(key):
-                return int(line.split()[1])
-    raise RuntimeError(key)
-
-
 def memory_only(args: argparse.Namespace) -> None:
     model, optimizer, batches = setup(args)
     variant = VARIANTS[args.memory_only]
     step(model, optimizer, batches[args.memory_only][0], variant)  # optimizer state allocated
-    with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
-        f.write("5")
-    base = _status_kib("VmRSS:")
-    for batch in batches[args.memory_only]:
-        step(model, optimizer, batch, variant)
-    print(json.dumps({"mib": (_status_kib("VmHWM:") - base) / 1024}))
+
+    def steps() -> None:
+        for batch in batches[args.memory_only]:
+            step(model, optimizer, batch, variant)
+
+    print(json.dumps({"mib": peak_extra_mib(steps)}))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -167,13 +160,13 @@ def main(argv: list[str] | None = None) -> None:
     model, optimizer, batches = setup(args)
     for name, variant in VARIANTS.items():  # warm-up
         step(model, optimizer, batches[name][0], variant)
-    times: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    for _ in range(args.repeats):
-        for name, variant in VARIANTS.items():
-            start = time.perf_counter()
-            for batch in batches[name]:
-                step(model, optimizer, batch, variant)
-            times[name].append((time.perf_counter() - start) / args.batches)
+
+    def steps(name: str) -> None:
+        for batch in batches[name]:
+            step(model, optimizer, batch, VARIANTS[name])
+
+    runs = interleave({name: (lambda n=name: steps(n)) for name in VARIANTS}, args.repeats)
+    times = {name: [t / args.batches for t in ts] for name, ts in runs.items()}
     memory = {name: peak_memory(args, name) for name in VARIANTS}
     base_t, base_m = statistics.median(times["plain"]), memory["plain"]
     print(

@@ -30,10 +30,11 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 from datetime import date
 
 import numpy as np
+
+from _seq_timing import interleave, peak_extra_mib
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -91,25 +92,13 @@ def scale(name: str, args: argparse.Namespace) -> tuple[float, str]:
     return 1.0, ""
 
 
-def _status_kib(key: str) -> int:
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith(key):
-                return int(line.split()[1])
-    raise RuntimeError(key)
-
-
 def memory_only(args: argparse.Namespace) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
     wv = vectors(args.words, args.dim)
     run(args.memory_only, args, vectors(64, args.dim))  # imports and first-call allocations
-    with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
-        f.write("5")
-    base = _status_kib("VmRSS:")
-    run(args.memory_only, args, wv)
-    print(json.dumps({"mib": (_status_kib("VmHWM:") - base) / 1024}))
+    print(json.dumps({"mib": peak_extra_mib(lambda: run(args.memory_only, args, wv))}))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -126,12 +115,8 @@ def main(argv: list[str] | None = None) -> None:
     wv = vectors(args.words, args.dim)
     for name in names:  # warm-up on a small vocabulary
         run(name, args, vectors(64, args.dim))
-    times: dict[str, list[float]] = {n: [] for n in names}
-    for _ in range(args.repeats):
-        for name in names:
-            start = time.perf_counter()
-            run(name, args, wv)
-            times[name].append((time.perf_counter() - start) * scale(name, args)[0])
+    runs = interleave({name: (lambda n=name: run(n, args, wv)) for name in names}, args.repeats)
+    times = {name: [t * scale(name, args)[0] for t in ts] for name, ts in runs.items()}
     memory = {}
     for name in names:
         cmd = [
