@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -25,12 +26,16 @@ def register(app: typer.Typer) -> None:
     @experiment.command("check", help="Validate a recipe and list its runs, without training anything.")
     @friendly_errors
     def check(recipe: Path = typer.Argument(..., help="Recipe file (.yaml).")) -> None:
+        from textsmooth.experiments.autoencoder import is_autoencoder_recipe
         from textsmooth.experiments.recipe import load_recipe
         from textsmooth.experiments.runner import load_recipe_data
         from textsmooth.experiments.seq2seq import is_seq2seq_recipe
 
         if is_seq2seq_recipe(recipe):
             _check_seq2seq(recipe)
+            return
+        if is_autoencoder_recipe(recipe):
+            _check_autoencoder(recipe)
             return
 
         parsed = load_recipe(recipe)
@@ -68,6 +73,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         from textsmooth.errors import ConfigError
+        from textsmooth.experiments.autoencoder import is_autoencoder_recipe, load_autoencoder_recipe
         from textsmooth.experiments.recipe import load_recipe
         from textsmooth.experiments.report import build_report
         from textsmooth.experiments.runner import check_run_dir, run_recipe
@@ -75,7 +81,11 @@ def register(app: typer.Typer) -> None:
 
         check_run_dir(out, option="-o")
         seq2seq = is_seq2seq_recipe(recipe)
-        parsed = load_seq2seq_recipe(recipe) if seq2seq else load_recipe(recipe)
+        autoencoder = is_autoencoder_recipe(recipe)
+        if autoencoder:
+            parsed: Any = load_autoencoder_recipe(recipe)
+        else:
+            parsed = load_seq2seq_recipe(recipe) if seq2seq else load_recipe(recipe)
         chosen = None
         if seeds is not None:
             try:
@@ -86,6 +96,17 @@ def register(app: typer.Typer) -> None:
                 ) from exc
             chosen = parsed.check_seeds(values, option="--seeds")
         console.print(f"[bold]{parsed.name}[/] (budget: {parsed.budget}) -> {out}")
+        if autoencoder:
+            from textsmooth.experiments.autoencoder import run_autoencoder_recipe
+            from textsmooth.experiments.autoencoder_report import build_autoencoder_report
+
+            records = run_autoencoder_recipe(
+                parsed, out, seeds=chosen, jobs=jobs, progress=progress, log=console.print
+            )
+            console.print(f"{len(records)} runs finished")
+            if report:
+                console.print(f"report: [bold]{build_autoencoder_report(out)}[/]")
+            return
         if seq2seq:
             from textsmooth.experiments.seq2seq import run_seq2seq_recipe
             from textsmooth.experiments.seq2seq_report import build_seq2seq_report
@@ -112,9 +133,15 @@ def register(app: typer.Typer) -> None:
         run_dir: Path = typer.Argument(..., help="Run directory of `textsmooth experiment run`."),
         examples: bool = typer.Option(True, help="Include test examples with KWLS soft labels."),
     ) -> None:
+        from textsmooth.experiments.autoencoder import is_autoencoder_run_dir
         from textsmooth.experiments.report import build_report
         from textsmooth.experiments.seq2seq import is_seq2seq_run_dir
 
+        if is_autoencoder_run_dir(run_dir):
+            from textsmooth.experiments.autoencoder_report import build_autoencoder_report
+
+            console.print(f"wrote [bold]{build_autoencoder_report(run_dir)}[/]")
+            return
         if is_seq2seq_run_dir(run_dir):
             from textsmooth.experiments.seq2seq_report import build_seq2seq_report
 
@@ -137,3 +164,19 @@ def _check_seq2seq(recipe: Path) -> None:
     for table in parsed.tables():
         console.print(f"table {table.pair}/{table.name}: {table.params}")
     console.print(f"{len(runs)} runs, e.g. {runs[0].run_id}")
+
+
+def _check_autoencoder(recipe: Path) -> None:
+    """``experiment check`` of an autoencoder recipe: its sentences, its tables and its runs."""
+    from textsmooth.experiments.autoencoder import load_autoencoder_data, load_autoencoder_recipe
+
+    parsed = load_autoencoder_recipe(recipe)
+    data = load_autoencoder_data(parsed)
+    console.print(f"[bold]{parsed.name}[/]: autoencoder, budget: {parsed.budget}")
+    console.print(
+        f"{len(data.train):,} training, {len(data.val):,} validation and {len(data.test):,} test sentences"
+    )
+    for top_n, normalized in parsed.tables():
+        console.print(f"similarity table: top {top_n}, {'normalised' if normalized else 'raw similarities'}")
+    runs = [parsed.run_id(row, seed) for seed in parsed.seeds for row in parsed.methods]
+    console.print(f"{len(runs)} runs, e.g. {runs[0]}")

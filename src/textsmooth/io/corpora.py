@@ -29,6 +29,10 @@ splits. Conventions (documented here because they change results):
     ``(train, dev)`` with the 872 dev sentences instead of the test set (for tuning).
 ``trec``
     TREC question classification, 5,452 / 500 questions, the 6 coarse classes.
+
+``load_sentences(name, data_root)`` returns the unlabelled sentences of a SentEval corpus, for
+autoencoders: ``mr`` (10,662 movie-review snippets, positive file then negative) and ``subj`` (10,000
+plot and review sentences, subjective then objective), lower-cased and tokenised by SentEval.
 """
 
 from __future__ import annotations
@@ -45,7 +49,15 @@ import numpy as np
 from textsmooth.errors import ConfigError, DataError
 from textsmooth.io.readers import TextDataset, split_lines
 
-__all__ = ["CORPORA", "DATA_ENV", "data_search_paths", "find_data_dir", "load_corpus"]
+__all__ = [
+    "CORPORA",
+    "DATA_ENV",
+    "SENTENCE_CORPORA",
+    "data_search_paths",
+    "find_data_dir",
+    "load_corpus",
+    "load_sentences",
+]
 
 CORPORA = ("imdb", "20newsgroups", "sst2", "sst2-dev", "trec")
 DATA_ENV = "TEXTSMOOTH_DATA"
@@ -155,6 +167,27 @@ def load_corpus(name: str, data_root: str | Path | None = None) -> tuple[TextDat
         raise ConfigError(f"unknown corpus {name!r}", hint=f"use one of {', '.join(CORPORA)}")
     folder, marker = _LOCATIONS[name]
     return loaders[name](find_data_dir(folder, data_root, marker=marker))
+
+
+SENTENCE_CORPORA = {
+    "mr": ("MR/rt-polarity.pos.xz", "MR/rt-polarity.neg.xz"),
+    "subj": ("SUBJ/subj.subjective.xz", "SUBJ/subj.objective.xz"),
+}
+
+
+def load_sentences(name: str, data_root: str | Path | None = None) -> list[str]:
+    """The sentences of SentEval corpus ``name`` (``mr`` or ``subj``; module docstring), blank lines
+    dropped, surrounding white space stripped. The files are latin-1 (SentEval escaped non-ASCII bytes)."""
+    if name not in SENTENCE_CORPORA:
+        raise ConfigError(
+            f"unknown sentence corpus {name!r}", hint=f"use one of {', '.join(SENTENCE_CORPORA)}"
+        )
+    root = find_data_dir("senteval", data_root, marker=SENTENCE_CORPORA[name][0].split("/")[0])
+    sentences: list[str] = []
+    for relative in SENTENCE_CORPORA[name]:
+        with lzma.open(_need(root / relative), "rt", encoding="latin-1") as handle:
+            sentences.extend(line.strip() for line in handle if line.strip())
+    return sentences
 
 
 def _dataset(

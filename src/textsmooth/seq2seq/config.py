@@ -30,7 +30,11 @@ from typing import Literal, get_args
 from textsmooth._params import ConfigMixin
 from textsmooth.errors import ConfigError
 
-__all__ = ["METHODS", "TABLE_METHODS", "Method", "Seq2SeqConfig"]
+__all__ = ["ARCHITECTURES", "METHODS", "TABLE_METHODS", "Method", "Seq2SeqConfig"]
+
+ARCHITECTURES: tuple[str, ...] = ("transformer", "lstm")
+"""``transformer``: a Marian model (:func:`~textsmooth.seq2seq.model.build_seq2seq_model`); ``lstm``: an
+LSTM encoder-decoder with a sentence-vector bottleneck (:mod:`textsmooth.seq2seq.lstm`)."""
 
 Method = Literal[
     "none",
@@ -79,6 +83,9 @@ _NUMBERS: dict[str, tuple[float, float | None, bool]] = {
     "min_delta": (0.0, None, False),
 }
 _HIGH_OPEN = ("label_smoothing", "dropout")
+_ADDED_LATER: dict[str, object] = {"architecture": "transformer", "length_buckets": False}
+"""Fields added after runs were checkpointed: left out of the fingerprint at these (default) values, so
+the checkpoints of older runs still resume."""
 _RUNTIME = ("num_threads", "device", "checkpoint_every")
 """Fields that change how a run executes, not what it computes: a checkpoint resumes under other values."""
 
@@ -93,13 +100,16 @@ class Seq2SeqConfig(ConfigMixin):
     ``similarity_top_n`` (N of the word-similarity methods, the token itself included; >= 2).
 
     Model: ``model_path`` (a local Hugging Face seq2seq checkpoint and its tokenizer; ``None``: a new
-    Marian model of ``d_model``, ``encoder_layers``, ``decoder_layers``, ``heads``, ``ffn_dim``,
-    ``dropout``), vocabulary ``vocab_kind`` (bpe, unigram), ``vocab_size``, ``joint_vocab``,
+    model of ``architecture``: ``transformer``, a Marian model of ``d_model``, ``encoder_layers``,
+    ``decoder_layers``, ``heads``, ``ffn_dim``, ``dropout``; ``lstm``, LSTMs of ``d_model`` units and
+    ``encoder_layers`` layers per side, ``heads`` and ``ffn_dim`` unused), vocabulary ``vocab_kind``
+    (bpe, unigram, word), ``vocab_size``, ``joint_vocab``,
     ``min_frequency``; ``max_length`` (subword tokens per sentence, longer ones are truncated).
 
-    Optimisation: ``epochs``, ``batch_size`` (sentence pairs), ``lr`` (peak, AdamW, linear warm-up over
-    ``warmup_steps`` then inverse square root), ``weight_decay``, ``clip_norm`` (0: none), early stopping
-    on validation BLEU (``patience`` epochs, ``min_delta`` BLEU points), ``seed``.
+    Optimisation: ``epochs``, ``batch_size`` (sentence pairs; ``length_buckets``: batches of similar
+    lengths, less padding: :func:`~textsmooth.seq2seq.trainer.epoch_batches`), ``lr`` (peak, AdamW,
+    linear warm-up over ``warmup_steps`` then inverse square root), ``weight_decay``, ``clip_norm``
+    (0: none), early stopping on validation BLEU (``patience`` epochs, ``min_delta`` BLEU points), ``seed``.
 
     Decoding: ``beam_size`` and ``length_penalty`` for the test set, ``val_beam_size`` for model
     selection (greedy by default: cheaper, and it ranks epochs alike), ``eval_batch_size``.
@@ -115,6 +125,7 @@ class Seq2SeqConfig(ConfigMixin):
     related_per_step: int | None = None
     similarity_top_n: int = 5
     model_path: str | None = None
+    architecture: str = "transformer"
     d_model: int = 256
     encoder_layers: int = 3
     decoder_layers: int = 3
@@ -128,6 +139,7 @@ class Seq2SeqConfig(ConfigMixin):
     max_length: int = 64
     epochs: int = 10
     batch_size: int = 64
+    length_buckets: bool = False
     lr: float = 5e-4
     warmup_steps: int = 1000
     weight_decay: float = 0.0
@@ -183,9 +195,30 @@ class Seq2SeqConfig(ConfigMixin):
             raise ConfigError("method token-ls needs label_smoothing > 0", column="label_smoothing")
         if self.d_model % self.heads:
             raise ConfigError(f"heads ({self.heads}) must divide d_model ({self.d_model})", column="heads")
-        if self.vocab_kind not in ("bpe", "unigram"):
+        if self.vocab_kind not in ("bpe", "unigram", "word"):
             raise ConfigError(
-                f"unknown vocab_kind {self.vocab_kind!r}", column="vocab_kind", hint="bpe or unigram"
+                f"unknown vocab_kind {self.vocab_kind!r}", column="vocab_kind", hint="bpe, unigram or word"
+            )
+        if self.architecture not in ARCHITECTURES:
+            raise ConfigError(
+                f"unknown architecture {self.architecture!r}",
+                column="architecture",
+                hint=f"use one of {', '.join(ARCHITECTURES)}",
+            )
+        if self.architecture == "lstm" and self.encoder_layers != self.decoder_layers:
+            raise ConfigError(
+                f"an lstm model has as many decoder as encoder layers, got {self.encoder_layers} and "
+                f"{self.decoder_layers}",
+                column="decoder_layers",
+            )
+        if self.architecture == "lstm" and self.model_path is not None:
+            raise ConfigError(
+                "model_path loads a checkpoint with its own architecture; leave architecture at transformer",
+                column="architecture",
+            )
+        if not isinstance(self.length_buckets, bool):
+            raise ConfigError(
+                f"length_buckets must be true or false, got {self.length_buckets!r}", column="length_buckets"
             )
         if not isinstance(self.joint_vocab, bool):
             raise ConfigError(
@@ -214,5 +247,9 @@ class Seq2SeqConfig(ConfigMixin):
     def fingerprint(self) -> str:
         """Short hash of the fields that change what a run computes (a checkpoint resumes only under the
         same one; :data:`_RUNTIME` fields are left out)."""
-        values = {k: v for k, v in self.to_dict().items() if k not in _RUNTIME}
+        values = {
+            k: v
+            for k, v in self.to_dict().items()
+            if k not in _RUNTIME and not (k in _ADDED_LATER and v == _ADDED_LATER[k])
+        }
         return self.hash_values(values)

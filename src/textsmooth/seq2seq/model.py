@@ -143,6 +143,8 @@ def load_seq2seq_model(path: str | Path) -> Any:
     require("transformers", extra="seq2seq", feature="load_seq2seq_model")
     from transformers import AutoConfig, AutoModelForSeq2SeqLM
 
+    import textsmooth.seq2seq.lstm  # noqa: F401  (registers the LSTM model type with the Auto classes)
+
     path = Path(path)
     if not (path / "config.json").is_file():
         raise ArtifactError(

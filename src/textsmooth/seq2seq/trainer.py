@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from textsmooth.sequence.table import NeighborTable
     from textsmooth.similarity import SimilarityTable
 
-__all__ = ["CHECKPOINT_FILE", "Seq2SeqResult", "train_seq2seq"]
+__all__ = ["CHECKPOINT_FILE", "Seq2SeqResult", "epoch_batches", "train_seq2seq"]
 
 CHECKPOINT_FILE = "checkpoint.pt"
 SIMILARITY_FILE = "similarity.npz"
@@ -247,6 +247,33 @@ def _epoch_order(n: int, seed: int, epoch: int) -> list[int]:
     return torch.randperm(n, generator=generator).tolist()
 
 
+BUCKET_BATCHES = 50
+"""With ``length_buckets``: batches per pool sorted by length."""
+
+
+def epoch_batches(
+    lengths: list[int], batch_size: int, seed: int, epoch: int, buckets: bool
+) -> list[list[int]]:
+    """The batches of one epoch, a function of ``(seed, epoch)`` only (so resuming replays them).
+
+    The examples are shuffled; without ``buckets`` consecutive runs of ``batch_size`` are the batches.
+    With ``buckets`` each pool of ``BUCKET_BATCHES * batch_size`` shuffled examples is sorted by length
+    (stable) and cut into batches, and the batches of the epoch are shuffled again: every batch holds
+    sentences of similar length, so padding (most of an LSTM's or Transformer's wasted work on short
+    sentences) shrinks, while the epoch still visits every example once in a random order of batches.
+    """
+    order = _epoch_order(len(lengths), seed, epoch)
+    if not buckets:
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    pool = BUCKET_BATCHES * batch_size
+    batches: list[list[int]] = []
+    for start in range(0, len(order), pool):
+        part = sorted(order[start : start + pool], key=lambda i: lengths[i])
+        batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch + 7_919)
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
 def _save_checkpoint(out: Path, config: Seq2SeqConfig, state: _State, vocab: SubwordVocab) -> None:
     saved = {
         "fingerprint": config.fingerprint(),
@@ -327,8 +354,8 @@ def _train_epoch(
     from textsmooth.seq2seq.objective import seq2seq_loss
 
     sources, targets = data
-    order = _epoch_order(len(sources), config.seed, state.epoch)
-    batches = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
+    lengths = [max(len(s), len(t)) for s, t in zip(sources, targets, strict=True)]
+    batches = epoch_batches(lengths, config.batch_size, config.seed, state.epoch, config.length_buckets)
     collator.set_epoch(state.epoch)
     alpha = config.alpha if config.uses_related else 0.0
     state.model.train()
@@ -478,6 +505,17 @@ def train_seq2seq(
                     column="max_length",
                     hint=f"use max_length <= {positions}",
                 )
+        elif config.architecture == "lstm":
+            from textsmooth.seq2seq.lstm import build_lstm_model
+
+            model = build_lstm_model(
+                vocab,
+                hidden_size=config.d_model,
+                embedding_size=config.d_model,
+                num_layers=config.encoder_layers,
+                dropout=config.dropout,
+                seed=config.seed,
+            ).to(config.device)
         else:
             model = build_seq2seq_model(vocab, shape, seed=config.seed).to(config.device)
         optimizer = torch.optim.AdamW(

@@ -1,6 +1,6 @@
-"""Subword vocabularies for sequence-to-sequence models, learned with the ``tokenizers`` library.
+"""Subword (or word) vocabularies for sequence-to-sequence models, learned with the ``tokenizers`` library.
 
-:func:`train_subword_vocab` learns a BPE or Unigram vocabulary on the training split, joint (one
+:func:`train_subword_vocab` learns a BPE, Unigram or word-level vocabulary on the training split, joint (one
 vocabulary for both sides, the default, as Marian's shared embeddings expect) or one per side. Words are
 split on white space with the Metaspace pre-tokenizer (``▁`` marks a word start), so decoding gives back
 the text's spacing. Three special tokens have fixed ids on every side: ``<pad>`` 0 (also the decoder's
@@ -29,7 +29,7 @@ from textsmooth.errors import ArtifactError, ConfigError, InputError
 
 __all__ = ["SPECIAL_TOKENS", "Side", "SubwordKind", "SubwordVocab", "train_subword_vocab"]
 
-SubwordKind = Literal["bpe", "unigram"]
+SubwordKind = Literal["bpe", "unigram", "word"]
 Side = Literal["source", "target"]
 SPECIAL_TOKENS = ("<pad>", "</s>", "<unk>")
 """The special tokens, in id order: padding (and decoder start) 0, end of sequence 1, unknown 2."""
@@ -183,6 +183,17 @@ def _new_tokenizer(kind: SubwordKind, vocab_size: int, min_frequency: int) -> tu
     tokenizers = _require_tokenizers()
     from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
 
+    if kind == "word":  # whole words, lower-cased; punctuation splits off; rarer words are <unk>
+        tok = tokenizers.Tokenizer(models.WordLevel(unk_token="<unk>"))
+        trainer = trainers.WordLevelTrainer(
+            vocab_size=vocab_size,
+            min_frequency=min_frequency,
+            special_tokens=list(SPECIAL_TOKENS),
+            show_progress=False,
+        )
+        tok.normalizer = normalizers.Sequence([normalizers.NFC(), normalizers.Lowercase()])
+        tok.pre_tokenizer = pre_tokenizers.Whitespace()
+        return tok, trainer
     if kind == "bpe":
         tok = tokenizers.Tokenizer(models.BPE(unk_token="<unk>"))
         trainer = trainers.BpeTrainer(
@@ -215,10 +226,14 @@ def train_subword_vocab(
 
     Args:
         sources, targets: the training sentences of each side.
-        kind: ``bpe`` (byte-pair merges) or ``unigram`` (a unigram language model).
+        kind: ``bpe`` (byte-pair merges), ``unigram`` (a unigram language model) or ``word`` (whole
+            lower-cased words split at white space and punctuation, the ``vocab_size - 3`` most frequent
+            kept; the word-level vocabulary of the reconstruction-loss poster's autoencoder). Decoding a
+            ``word`` vocabulary joins the words with single spaces.
         vocab_size: tokens per vocabulary, special tokens included (a joint vocabulary: both sides
             together; per side: each side). Small corpora may give fewer.
-        min_frequency: BPE only: a merge must occur at least this often.
+        min_frequency: BPE: a merge must occur at least this often; word: a word must (both sides
+            count, so with a joint vocabulary an autoencoder's words count twice).
         joint: one vocabulary for both sides (default), else one per side.
 
     Raises:
@@ -226,7 +241,9 @@ def train_subword_vocab(
         InputError: no training sentences.
     """
     if kind not in get_args(SubwordKind):
-        raise ConfigError(f"unknown subword kind {kind!r}", column="vocab_kind", hint="use bpe or unigram")
+        raise ConfigError(
+            f"unknown vocabulary kind {kind!r}", column="vocab_kind", hint="use bpe, unigram or word"
+        )
     if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 16:
         raise ConfigError(f"vocab_size must be an integer >= 16, got {vocab_size!r}", column="vocab_size")
     if isinstance(min_frequency, bool) or not isinstance(min_frequency, int) or min_frequency < 1:
