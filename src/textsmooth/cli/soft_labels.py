@@ -4,6 +4,10 @@ Everything the command can check is checked before it writes anything: output pa
 not a folder, not under a file, writable), option values, the data, the teacher file, and whether the
 fitted generator can be saved. The soft labels and the saved model are written last; if writing the
 model fails, the soft labels just written are removed again, so a failed command leaves nothing behind.
+
+``--backend ray`` (kwls and tfidf) fits and transforms on Ray (:mod:`textsmooth.distributed`): the
+current Ray instance, the cluster at ``--address``, or a local one started for the command and shut
+down after it. The soft labels, manifest and saved model are the same as with the local backend.
 """
 
 from __future__ import annotations
@@ -36,6 +40,13 @@ class Method(StrEnum):
     uniform = "uniform"
     prior = "prior"
     teacher = "teacher"
+
+
+class Backend(StrEnum):
+    """Where kwls/tfidf soft labels are computed: this process, or Ray (textsmooth.distributed)."""
+
+    local = "local"
+    ray = "ray"
 
 
 class TeacherKind(StrEnum):
@@ -205,6 +216,56 @@ def _check_teacher_covers(generator, target) -> None:
             )
 
 
+def _check_backend(method: str, backend: Backend, address: str | None) -> None:
+    """``--backend ray`` is for kwls/tfidf and needs ray; ``--address`` needs ``--backend ray``."""
+    from textsmooth import _extras
+    from textsmooth.errors import ConfigError
+
+    if backend is Backend.local:
+        if address is not None:
+            raise ConfigError("an address is for --backend ray", option="--address")
+        return
+    if method not in ("kwls", "tfidf"):
+        raise ConfigError(f"only kwls and tfidf run on Ray, not {method}", option="--backend")
+    if not _extras.installed("ray"):
+        raise _extras.missing("ray", extra="ray", feature="textsmooth soft-labels --backend ray")
+    if address is not None and not address.strip():
+        raise ConfigError("must not be empty", option="--address")
+
+
+def _on_ray(generator, dataset, target, fit_params: dict[str, Any], address: str | None):
+    """Fit ``generator``'s method on Ray, then the soft labels of ``target`` (or of ``dataset``).
+
+    Returns ``(soft_labels, fitted_smoother)``. A Ray instance started here is shut down at the end.
+    """
+    from textsmooth.distributed import _ray
+    from textsmooth.distributed.keyword import (
+        fit_keyword_smoother,
+        keyword_soft_labels,
+        transform_soft_labels,
+    )
+
+    ray = _ray.require_ray("textsmooth soft-labels --backend ray")
+    started = not ray.is_initialized()
+    try:
+        if target is None:
+            return keyword_soft_labels(
+                dataset.texts,
+                dataset.labels,
+                method=generator,
+                return_smoother=True,
+                address=address,
+                **fit_params,
+            )
+        fitted = fit_keyword_smoother(
+            dataset.texts, dataset.labels, method=generator, address=address, **fit_params
+        )
+        return transform_soft_labels(fitted, target.texts, address=address), fitted
+    finally:
+        if started and ray.is_initialized():
+            ray.shutdown()
+
+
 def register(app: typer.Typer) -> None:
     @app.command(
         "soft-labels",
@@ -222,7 +283,9 @@ def register(app: typer.Typer) -> None:
             "--save-model kwls.npz\n\n"
             "  textsmooth soft-labels teacher train.csv --teacher logits.npy --temperature 2 "
             "-o soft.parquet\n\n"
-            "  textsmooth soft-labels prior train.jsonl --epsilon 0.1 -o soft.parquet --save-model prior.npz"
+            "  textsmooth soft-labels prior train.jsonl --epsilon 0.1 -o soft.parquet "
+            "--save-model prior.npz\n\n"
+            "  textsmooth soft-labels kwls train.parquet -o soft.parquet --backend ray --address auto"
         ),
     )
     @friendly_errors
@@ -277,6 +340,19 @@ def register(app: typer.Typer) -> None:
             "--save-model",
             help="Also save the fitted generator (.npz + manifest; any method). `explain` reads kwls/tfidf.",
         ),
+        backend: Backend = typer.Option(
+            Backend.local,
+            "--backend",
+            help=(
+                "kwls/tfidf: compute in this process (local) or on Ray (ray: per-shard counts summed, "
+                "the same soft labels; needs textsmooth[ray])."
+            ),
+        ),
+        address: str | None = typer.Option(
+            None,
+            "--address",
+            help="--backend ray: the Ray cluster (auto, HOST:PORT, ray://HOST:PORT). Default: a local one.",
+        ),
     ) -> None:
         from textsmooth.errors import ConfigError
         from textsmooth.io.paths import check_output_paths
@@ -302,6 +378,7 @@ def register(app: typer.Typer) -> None:
             )
         if max_memory_gib is not None and not (math.isfinite(max_memory_gib) and max_memory_gib > 0):
             raise ConfigError(f"must be > 0, got {max_memory_gib}", option="--max-memory-gib")
+        _check_backend(method.value, backend, address)
         generator = build_generator(
             method.value,
             k1=k1,
@@ -346,7 +423,11 @@ def register(app: typer.Typer) -> None:
             warnings.catch_warnings(record=True) as caught,
         ):
             warnings.simplefilter("always")
-            if apply_to is None:
+            if backend is Backend.ray:
+                soft, generator = _on_ray(
+                    generator, dataset, target if apply_to else None, fit_params, address
+                )
+            elif apply_to is None:
                 soft = generator.fit_transform(dataset.texts, dataset.labels, **fit_params)
             else:
                 generator.fit(dataset.texts, dataset.labels, **fit_params)

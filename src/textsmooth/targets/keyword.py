@@ -31,6 +31,12 @@ labels are computed in blocks of rows (each row depends on its own text only, so
 values as one pass), ``os.cpu_count()`` blocks at a time on threads, and written into the output
 array; before starting, the output size plus the largest temporary is checked against
 ``max_memory_gib``.
+
+A fit is two steps: *count* the corpus statistics (:class:`TermStatistics`: label-term counts ``F``,
+document frequencies, ``S_m``, total length, ``N``), then *finish* eqs. (1)-(3) and (5) from them
+(:meth:`KeywordSmoother.fit_statistics`). Every statistic is a sum over texts, so the statistics of
+consecutive shards merge exactly (:meth:`TermStatistics.merge`); :mod:`textsmooth.distributed` counts
+shards on Ray and finishes with the same method, which is why both paths give the same bits.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from textsmooth.errors import ConfigError, InputError
@@ -51,7 +58,7 @@ from textsmooth.targets.base import SoftLabelGenerator, check_labels, check_text
 from textsmooth.text.counts import CountMatrix, count_texts, map_threads, resolve_jobs
 from textsmooth.text.tokenize import Tokenizer, resolve_tokenizer
 
-__all__ = ["KeywordSmoother", "LabelExplanation", "TfidfSmoother", "load_smoother"]
+__all__ = ["KeywordSmoother", "LabelExplanation", "TermStatistics", "TfidfSmoother", "load_smoother"]
 
 # Above this many (word x label) cells the word-label relevance stays sparse in the product.
 _DENSE_RELEVANCE_CELLS = 50_000_000
@@ -81,6 +88,125 @@ class LabelExplanation:
     probability: float
     relevance: float
     words: list[tuple[str, float]]
+
+
+@dataclass(frozen=True)
+class TermStatistics:
+    """The corpus statistics a KWLS / LS-TFIDF fit needs; each one a sum over the training texts.
+
+    Because every field adds up per text, the statistics of a corpus are the sum of those of its
+    consecutive shards (:meth:`merge`), and since the sums are integers (held exactly in float64
+    below 2**53), the merged statistics equal the whole corpus's in every bit, in any order of
+    addition. :meth:`KeywordSmoother.fit_statistics` finishes a fit from them.
+
+    Attributes:
+        vocabulary: the words (Arrow strings) in order of first appearance in the corpus.
+        label_counts: label-term counts ``F[m, w] = f(w, X_m)`` of eq. (1): CSR, labels x words,
+            float64 holding integers.
+        instances_with_word: number of texts containing each word (document frequency), the
+            denominator of eq. (5); int64.
+        label_lengths: ``S_m`` of eq. (1), tokens in the texts of each label; float64 holding integers.
+        total_length: tokens in all texts; ``X_avg = total_length / n_instances`` (eq. 7).
+        n_instances: ``N``, the number of texts (eq. 5).
+    """
+
+    vocabulary: pa.Array
+    label_counts: sp.csr_matrix
+    instances_with_word: np.ndarray
+    label_lengths: np.ndarray
+    total_length: int
+    n_instances: int
+
+    @property
+    def n_labels(self) -> int:
+        return int(self.label_counts.shape[0])
+
+    @property
+    def n_words(self) -> int:
+        return int(self.label_counts.shape[1])
+
+    @classmethod
+    def from_counts(
+        cls, counts: CountMatrix, label_ids: np.ndarray, n_labels: int, *, n_jobs: int | None = None
+    ) -> TermStatistics:
+        """The statistics of the texts counted in ``counts``, with label ids ``0..n_labels-1`` (checked).
+
+        ``n_jobs`` threads (default ``os.cpu_count()``, at most 2 are used); the result does not
+        depend on it.
+        """
+        x = counts.counts
+        n_texts, n_words = x.shape
+        ids = np.asarray(label_ids, dtype=np.int64)
+        if ids.shape != (n_texts,):
+            raise InputError(f"{n_texts} texts but {ids.size} label ids", hint="give one label per text")
+        # Y^T as CSR (labels x texts) directly: Y.T would be CSC and make scipy convert X to CSC
+        by_label = np.argsort(ids, kind="stable")
+        label_indptr = np.zeros(n_labels + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ids, minlength=n_labels), out=label_indptr[1:])
+        y_t = sp.csr_matrix((np.ones(n_texts), by_label, label_indptr), shape=(n_labels, n_texts))
+        # F[m, w] = f(w, X_m), integer sums: exact in any order; its rows need not be sorted (every use
+        # is per entry, and the transposed WLR built from it comes out sorted). The number of
+        # instances containing each word (eq. 5) is counted at the same time, on another thread.
+        label_counts, instances_with_word = map_threads(
+            lambda task: task(),
+            [lambda: (y_t @ x).tocsr(), lambda: np.bincount(x.indices, minlength=n_words)],
+            min(2, resolve_jobs(n_jobs)),
+        )
+        return cls(
+            vocabulary=counts.vocabulary,
+            label_counts=label_counts,
+            instances_with_word=instances_with_word.astype(np.int64, copy=False),
+            label_lengths=np.bincount(ids, weights=counts.lengths, minlength=n_labels),  # S_m
+            total_length=int(counts.lengths.sum()),
+            n_instances=n_texts,
+        )
+
+    @classmethod
+    def merge(cls, parts: Sequence[TermStatistics]) -> TermStatistics:
+        """The statistics of the concatenation of the shards ``parts`` (in corpus order): their sum.
+
+        The vocabulary is the shards' vocabularies in order, each word kept at its first appearance,
+        which is the order of first appearance in the whole corpus; each shard's counts move to those
+        word ids and add up. Merging is associative: shards may be merged in groups, then the groups.
+        """
+        parts = list(parts)
+        if not parts:
+            raise InputError("no statistics to merge")
+        n_labels = parts[0].n_labels
+        if any(p.n_labels != n_labels for p in parts):
+            raise InputError(
+                f"statistics of {sorted({p.n_labels for p in parts})} labels cannot be merged",
+                hint="count every shard with the same label ids",
+            )
+        large = any(pa.types.is_large_string(p.vocabulary.type) for p in parts)
+        string_type = pa.large_string() if large else pa.string()
+        encoded = pc.dictionary_encode(pa.concat_arrays([p.vocabulary.cast(string_type) for p in parts]))
+        vocabulary, word_ids = encoded.dictionary, encoded.indices.to_numpy().astype(np.int64)
+        n_words = len(vocabulary)
+        starts = np.cumsum([0] + [p.n_words for p in parts])
+        rows, cols, values = [], [], []
+        instances_with_word = np.zeros(n_words, dtype=np.int64)
+        for part, start, stop in zip(parts, starts[:-1], starts[1:], strict=True):
+            to_merged = word_ids[start:stop]  # one-to-one within a shard
+            f = part.label_counts.tocoo()
+            rows.append(f.row)
+            cols.append(to_merged[f.col])
+            values.append(f.data)
+            instances_with_word[to_merged] += part.instances_with_word
+        label_counts = sp.coo_matrix(
+            (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=(n_labels, n_words)
+        ).tocsr()  # duplicates summed
+        label_lengths = np.zeros(n_labels, dtype=np.float64)
+        for part in parts:
+            label_lengths += part.label_lengths
+        return cls(
+            vocabulary=vocabulary,
+            label_counts=label_counts,
+            instances_with_word=instances_with_word,
+            label_lengths=label_lengths,
+            total_length=sum(int(p.total_length) for p in parts),
+            n_instances=sum(int(p.n_instances) for p in parts),
+        )
 
 
 class _TermRelevanceSmoother(SoftLabelGenerator):
@@ -210,10 +336,20 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
         return save_generator(self, path)
 
     # -- internals -------------------------------------------------------------------------------
-    def _count(self, texts: Sequence[str], vocabulary: pa.Array | None) -> CountMatrix:
+    def _count(
+        self, texts: Sequence[str] | pa.Array, vocabulary: pa.Array | None, *, n_jobs: int | None = None
+    ) -> CountMatrix:
+        """Check and count ``texts`` (an Arrow string array without nulls is counted as it is)."""
         self._check_params()
-        texts = check_texts(texts)
-        return count_texts(texts, self.tokenizer, vocabulary)
+        tokenizer = resolve_tokenizer(self.tokenizer)
+        plain = (
+            isinstance(texts, pa.Array)
+            and (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type))
+            and texts.null_count == 0
+        )
+        if not plain or callable(tokenizer):
+            texts = check_texts(texts.to_pylist() if isinstance(texts, pa.Array) else texts)
+        return count_texts(texts, self.tokenizer, vocabulary, n_jobs=n_jobs)
 
     def _fit_counts(
         self,
@@ -222,30 +358,44 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
         n_classes: int | None,
         label_names: Sequence[str] | None,
     ) -> None:
-        n_texts, n_words = counts.counts.shape
-        ids, classes = check_labels(labels, n_rows=n_texts, n_classes=n_classes, require_all_classes=True)
+        ids, classes = check_labels(
+            labels, n_rows=counts.counts.shape[0], n_classes=n_classes, require_all_classes=True
+        )
+        self.fit_statistics(
+            TermStatistics.from_counts(counts, ids, len(classes)), classes, label_names=label_names
+        )
+
+    def fit_statistics(
+        self, statistics: TermStatistics, classes: np.ndarray, *, label_names: Sequence[str] | None = None
+    ) -> _TermRelevanceSmoother:
+        """Finish a fit from corpus statistics: WLR (eqs. 1-3), WIW (eq. 5), ``X_avg``; returns ``self``.
+
+        ``fit`` counts the statistics of its texts and calls this; so does
+        :func:`textsmooth.distributed.keyword_soft_labels` with the sum of per-shard statistics: one
+        code path for the maths, hence identical smoothers from identical statistics.
+
+        Args:
+            statistics: the training corpus's :class:`TermStatistics` (label ids ``0..C-1``).
+            classes: the ``C`` class values, as :func:`textsmooth.targets.base.check_labels` returns them.
+            label_names: display names of the classes (default: ``str`` of each class).
+
+        Raises:
+            InputError: no texts, no token in any text, or ``label_names``/``classes`` not matching
+                the statistics.
+        """
+        self._check_params()
+        classes = np.asarray(classes)
         n_labels = len(classes)
-        if n_texts == 0:
+        if statistics.n_labels != n_labels:
+            raise InputError(f"statistics of {statistics.n_labels} labels for {n_labels} classes")
+        if statistics.n_instances == 0:
             raise InputError("cannot fit on zero texts")
-        if counts.lengths.sum() == 0:
+        if statistics.total_length == 0:
             raise InputError("no training text has any token", hint="check the text column and tokenizer")
         if label_names is not None and len(label_names) != n_labels:
             raise InputError(f"{len(label_names)} label names for {n_labels} classes")
-        x = counts.counts
-        # Y^T as CSR (labels x texts) directly: Y.T would be CSC and make scipy convert X to CSC
-        by_label = np.argsort(ids, kind="stable")
-        label_indptr = np.zeros(n_labels + 1, dtype=np.int64)
-        np.cumsum(np.bincount(ids, minlength=n_labels), out=label_indptr[1:])
-        y_t = sp.csr_matrix((np.ones(n_texts), by_label, label_indptr), shape=(n_labels, n_texts))
-        # F[m, w] = f(w, X_m), integer sums: exact in any order; its rows need not be sorted (every use
-        # below is per entry, and the transposed WLR built from it comes out sorted). The number of
-        # instances containing each word (eq. 5) is counted at the same time, on another thread.
-        label_counts, instances_with_word = map_threads(
-            lambda task: task(),
-            [lambda: (y_t @ x).tocsr(), lambda: np.bincount(x.indices, minlength=n_words)],
-            min(2, resolve_jobs(None)),
-        )
-        label_lengths = np.bincount(ids, weights=counts.lengths, minlength=n_labels)  # S_m
+        label_counts, label_lengths = statistics.label_counts, statistics.label_lengths
+        n_words = statistics.n_words
         label_of_entry = np.repeat(np.arange(n_labels), np.diff(label_counts.indptr))
         wlc = self._label_term_weight(
             label_counts.data, label_lengths[label_of_entry], float(label_lengths.mean())
@@ -256,14 +406,19 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
             (wlc * wlw[label_counts.indices], label_counts.indices, label_counts.indptr),
             shape=(n_labels, n_words),
         )  # eq. (3), labels x words
+        n_texts = statistics.n_instances
         self.classes_ = classes
         self.label_names_ = [str(c) for c in classes.tolist()] if label_names is None else list(label_names)
-        self.vocabulary_ = counts.vocabulary
+        self.vocabulary_ = statistics.vocabulary
         self.word_label_relevance_ = wlr.T.tocsr()  # words x labels
-        self.word_instance_weight_ = np.log(n_texts / np.maximum(instances_with_word, 1)) + 1.0  # eq. (5)
+        self.word_instance_weight_ = (
+            np.log(n_texts / np.maximum(statistics.instances_with_word, 1)) + 1.0
+        )  # eq. (5)
         self.label_lengths_ = label_lengths
-        self.mean_length_ = float(counts.lengths.mean())  # X_avg
+        # X_avg: an exact integer sum over an integer count, correctly rounded (as the mean of the lengths)
+        self.mean_length_ = float(statistics.total_length / n_texts)
         self.n_instances_ = n_texts
+        return self
 
     def _instance_weights(self, x: sp.csr_matrix) -> sp.csr_matrix:
         """WIC (eq. 4) per nonzero (instance, word), times the count for ``ilr_sum='tokens'``.
@@ -353,12 +508,17 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
                 ),
             )
 
-    def _relevance_blocks(self, counts: CountMatrix, out: np.ndarray, soft: bool) -> np.ndarray:
-        """Fill ``out`` block by block with ILR (eq. 7) or, with ``soft``, its softmax (eq. 8)."""
+    def _relevance_blocks(
+        self, counts: CountMatrix, out: np.ndarray, soft: bool, n_jobs: int | None = None
+    ) -> np.ndarray:
+        """Fill ``out`` block by block with ILR (eq. 7) or, with ``soft``, its softmax (eq. 8).
+
+        Each row depends on its own text only, so neither the blocks nor ``n_jobs`` change a bit.
+        """
         x = counts.counts
         operand = self._relevance_operand(x.nnz)
         n_rows = x.shape[0]
-        jobs = resolve_jobs(None)
+        jobs = resolve_jobs(n_jobs)
         # blocks run on threads (scipy's product and numpy release the GIL); jobs blocks of
         # block_rows / jobs rows at once keep the temporaries within one block of block_rows
         step = max(1, min(self._block_rows() // jobs, -(-n_rows // jobs)))
@@ -378,18 +538,16 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
         out = np.empty((n_rows, len(self.classes_)), dtype=np.float64)
         return self._relevance_blocks(counts, out, soft=False)
 
-    def _soft_labels(self, counts: CountMatrix) -> np.ndarray:
+    def _soft_labels(
+        self, counts: CountMatrix, *, n_jobs: int | None = None, warn: bool = True
+    ) -> np.ndarray:
+        """Soft labels (eqs. 7-8) of counted texts; ``warn``: about texts without a known word."""
         n_rows = counts.counts.shape[0]
         self._check_memory(n_rows, counts.counts.nnz, self.dtype, "soft labels")
-        empty = np.flatnonzero(np.diff(counts.counts.indptr) == 0)
-        if empty.size:
-            rows = ", ".join(str(r + 1) for r in empty[:5]) + (" ..." if empty.size > 5 else "")
-            warnings.warn(
-                f"{empty.size} text(s) have no known word and get the uniform soft label (rows {rows})",
-                stacklevel=3,
-            )
+        if warn:
+            warn_no_known_word(rows_without_words(counts), stacklevel=3)
         out = np.empty((n_rows, len(self.classes_)), dtype=self.dtype)
-        return self._relevance_blocks(counts, out, soft=True)  # eqs. (7)-(8)
+        return self._relevance_blocks(counts, out, soft=True, n_jobs=n_jobs)  # eqs. (7)-(8)
 
 
 class KeywordSmoother(_TermRelevanceSmoother):
@@ -521,6 +679,24 @@ def load_smoother(path: str | Path) -> KeywordSmoother | TfidfSmoother:
     from textsmooth.targets.saved import load_generator
 
     return load_generator(path, kinds=(KeywordSmoother.kind, TfidfSmoother.kind))  # type: ignore[return-value]
+
+
+def rows_without_words(counts: CountMatrix) -> np.ndarray:
+    """0-based rows of ``counts`` without any counted word (they get the uniform soft label)."""
+    return np.flatnonzero(np.diff(counts.counts.indptr) == 0)
+
+
+def warn_no_known_word(rows: np.ndarray, *, stacklevel: int = 2) -> None:
+    """Warn (once) that the texts at 0-based ``rows`` have no known word; nothing if there are none.
+
+    ``stacklevel`` as for :func:`warnings.warn`, counted from the caller of this function.
+    """
+    if rows.size:
+        named = ", ".join(str(r + 1) for r in rows[:5]) + (" ..." if rows.size > 5 else "")
+        warnings.warn(
+            f"{rows.size} text(s) have no known word and get the uniform soft label (rows {named})",
+            stacklevel=stacklevel + 1,
+        )
 
 
 def _memory_limit(max_memory_gib: float | None) -> tuple[float | None, str]:
