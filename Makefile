@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_neighbors.py --sections rerank --rerank-sizes 290000
 	$(BIN)/python benchmarks/bench_seq2seq_step.py --quick
 	$(BIN)/python benchmarks/bench_similarity_table.py --quick
+	$(BIN)/python benchmarks/bench_similarity_losses.py --quick
 
 clean:
 	rm -rf $(VENV) .lock-venv .pytest_cache .ruff_cache
