@@ -211,12 +211,19 @@ def test_data_variants_change_only_train_and_dev():
 
 @pytest.mark.parametrize("path", sorted((REPO / "recipes").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_recipes_are_valid(path):
+    from textsmooth.experiments.autoencoder import is_autoencoder_recipe, load_autoencoder_recipe
     from textsmooth.experiments.seq2seq import is_seq2seq_recipe, load_seq2seq_recipe
 
     if is_seq2seq_recipe(path):  # a seq2seq recipe: its own loader, every run's configuration built
         recipe = load_seq2seq_recipe(path)
         assert recipe.name == path.stem and recipe.budget
         specs = recipe.runs()
+    elif is_autoencoder_recipe(path):  # every row's configuration is built by the loader
+        recipe = load_autoencoder_recipe(path)
+        assert recipe.name == path.stem and recipe.budget
+        ids = [recipe.run_id(row, seed) for seed in recipe.seeds for row in recipe.methods]
+        assert len(set(ids)) == len(ids) > 0
+        return
     else:
         recipe = load_recipe(path)
         assert recipe.name == path.stem and recipe.budget
