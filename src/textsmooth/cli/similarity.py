@@ -41,7 +41,10 @@ def register(app: typer.Typer) -> None:
         train: TrainModel | None = typer.Option(
             None,
             "--train",
-            help="Train vectors on the corpus file VECTORS first (needs textsmooth[similarity]).",
+            help=(
+                "Train vectors on the corpus file VECTORS first "
+                "(needs the extra: pip install 'textsmooth\\[similarity]')."
+            ),
         ),
         dim: int = typer.Option(100, "--dim", help="With --train: vector size."),
         epochs: int = typer.Option(10, "--epochs", help="With --train: passes over the corpus."),

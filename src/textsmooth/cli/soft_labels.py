@@ -345,7 +345,7 @@ def register(app: typer.Typer) -> None:
             "--backend",
             help=(
                 "kwls/tfidf: compute in this process (local) or on Ray (ray: per-shard counts summed, "
-                "the same soft labels; needs textsmooth[ray])."
+                "the same soft labels; needs the extra: pip install 'textsmooth\\[ray]')."
             ),
         ),
         address: str | None = typer.Option(
