@@ -18,6 +18,7 @@ MESSAGE = "needs the optional dependency ray: pip install 'textsmooth[ray]'"
 def test_importing_the_package_and_the_cli_does_not_import_ray():
     code = (
         "import sys, textsmooth.distributed, textsmooth.distributed.keyword, textsmooth.cli.soft_labels\n"
+        "import textsmooth.distributed.neighbors, textsmooth.distributed.executor, textsmooth.cli.neighbors\n"
         "from textsmooth.distributed import keyword_soft_labels\n"
         "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))"
     )
@@ -74,3 +75,54 @@ def test_an_unreachable_cluster_address_is_refused_at_once():
         check_reachable("127.0.0.1:1", timeout=2.0)
     assert time.perf_counter() - started < 10
     check_reachable("auto")  # left to Ray
+
+
+def test_missing_ray_names_the_extra_for_related_targets(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    from textsmooth.distributed import semantic_neighbors
+
+    with pytest.raises(MissingDependencyError) as info:
+        semantic_neighbors(["a dog runs", "a cat sleeps"], k=1, keep=1)
+    assert str(info.value) == f"textsmooth.distributed.semantic_neighbors {MESSAGE}"
+
+    data = tmp_path / "targets.en"
+    data.write_text("a dog runs\na cat sleeps\n", encoding="utf-8")
+    out = tmp_path / "t.parquet"
+    result = CliRunner().invoke(app, ["neighbors", str(data), "-o", str(out), "--backend", "ray"])
+    assert result.exit_code == 2
+    assert f"textsmooth neighbors --backend ray {MESSAGE}" in result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--method", "within-batch", "--backend", "ray"], "--backend"),
+        (["--address", "auto"], "--address"),
+    ],
+)
+def test_neighbors_backend_options_are_checked_first(tmp_path, args, option):
+    data = tmp_path / "targets.en"
+    data.write_text("a dog runs\na cat sleeps\n", encoding="utf-8")
+    out = tmp_path / "t.parquet"
+    result = CliRunner().invoke(app, ["neighbors", str(data), "-o", str(out), *args])
+    assert result.exit_code == 2, result.output
+    assert f"option {option}" in result.output
+    assert not out.exists()
+
+
+def test_missing_ray_names_the_extra_for_experiment_grids(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    from pathlib import Path
+
+    from textsmooth.distributed import RayExecutor
+
+    with pytest.raises(MissingDependencyError) as info:
+        RayExecutor()
+    assert str(info.value) == f"textsmooth.distributed.RayExecutor {MESSAGE}"
+    recipe = Path(__file__).resolve().parents[2] / "recipes" / "ci-tiny.yaml"
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["experiment", "run", str(recipe), "-o", str(out), "--backend", "ray"])
+    assert result.exit_code == 2
+    assert f"textsmooth experiment run --backend ray {MESSAGE}" in result.output
+    assert not out.exists()

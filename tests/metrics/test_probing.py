@@ -66,6 +66,20 @@ def test_the_probe_learns_and_matches_a_plain_fit():
         scaler.transform(x_train), train.labels
     )
     np.testing.assert_array_equal(result.predictions, model.predict(scaler.transform(x_test)))
+    # the cross-validated accuracies (fitted along a warm-started path of C) equal separate cold fits
+    from sklearn.model_selection import StratifiedKFold
+
+    for c in (0.25, 1.0, 4.0):
+        correct = 0
+        for fit_rows, held_rows in StratifiedKFold(3, shuffle=True, random_state=0).split(
+            x_train, train.labels
+        ):
+            fold_scaler = StandardScaler().fit(x_train[fit_rows])
+            cold = LogisticRegression(C=c, max_iter=2000, random_state=0)
+            cold.fit(fold_scaler.transform(x_train[fit_rows]), train.labels[fit_rows])
+            predicted = cold.predict(fold_scaler.transform(x_train[held_rows]))
+            correct += int((predicted == train.labels[held_rows]).sum())
+        assert result.cv_accuracy[c] == correct / len(train.labels)
     # a dev split chooses C instead of cross-validation
     on_dev = probe_pairs(encode, train, test, dev=synthetic_pairs(50, 2), cs=(1.0,))
     assert on_dev.best_c == 1.0

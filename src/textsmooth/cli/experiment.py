@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from textsmooth.cli._common import console, friendly_errors
+from textsmooth.cli.soft_labels import Backend
 
 
 def register(app: typer.Typer) -> None:
@@ -51,7 +54,9 @@ def register(app: typer.Typer) -> None:
             "Run every run of a recipe that has no result yet (resumable).\n\n"
             "Examples:\n\n"
             "  textsmooth experiment run recipes/ci-tiny.yaml -o runs/ci-tiny --jobs 2\n\n"
-            "  textsmooth experiment run recipes/trec-noise.yaml -o runs/noise --seeds 0"
+            "  textsmooth experiment run recipes/trec-noise.yaml -o runs/noise --seeds 0\n\n"
+            "  textsmooth experiment run recipes/trec-noise.yaml -o /shared/runs/noise --backend ray "
+            "--address auto"
         ),
     )
     @friendly_errors
@@ -71,6 +76,18 @@ def register(app: typer.Typer) -> None:
             min=1,
             help="Trainings run at once, each in its own process with one torch thread; same results.",
         ),
+        backend: Backend = typer.Option(
+            Backend.local,
+            "--backend",
+            help="Train here (local: --jobs processes) or on Ray (ray: one task per training, with the "
+            "recipe's resources; the same records; needs the extra: pip install 'textsmooth\\[ray]').",
+        ),
+        address: str | None = typer.Option(
+            None,
+            "--address",
+            help="--backend ray: the Ray cluster (auto, HOST:PORT, ray://HOST:PORT). Default: a local one. "
+            "The run folder must be on a file system every node shares.",
+        ),
     ) -> None:
         from textsmooth.errors import ConfigError
         from textsmooth.experiments.autoencoder import is_autoencoder_recipe, load_autoencoder_recipe
@@ -80,6 +97,7 @@ def register(app: typer.Typer) -> None:
         from textsmooth.experiments.seq2seq import is_seq2seq_recipe, load_seq2seq_recipe
 
         check_run_dir(out, option="-o")
+        _check_backend(backend, address, jobs)
         seq2seq = is_seq2seq_recipe(recipe)
         autoencoder = is_autoencoder_recipe(recipe)
         if autoencoder:
@@ -97,31 +115,20 @@ def register(app: typer.Typer) -> None:
             chosen = parsed.check_seeds(values, option="--seeds")
         console.print(f"[bold]{parsed.name}[/] (budget: {parsed.budget}) -> {out}")
         if autoencoder:
-            from textsmooth.experiments.autoencoder import run_autoencoder_recipe
-            from textsmooth.experiments.autoencoder_report import build_autoencoder_report
-
-            records = run_autoencoder_recipe(
-                parsed, out, seeds=chosen, jobs=jobs, progress=progress, log=console.print
+            from textsmooth.experiments.autoencoder import run_autoencoder_recipe as run_any
+            from textsmooth.experiments.autoencoder_report import build_autoencoder_report as build_any
+        elif seq2seq:
+            from textsmooth.experiments.seq2seq import run_seq2seq_recipe as run_any
+            from textsmooth.experiments.seq2seq_report import build_seq2seq_report as build_any
+        else:
+            run_any, build_any = run_recipe, build_report
+        with _executor(backend, parsed, address) as executor:
+            records = run_any(
+                parsed, out, seeds=chosen, jobs=jobs, executor=executor, progress=progress, log=console.print
             )
-            console.print(f"{len(records)} runs finished")
-            if report:
-                console.print(f"report: [bold]{build_autoencoder_report(out)}[/]")
-            return
-        if seq2seq:
-            from textsmooth.experiments.seq2seq import run_seq2seq_recipe
-            from textsmooth.experiments.seq2seq_report import build_seq2seq_report
-
-            results = run_seq2seq_recipe(
-                parsed, out, seeds=chosen, jobs=jobs, progress=progress, log=console.print
-            )
-            console.print(f"{len(results)} runs finished")
-            if report:
-                console.print(f"report: [bold]{build_seq2seq_report(out)}[/]")
-            return
-        results = run_recipe(parsed, out, seeds=chosen, jobs=jobs, progress=progress, log=console.print)
-        console.print(f"{len(results)} runs finished")
+        console.print(f"{len(records)} runs finished")
         if report:
-            console.print(f"report: [bold]{build_report(out)}[/]")
+            console.print(f"report: [bold]{build_any(out)}[/]")
 
     @app.command(
         "report",
@@ -148,6 +155,48 @@ def register(app: typer.Typer) -> None:
             console.print(f"wrote [bold]{build_seq2seq_report(run_dir)}[/]")
             return
         console.print(f"wrote [bold]{build_report(run_dir, examples=examples)}[/]")
+
+
+def _check_backend(backend: Backend, address: str | None, jobs: int) -> None:
+    """``--address`` needs ``--backend ray``, which needs ray and takes no ``--jobs``."""
+    from textsmooth import _extras
+    from textsmooth.errors import ConfigError
+
+    if backend is Backend.local:
+        if address is not None:
+            raise ConfigError("an address is for --backend ray", option="--address")
+        return
+    if jobs != 1:
+        raise ConfigError(
+            "is for --backend local",
+            option="--jobs",
+            hint="on Ray every training is a task; the cluster's CPUs and the recipe's resources set how "
+            "many run at once",
+        )
+    if not _extras.installed("ray"):
+        raise _extras.missing("ray", extra="ray", feature="textsmooth experiment run --backend ray")
+    if address is not None and not address.strip():
+        raise ConfigError("must not be empty", option="--address")
+
+
+@contextlib.contextmanager
+def _executor(backend: Backend, recipe: Any, address: str | None) -> Iterator[Any]:
+    """``None`` (the runners' local path) or a ``RayExecutor`` with the recipe's resources; a Ray
+    instance started for it is shut down at the end."""
+    if backend is Backend.local:
+        yield None
+        return
+    from textsmooth.distributed import _ray
+    from textsmooth.distributed.executor import RayExecutor
+
+    ray = _ray.require_ray("textsmooth experiment run --backend ray")
+    started = not ray.is_initialized()
+    try:
+        with RayExecutor.for_recipe(recipe, address=address) as executor:
+            yield executor
+    finally:
+        if started and ray.is_initialized():
+            ray.shutdown()
 
 
 def _check_seq2seq(recipe: Path) -> None:

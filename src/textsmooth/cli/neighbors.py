@@ -3,6 +3,11 @@
 Every option is checked before anything is read, embedded or written, and an error names the option as
 typed (``option --keep: ...``); the output path is checked with
 :func:`textsmooth.io.paths.check_output_paths` (not an input, not a folder, not under a file).
+
+``--backend ray`` (``--method semantic``) embeds, searches and re-ranks on Ray
+(:func:`textsmooth.distributed.semantic_neighbors`): the current Ray instance, the cluster at
+``--address``, or a local one started for the command and shut down after it. The table and its manifest
+are those of the local backend (for ``--index hnsw`` the manifest also records the measured recall).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import typer
 from typer.core import TyperGroup
 
 from textsmooth.cli._common import console, friendly_errors, literal_enum
+from textsmooth.cli.soft_labels import Backend
 from textsmooth.sequence import choices
 
 
@@ -46,6 +52,7 @@ neighbors_app = typer.Typer(
         "Examples:\n\n"
         "  textsmooth neighbors train.en -o neighbors.parquet --k 100 --keep 5 --bleu-order 4\n\n"
         "  textsmooth neighbors train.de --embed-side source --sources train.en -o de.parquet\n\n"
+        "  textsmooth neighbors train.en -o neighbors.parquet --backend ray --address auto\n\n"
         "  textsmooth neighbors show neighbors.parquet"
     ),
 )
@@ -75,6 +82,23 @@ def _check_folder(option: str, folder: Path, what: str, hint: str) -> None:
                 where = "is a file" if place == folder else f"is under {place}, which is a file"
                 raise ConfigError(f"{what} {folder} {where}, not a folder", option=option, hint=hint)
             return
+
+
+def _check_backend(method: Method, backend: Backend, address: str | None) -> None:
+    """``--backend ray`` is for ``--method semantic`` and needs ray; ``--address`` needs ``--backend ray``."""
+    from textsmooth import _extras
+    from textsmooth.errors import ConfigError
+
+    if backend is Backend.local:
+        if address is not None:
+            raise ConfigError("an address is for --backend ray", option="--address")
+        return
+    if method is not Method.semantic:
+        raise ConfigError(f"only --method semantic runs on Ray, not {method.value}", option="--backend")
+    if not _extras.installed("ray"):
+        raise _extras.missing("ray", extra="ray", feature="textsmooth neighbors --backend ray")
+    if address is not None and not address.strip():
+        raise ConfigError("must not be empty", option="--address")
 
 
 def _check_build_options(
@@ -159,6 +183,17 @@ def build(
     tau: float = typer.Option(0.5, "--tau", help="token-swap: temperature of the number of swaps."),
     seed: int = typer.Option(0, "--seed", help="Seed (within-batch, token-swap)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    backend: Backend = typer.Option(
+        Backend.local,
+        "--backend",
+        help="semantic: compute in this process (local) or on Ray (ray: encoder actors, one task per "
+        "shard; the same table; needs the extra: pip install 'textsmooth\\[ray]').",
+    ),
+    address: str | None = typer.Option(
+        None,
+        "--address",
+        help="--backend ray: the Ray cluster (auto, HOST:PORT, ray://HOST:PORT). Default: a local one.",
+    ),
 ) -> None:
     """Build a neighbour table (the default command: `textsmooth neighbors TARGETS -o table.parquet`)."""
     import time
@@ -172,6 +207,7 @@ def build(
     # checks first: nothing is read, embedded or written before every option is known to be usable
     _check_build_options(method, k, keep, bleu_order, batch_size, threads, shard_size, train_batch, samples,
                          tau, min_cosine)  # fmt: skip
+    _check_backend(method, backend, address)
     if method is Method.semantic:
         if embed_side is SideOpt.source and sources is None:
             raise ConfigError("--embed-side source needs --sources FILE (aligned source sentences)",
@@ -210,23 +246,27 @@ def build(
     encoder = SentenceEncoder(
         model, pooling=pooling.value, batch_size=batch_size, num_threads=threads, precision=precision.value
     )
-    sn = SemanticNeighbors(
-        k=k,
-        keep=keep,
-        bleu_order=bleu_order or None,
-        encoder=encoder,
-        index=index.value,
-        embed_side=embed_side.value,
-        duplicates=duplicates.value,
-        shard_size=shard_size,
-        num_threads=threads,
-        with_text=with_text,
-        min_cosine=min_cosine,
-    )
+    options: dict[str, Any] = {
+        "k": k,
+        "keep": keep,
+        "bleu_order": bleu_order or None,
+        "encoder": encoder,
+        "index": index.value,
+        "embed_side": embed_side.value,
+        "duplicates": duplicates.value,
+        "shard_size": shard_size,
+        "num_threads": threads,
+        "with_text": with_text,
+        "min_cosine": min_cosine,
+    }
     cache = work if no_cache else (cache_dir or _default_cache())
+    fit_args = {"sources": src, "work_dir": work, "cache_dir": cache, "progress": not quiet}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        sn.fit(texts, sources=src, work_dir=work, cache_dir=cache, progress=not quiet)
+        if backend is Backend.ray:
+            sn = _on_ray(texts, fit_args, options, address)
+        else:
+            sn = SemanticNeighbors(**options).fit(texts, **fit_args)
     for w in caught:
         console.print(f"[yellow]warning:[/] {w.message}", highlight=False)
     t0 = time.perf_counter()
@@ -234,6 +274,22 @@ def build(
     write_s = time.perf_counter() - t0
     SemanticNeighbors.clean_work(work)
     _print_summary(sn, output, len(texts), write_s, time.perf_counter() - started)
+
+
+def _on_ray(texts: list[str], fit_args: dict[str, Any], options: dict[str, Any], address: str | None) -> Any:
+    """The fitted ``SemanticNeighbors`` of :func:`textsmooth.distributed.semantic_neighbors`; a Ray
+    instance started here is shut down at the end."""
+    from textsmooth.distributed import _ray
+    from textsmooth.distributed.neighbors import semantic_neighbors
+
+    ray = _ray.require_ray("textsmooth neighbors --backend ray")
+    started = not ray.is_initialized()
+    try:
+        _, sn = semantic_neighbors(texts, **fit_args, **options, return_fitted=True, address=address)
+        return sn
+    finally:
+        if started and ray.is_initialized():
+            ray.shutdown()
 
 
 def _baseline(
@@ -271,6 +327,13 @@ def _print_summary(sn: Any, output: Path, n: int, write_s: float, total_s: float
         console.print(
             f"{below} targets have fewer than k'={sn.keep_} related targets ({without} have none), "
             f"because of {why}",
+            highlight=False,
+        )
+    recall = getattr(sn, "knn_recall_", None)
+    if recall is not None and recall.get("recall") is not None:
+        console.print(
+            f"{sn.index} recall@{recall['k']} against exhaustive search: {recall['recall']:.4f} "
+            f"({recall['queries']} sampled targets)",
             highlight=False,
         )
     console.print(

@@ -6,10 +6,15 @@
   labels are the same bits as :class:`~textsmooth.targets.keyword.KeywordSmoother` on the whole corpus;
 * :func:`fit_keyword_smoother` is its fit alone, :func:`transform_soft_labels` the sharded transform of
   any texts with a fitted smoother;
+* :func:`semantic_neighbors` builds the related-target table of
+  :class:`~textsmooth.sequence.SemanticNeighbors` with encoder actors and one Ray task per shard (the
+  same table with the exact indexes);
+* :class:`RayExecutor` is a ``concurrent.futures`` executor of Ray tasks, on which the experiment
+  runners train each run of a recipe (``experiment run --backend ray``);
 * :func:`connect` returns the ``ray`` module connected to the current Ray instance, the one at an
   address, or a new local one.
 
-Inputs are lists of texts and labels, a Ray Dataset or a Hugging Face ``datasets.Dataset`` (with
+The soft labels take lists of texts and labels, a Ray Dataset or a Hugging Face ``datasets.Dataset`` (with
 ``text_column`` / ``label_column``). See docs/distributed.md for what runs where.
 
 Names are imported lazily: ``import textsmooth.distributed`` does not import ray. Calling a function
@@ -23,9 +28,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _LAZY = {
+    "RayExecutor": "textsmooth.distributed.executor",
     "connect": "textsmooth.distributed._ray",
     "fit_keyword_smoother": "textsmooth.distributed.keyword",
     "keyword_soft_labels": "textsmooth.distributed.keyword",
+    "semantic_neighbors": "textsmooth.distributed.neighbors",
     "transform_soft_labels": "textsmooth.distributed.keyword",
 }
 
@@ -33,11 +40,13 @@ __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:  # pragma: no cover
     from textsmooth.distributed._ray import connect  # noqa: F401
+    from textsmooth.distributed.executor import RayExecutor  # noqa: F401
     from textsmooth.distributed.keyword import (  # noqa: F401
         fit_keyword_smoother,
         keyword_soft_labels,
         transform_soft_labels,
     )
+    from textsmooth.distributed.neighbors import semantic_neighbors  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

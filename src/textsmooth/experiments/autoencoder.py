@@ -42,6 +42,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ AUTOENCODER_TASK = "autoencoder"
 PROBE_TASKS = ("mrpc", "sick-e")
 _FIELDS = {
     "task", "name", "description", "budget", "corpus", "files", "data_root", "max_sentences", "holdout",
-    "vectors", "stats_top_n", "probe", "seeds", "train", "methods", "poster", "examples",
+    "vectors", "stats_top_n", "probe", "seeds", "train", "methods", "poster", "examples", "resources",
 }  # fmt: skip
 _DEFAULT_TRAIN = {"architecture": "lstm", "encoder_layers": 1, "decoder_layers": 1, "vocab_kind": "word"}
 
@@ -114,6 +115,7 @@ class AutoencoderRecipe:
     methods: list[dict[str, Any]] = field(default_factory=lambda: [{"method": "none"}])
     poster: dict[str, dict[str, float]] = field(default_factory=dict)
     examples: int = 8
+    resources: dict[str, float] = field(default_factory=dict)
 
     def label(self, row: dict[str, Any]) -> str:
         """The row's name in the report: its ``label``, else the method (with N for soft labels)."""
@@ -167,7 +169,7 @@ def load_autoencoder_recipe(path: str | Path) -> AutoencoderRecipe:
     Raises:
         ConfigError: naming the file and the field.
     """
-    from textsmooth.experiments.recipe import read_recipe_fields
+    from textsmooth.experiments.recipe import check_resources, read_recipe_fields
 
     path = Path(path)
     raw = read_recipe_fields(path, _FIELDS)
@@ -206,6 +208,7 @@ def load_autoencoder_recipe(path: str | Path) -> AutoencoderRecipe:
         raise ConfigError(f"two method rows have the same label: {labels}", path=path, column="methods")
     if not recipe.corpus and not recipe.files:
         raise ConfigError("give a corpus or files", path=path, column="corpus")
+    check_resources(recipe.resources, path)
     return recipe
 
 
@@ -342,10 +345,16 @@ def run_autoencoder_recipe(
     *,
     seeds: Sequence[int] | None = None,
     jobs: int = 1,
+    executor: Executor | None = None,
     progress: bool = True,
     log: Callable[[str], Any] = print,
 ) -> list[dict[str, Any]]:
-    """Train, probe and score every (method row, seed) without a result yet (module docstring)."""
+    """Train, probe and score every (method row, seed) without a result yet (module docstring).
+
+    ``jobs > 1``: that many trainings at once in spawned worker processes (one torch thread each);
+    ``executor`` (e.g. a :class:`~textsmooth.distributed.executor.RayExecutor`) runs every training
+    instead (see :func:`textsmooth.experiments.runner.training_executor`). Same records either way.
+    """
     out = Path(out)
     chosen = list(seeds) if seeds is not None else list(recipe.seeds)
     data = load_autoencoder_data(recipe)
@@ -361,12 +370,12 @@ def run_autoencoder_recipe(
         else:
             results[record["run_id"]] = record
     log(f"{len(specs)} runs, {len(specs) - len(todo)} finished, {len(todo)} to train")
-    if jobs > 1 and len(todo) > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+    if todo and (executor is not None or (jobs > 1 and len(todo) > 1)):
+        from concurrent.futures import as_completed
 
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context) as pool:
+        from textsmooth.experiments.runner import training_executor
+
+        with training_executor(executor, jobs, len(todo), log) as pool:
             futures = [pool.submit(_worker, recipe, row, seed, data, str(out)) for row, seed in todo]
             for future in as_completed(futures):
                 record = future.result()
@@ -381,10 +390,9 @@ def run_autoencoder_recipe(
 
 
 def _worker(recipe: AutoencoderRecipe, row: dict[str, Any], seed: int, data: AutoencoderData, out: str):
-    import torch
+    from textsmooth.experiments.runner import worker_threads
 
-    torch.set_num_threads(1)
-    return run_one(recipe, {**row, "num_threads": 1}, seed, data, Path(out), progress=False)
+    return run_one(recipe, {**row, "num_threads": worker_threads()}, seed, data, Path(out), progress=False)
 
 
 def _words(vocab: Any, text: str) -> list[str]:
@@ -458,8 +466,9 @@ def run_one(
     probes = {}
     for task in recipe.probe_option("tasks"):
         train_pairs, dev_pairs, test_pairs = _probe_data(recipe, task)
-        probe = probe_pairs(encode, train_pairs, test_pairs, dev=dev_pairs,
-                            folds=int(recipe.probe_option("folds")), seed=seed)  # fmt: skip
+        folds = int(recipe.probe_option("folds"))
+        probe = probe_pairs(encode, train_pairs, test_pairs, dev=dev_pairs, folds=folds, seed=seed,
+                            num_threads=config.num_threads)  # fmt: skip
         probes[task] = {
             "accuracy": probe.accuracy, "f1": probe.f1, "macro_f1": probe.macro_f1, "best_c": probe.best_c,
             "correct": [int(p == y) for p, y in zip(probe.predictions.tolist(),

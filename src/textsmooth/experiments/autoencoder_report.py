@@ -43,7 +43,7 @@ def _p_value(rows: list[dict[str, Any]], base: list[dict[str, Any]], task: str) 
     from textsmooth.metrics import paired_bootstrap
 
     seeds = sorted({r["seed"] for r in rows} & {b["seed"] for b in base})
-    if not seeds or rows is base:
+    if not seeds or {r["run_id"] for r in rows} == {b["run_id"] for b in base}:
         return "-"
     a = np.mean([next(r for r in rows if r["seed"] == s)["probe"][task]["correct"] for s in seeds], axis=0)
     b = np.mean([next(r for r in base if r["seed"] == s)["probe"][task]["correct"] for s in seeds], axis=0)
@@ -93,10 +93,10 @@ def autoencoder_tables(run_dir: str | Path) -> dict[str, tuple[list[str], list[l
             _mean_sd([x["near_synonym"] for x in recon]),
             _mean_sd([x["other"] for x in recon]),
             f"{statistics.fmean(r['best_epoch'] for r in rows):.1f}",
-            f"{statistics.fmean(r['train_seconds'] for r in rows) / 60:.1f}",
+            f"{statistics.fmean(sum(h['seconds'] for h in r['history']) for r in rows) / 60:.0f}",
         ])  # fmt: skip
     recon_header = ["model", "test BLEU-4", "sentences exact %", "words exact %", "near-synonym %",
-                    "other %", "best epoch", "train min"]  # fmt: skip
+                    "other %", "best epoch", "training min"]  # fmt: skip
     first = {x: min(by_label[x], key=lambda r: r["seed"]) for x in labels}
     inputs = [e["input"] for e in first[labels[0]]["examples"]]
     example_rows = []

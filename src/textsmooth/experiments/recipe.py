@@ -27,7 +27,12 @@ methods:                                     # TrainConfig fields per method row
   - {method: classic, epsilon: 0.1}
   - {method: kwls, alpha: 1.0, kwls_variant: mixture}
 paper: {none: 91.62, classic: 91.70, kwls: 92.43}   # optional: the paper's accuracy per method row
+resources: {cpus: 1, gpus: 0}                # optional: what one training asks of Ray (--backend ray)
 ```
+
+``resources`` (every recipe kind, :func:`check_resources`) only matters for ``experiment run --backend
+ray``: each training is a Ray task with ``cpus`` CPUs (and as many torch threads) and ``gpus`` GPUs
+(default 1 and 0); see docs/distributed.md.
 
 Classes (``unbalanced.classes``, ``grid.keep``) are given by label name as the data spells it
 (``classes: [HUM, LOC]``) or by id (``classes: [3]``, ids in the data set's label order). A YAML number is
@@ -51,7 +56,10 @@ from textsmooth.experiments.settings import SETTINGS, DataChange, Setting
 from textsmooth.io.corpora import CORPORA
 from textsmooth.training.config import TrainConfig
 
-__all__ = ["SETTINGS", "Recipe", "RunSpec", "load_recipe"]
+__all__ = ["RESOURCE_DEFAULTS", "SETTINGS", "Recipe", "RunSpec", "check_resources", "load_recipe"]
+
+#: What one training of a recipe asks of a Ray cluster (the recipe field ``resources``), by default.
+RESOURCE_DEFAULTS: dict[str, float] = {"cpus": 1, "gpus": 0}
 
 # the recipe fields that hold a setting's options (``grid`` for ``imbalance-grid``)
 _OPTION_FIELDS = ("unbalanced", "grid", "noise", "distillation")
@@ -103,6 +111,7 @@ class Recipe:
     methods: list[dict[str, Any]] = field(default_factory=lambda: [{"method": "none"}])
     paper: dict[str, float] = field(default_factory=dict)
     description: str = ""
+    resources: dict[str, float] = field(default_factory=dict)
 
     def option(self, name: str) -> dict[str, Any]:
         """The options of the recipe field ``name`` (``grid``, ``noise`` ...) with defaults filled in."""
@@ -263,6 +272,33 @@ def read_recipe_fields(path: str | Path, known: set[str]) -> dict[str, Any]:
     return raw
 
 
+def check_resources(value: Any, path: str | Path) -> dict[str, float]:
+    """A recipe's ``resources`` with the defaults filled in: ``cpus`` (> 0) and ``gpus`` (>= 0) per training.
+
+    Raises:
+        ConfigError: not a mapping, another key, or a value that is not a number in range.
+    """
+    if value is None:
+        value = {}
+    if not isinstance(value, dict) or set(value) - set(RESOURCE_DEFAULTS):
+        raise ConfigError(
+            "resources takes cpus and gpus (per training)",
+            path=path,
+            column="resources",
+            hint="e.g. resources: {cpus: 2, gpus: 0}",
+        )
+    out = {**RESOURCE_DEFAULTS, **value}
+    for key, low_open in (("cpus", True), ("gpus", False)):
+        number = out[key]
+        valid = isinstance(number, int | float) and not isinstance(number, bool) and number == number
+        if not valid or number < 0 or (low_open and number == 0) or number == float("inf"):
+            limit = "> 0" if low_open else ">= 0"
+            raise ConfigError(
+                f"must be a number {limit}, got {number!r}", path=path, column=f"resources.{key}"
+            )
+    return out
+
+
 def load_recipe(path: str | Path) -> Recipe:
     """Read and validate a recipe file (YAML, safe-loaded)."""
     path = Path(path)
@@ -281,6 +317,7 @@ def load_recipe(path: str | Path) -> Recipe:
 
 
 def _validate(recipe: Recipe, path: Path) -> None:
+    check_resources(recipe.resources, path)
     if (recipe.corpus is None) == (recipe.data is None):
         raise ConfigError("give exactly one of 'corpus' and 'data'", path=path)
     if recipe.corpus is not None and recipe.corpus not in CORPORA:

@@ -31,15 +31,23 @@ Parallel runs (``jobs > 1``): that many trainings at once, each in a worker proc
 ``spawn`` method (never ``fork`` once torch is loaded) and limited to one torch thread; every run is
 seeded by its own configuration, so the results are those of ``jobs=1`` (only timings differ). An
 LS-Distill row waits for the hard-label run it takes its teacher from, as a sequential run would.
+
+Any other executor (``executor=``, a :class:`concurrent.futures.Executor`) runs the trainings the same
+way: the runners of all three recipe kinds submit the same worker functions to it, e.g.
+:class:`textsmooth.distributed.executor.RayExecutor` (``experiment run --backend ray``), whose tasks set
+torch's threads to their CPUs. :func:`local_pool` is the ``jobs > 1`` executor; :func:`worker_threads`
+is what a worker function gives its training.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -68,10 +76,13 @@ __all__ = [
     "check_run_dir",
     "format_duration",
     "load_recipe_data",
+    "local_pool",
     "prepare_run_data",
     "read_result",
     "register_run_handler",
     "run_recipe",
+    "training_executor",
+    "worker_threads",
 ]
 
 
@@ -185,6 +196,7 @@ def run_recipe(
     *,
     seeds: Sequence[int] | None = None,
     jobs: int = 1,
+    executor: Executor | None = None,
     progress: bool = True,
     log: Callable[[str], Any] = print,
 ) -> list[RunRecord]:
@@ -197,6 +209,9 @@ def run_recipe(
             run into the folder, and the report's command line shows them.
         jobs: trainings run at once, each in its own process with one torch thread (see the module
             docstring); the results are the same as with ``jobs=1``.
+        executor: run every training on this executor instead (e.g. a
+            :class:`~textsmooth.distributed.executor.RayExecutor`), as many at once as it takes;
+            ``jobs`` is then not used. The caller shuts it down.
         progress: per-epoch progress bars (``jobs=1`` only; parallel runs log each start and finish).
         log: called with one line per started and finished training.
 
@@ -245,7 +260,7 @@ def run_recipe(
         baseline = baselines.get(spec.run_id)
         return baseline is None or baseline in results
 
-    if int(jobs) == 1 or len(todo) <= 1:
+    if executor is None and (int(jobs) == 1 or len(todo) <= 1):
         if todo:
             _import_training_modules()
         while todo:
@@ -256,7 +271,9 @@ def run_recipe(
                 spec, recipe, train_full, test, out, baselines.get(spec.run_id), progress
             )
     elif todo:
-        _run_parallel(recipe, out, todo, ready, baselines, number, len(specs), int(jobs), results, log)
+        _run_parallel(
+            recipe, out, todo, ready, baselines, number, len(specs), int(jobs), results, log, executor
+        )
     return [results[spec.run_id] for spec in specs]
 
 
@@ -271,31 +288,26 @@ def _run_parallel(
     jobs: int,
     results: dict[str, RunRecord],
     log: Callable[[str], Any],
+    executor: Executor | None = None,
 ) -> None:
-    """Run ``todo`` in ``jobs`` spawned worker processes, adding each record to ``results`` as it ends."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+    """Run ``todo`` on ``executor`` (default: ``jobs`` spawned worker processes), adding each record to
+    ``results`` as it ends; a run is submitted once the run it takes its teacher from has finished."""
+    from concurrent.futures import FIRST_COMPLETED, Future, wait
 
-    workers = min(jobs, len(todo))
     n_new, n_done = len(todo), 0
-    log(f"{n_new} trainings in {workers} worker processes (one torch thread each)")
     started = time.perf_counter()
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(recipe,),
-    )
     running: dict[Future[RunRecord], RunSpec] = {}
-    try:
+    # the local pool takes `jobs` at a time; another executor queues what it cannot start yet
+    limit = min(jobs, len(todo)) if executor is None else len(todo)
+    with training_executor(executor, jobs, len(todo), log, _init_worker, (recipe,)) as pool:
         while todo or running:
-            while todo and len(running) < workers:
+            while todo and len(running) < limit:
                 spec = next((s for s in todo if ready(s)), None)
                 if spec is None:
                     break
                 todo.remove(spec)
                 log(f"[{number[spec.run_id]}/{total}] {spec.run_id} started")
-                future = pool.submit(_worker_run, spec, str(out), baselines.get(spec.run_id))
+                future = pool.submit(_worker_run, spec, str(out), baselines.get(spec.run_id), recipe)
                 running[future] = spec
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
@@ -307,11 +319,73 @@ def _run_parallel(
                     f"  finished {spec.run_id} in {format_duration(record.seconds)} "
                     f"({n_done}/{n_new} done, {format_duration(time.perf_counter() - started)} elapsed)"
                 )
+
+
+@contextlib.contextmanager
+def training_executor(
+    executor: Executor | None,
+    jobs: int,
+    n_trainings: int,
+    log: Callable[[str], Any],
+    initializer: Callable[..., Any] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> Iterator[Executor]:
+    """The executor the parallel path of a runner submits its trainings to.
+
+    ``executor`` itself when given (the caller's: it is not shut down here), else :func:`local_pool` of
+    ``min(jobs, n_trainings)`` processes, shut down on leaving (on an error, the trainings not started
+    yet are cancelled and the running ones end: on Ctrl-C they stop, leaving only checkpoints).
+    """
+    if executor is not None:
+        where = getattr(executor, "description", type(executor).__name__)
+        log(f"{n_trainings} trainings on {where}")
+        yield executor
+        return
+    workers = min(jobs, n_trainings)
+    log(f"{n_trainings} trainings in {workers} worker processes (one torch thread each)")
+    pool = local_pool(workers, initializer, initargs)
+    try:
+        yield pool
     except BaseException:
-        # no new trainings; the running ones end (on Ctrl-C they stop, leaving only checkpoints)
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+def local_pool(
+    workers: int, initializer: Callable[..., Any] | None = None, initargs: tuple[Any, ...] = ()
+) -> Executor:
+    """``workers`` processes started with ``spawn`` (never ``fork`` once torch is loaded), each limited to
+    one torch thread, then running ``initializer(*initargs)``."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_local_worker,
+        initargs=(initializer, initargs),
+    )
+
+
+def _init_local_worker(initializer: Callable[..., Any] | None, initargs: tuple[Any, ...]) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # pragma: no cover - only if something already ran parallel work
+        pass
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def worker_threads() -> int:
+    """Torch threads of a training in a worker: 1 in :func:`local_pool`'s processes, the task's CPUs on
+    Ray (its executor sets torch's thread count before the worker function runs)."""
+    import torch
+
+    return int(torch.get_num_threads())
 
 
 def _import_training_modules() -> None:
@@ -338,22 +412,26 @@ def _on_sigint(signum: int, frame: Any) -> None:
 
 
 def _init_worker(recipe: Recipe) -> None:
-    import torch
-
-    torch.set_num_threads(1)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:  # pragma: no cover - only if something already ran parallel work
-        pass
+    """A local worker process: Ctrl-C handling, then the recipe's data (loaded now, before any clock)."""
     signal.signal(signal.SIGINT, _on_sigint)
+    _load_worker(recipe)
+
+
+def _load_worker(recipe: Recipe) -> None:
+    """The recipe's data in this worker process, loaded once per recipe (also on Ray, whose worker
+    processes serve many tasks)."""
+    if _WORKER.get("recipe") == recipe:
+        return
     _import_training_modules()
     _WORKER.update(recipe=recipe, data=load_recipe_data(recipe), busy=False)
 
 
-def _worker_run(spec: RunSpec, out: str, baseline: str | None) -> RunRecord:
+def _worker_run(spec: RunSpec, out: str, baseline: str | None, recipe: Recipe) -> RunRecord:
+    _load_worker(recipe)
     train_full, test = _WORKER["data"]
-    if spec.config.num_threads not in (None, 1):  # one thread per worker, whatever the recipe asks
-        spec = dataclasses.replace(spec, config=dataclasses.replace(spec.config, num_threads=1))
+    threads = worker_threads()
+    if spec.config.num_threads not in (None, threads):  # the worker's threads, whatever the recipe asks
+        spec = dataclasses.replace(spec, config=dataclasses.replace(spec.config, num_threads=threads))
     _WORKER["busy"] = True
     try:
         return _run_one(spec, _WORKER["recipe"], train_full, test, Path(out), baseline, progress=False)

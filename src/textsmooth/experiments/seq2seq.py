@@ -75,6 +75,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -219,6 +220,7 @@ class Seq2SeqRecipe:
     paper: dict[str, float] = field(default_factory=dict)
     examples: int = 3
     save_models: bool = False
+    resources: dict[str, float] = field(default_factory=dict)
 
     # -------------------------------------------------------------- helpers
     def neighbor_options(self) -> dict[str, Any]:
@@ -352,8 +354,10 @@ def _int_at_least(value: Any, low: int) -> bool:
 
 
 def _validate(recipe: Seq2SeqRecipe, path: Path) -> None:
+    from textsmooth.experiments.recipe import check_resources
     from textsmooth.seq2seq.config import Seq2SeqConfig
 
+    check_resources(recipe.resources, path)
     _validate_data(recipe, path)
     for name in ("seeds", "methods", "pairs"):
         values = getattr(recipe, name)
@@ -899,6 +903,7 @@ def run_seq2seq_recipe(
     *,
     seeds: Sequence[int] | None = None,
     jobs: int = 1,
+    executor: Executor | None = None,
     progress: bool = True,
     log: Callable[[str], Any] = print,
 ) -> list[Seq2SeqRecord]:
@@ -908,7 +913,9 @@ def run_seq2seq_recipe(
     the manifest, build or reuse the tables, then train run after run (each resumable from its
     checkpoint). Nothing is trained when a check fails. ``jobs > 1`` trains that many runs at once, each
     in a spawned worker process with one torch thread (results as with ``jobs=1``: every run is seeded by
-    its own configuration).
+    its own configuration). ``executor`` (e.g. a
+    :class:`~textsmooth.distributed.executor.RayExecutor`) runs every training instead, ``jobs`` unused
+    (see :func:`textsmooth.experiments.runner.training_executor`).
 
     Raises:
         ConfigError: a seed the recipe does not list; the folder holds another recipe's results, results
@@ -934,8 +941,8 @@ def run_seq2seq_recipe(
                 table_spec, data[table_spec.pair][0], out, recipe.examples, progress, log
             )
     number = {s.run_id: i for i, s in enumerate(specs, start=1)}
-    if int(jobs) > 1 and len(todo) > 1:
-        _run_parallel(todo, recipe, data, out, int(jobs), results, log)
+    if todo and (executor is not None or (int(jobs) > 1 and len(todo) > 1)):
+        _run_parallel(todo, recipe, data, out, int(jobs), results, log, executor)
         return [results[s.run_id] for s in specs]
     for spec in todo:
         log(f"[{number[spec.run_id]}/{len(specs)}] {spec.run_id}")
@@ -952,15 +959,14 @@ def _run_parallel(
     jobs: int,
     results: dict[str, Seq2SeqRecord],
     log: Callable[[str], Any],
+    executor: Executor | None = None,
 ) -> None:
-    """Train ``todo`` in ``jobs`` spawned worker processes (one torch thread each)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    """Train ``todo`` on ``executor`` (default: ``jobs`` spawned worker processes, one torch thread each)."""
+    from concurrent.futures import as_completed
 
-    workers = min(jobs, len(todo))
-    log(f"{len(todo)} trainings in {workers} worker processes (one torch thread each)")
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    from textsmooth.experiments.runner import training_executor
+
+    with training_executor(executor, jobs, len(todo), log) as pool:
         futures = {
             pool.submit(
                 _worker_run, spec, recipe, data[spec.pair],
@@ -981,12 +987,10 @@ def _worker_run(
     table_path: str | None,
     out: str,
 ) -> Seq2SeqRecord:
-    import torch
-
+    from textsmooth.experiments.runner import worker_threads
     from textsmooth.sequence import NeighborTable
 
-    torch.set_num_threads(1)
-    spec = dataclasses.replace(spec, config=dataclasses.replace(spec.config, num_threads=1))
+    spec = dataclasses.replace(spec, config=dataclasses.replace(spec.config, num_threads=worker_threads()))
     table = None if table_path is None else NeighborTable.read(table_path, texts=list(splits[0].targets))
     return _run_one(spec, recipe, splits, table, Path(out), progress=False)
 

@@ -46,13 +46,14 @@ interrupted run resumes from its last finished shard.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import warnings
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, get_args
 
@@ -67,6 +68,7 @@ from textsmooth.sequence.choices import Pooling, Precision, one_of
 __all__ = [
     "EMBEDDINGS_KIND",
     "MIN_ROWS",
+    "EncodeParts",
     "SentenceEncoder",
     "default_model_path",
     "embed_texts",
@@ -79,6 +81,10 @@ MIN_ROWS = 4
 """Fewest rows of a forward pass; a smaller chunk of same-length sentences is repeated to this size."""
 _BATCHING = "same-length-v1"  # recorded in the cache key: how sentences are grouped into forward passes
 _LENGTH_BLOCK = 8192  # texts tokenised at once to find their lengths
+
+#: Embeds parts of a corpus elsewhere (e.g. Ray actors): called with ``[(i, texts), ...]``, it yields
+#: ``(i, vectors)`` for each part as it is done, in any order (see :func:`embed_texts`).
+EncodeParts = Callable[[list[tuple[int, list[str]]]], Iterator[tuple[int, np.ndarray]]]
 
 
 def default_model_path() -> Path:
@@ -492,6 +498,7 @@ def embed_texts(
     cache_dir: str | Path | None = None,
     shard_size: int = 4096,
     progress: bool = False,
+    encode_parts: EncodeParts | None = None,
 ) -> np.ndarray:
     """Embed ``texts`` with ``encoder``, reusing and filling an on-disk cache.
 
@@ -504,6 +511,11 @@ def embed_texts(
     ``shard_size`` texts, each saved atomically under ``embeddings-<key>.parts<shard_size>/``: after an
     interruption the next call resumes.
     Without ``cache_dir`` everything stays in memory.
+
+    ``encode_parts`` embeds the shards elsewhere (:data:`EncodeParts`; the Ray backend passes an actor
+    pool whose actors run ``encoder.encode`` on copies of the encoder); default: ``encoder.encode`` here,
+    shard after shard. In ``fp32`` a sentence's vector does not depend on its shard, so both give the
+    same vectors.
     """
     texts = list(texts)
     if int(shard_size) < 1:
@@ -511,59 +523,106 @@ def embed_texts(
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise InputError(f"texts[{i}] is a {type(text).__name__}, expected a string", column="texts")
-    if cache_dir is None:
+    if cache_dir is None and encode_parts is None:
         return encoder.encode(texts, progress=progress)
     encoder.load()
+    size = int(shard_size)
+    bounds = [(lo, min(lo + size, len(texts))) for lo in range(0, len(texts), size)]
+    if cache_dir is None:
+        parts: list[np.ndarray | None] = [None] * len(bounds)
+        todo = list(range(len(bounds)))
+        with contextlib.closing(_encode_parts(texts, bounds, todo, encoder, encode_parts, progress)) as done:
+            for i, arr in done:
+                parts[i] = arr
+        return _concatenate(parts, encoder.dim_)
     cache_dir = Path(cache_dir)
     texts_sha = hash_texts(texts)
-    key = _cache_key(encoder, texts_sha, int(shard_size))
+    key = _cache_key(encoder, texts_sha, size)
     final = cache_dir / f"embeddings-{key}.npy"
     if final.exists():
         try:
             return load_embeddings(final, texts, encoder)
         except ArtifactError as exc:
             warnings.warn(f"ignoring unusable embedding cache entry ({exc}); recomputing", stacklevel=2)
-    parts = cache_dir / f"embeddings-{key}.parts{int(shard_size)}"
-    parts.mkdir(parents=True, exist_ok=True)
-    n_shards = (len(texts) + int(shard_size) - 1) // int(shard_size)
-    chunks: list[np.ndarray] = []
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(texts), desc="embed", unit="sent")
-    try:
-        for s in range(n_shards):
-            lo, hi = s * int(shard_size), min((s + 1) * int(shard_size), len(texts))
-            part = parts / f"part-{s:05d}.npy"
-            arr = None
-            if part.exists():
-                try:
-                    arr = np.load(part, allow_pickle=False)
-                    if arr.shape != (hi - lo, encoder.dim_) or arr.dtype != np.float32:
-                        arr = None
-                except (ValueError, OSError):
-                    arr = None
-            if arr is None:
-                arr = encoder.encode(texts[lo:hi], on_batch=bar.update if bar is not None else None)
-                with atomic_path(part) as tmp, open(tmp, "wb") as handle:
-                    np.save(handle, arr, allow_pickle=False)
-            elif bar is not None:
-                bar.update(hi - lo)
-            chunks.append(arr)
-    finally:
-        if bar is not None:
-            bar.close()
-    result = np.concatenate(chunks) if chunks else np.zeros((0, encoder.dim_), dtype=np.float32)
+    folder = cache_dir / f"embeddings-{key}.parts{size}"
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = [
+        _load_part(folder / f"part-{s:05d}.npy", hi - lo, encoder.dim_) for s, (lo, hi) in enumerate(bounds)
+    ]
+    todo = [s for s, arr in enumerate(parts) if arr is None]
+    done = sum(hi - lo for (lo, hi), arr in zip(bounds, parts, strict=True) if arr is not None)
+    computed = _encode_parts(texts, bounds, todo, encoder, encode_parts, progress, initial=done)
+    with contextlib.closing(computed):  # an interruption stops the parts still being embedded elsewhere
+        for s, arr in computed:
+            with atomic_path(folder / f"part-{s:05d}.npy") as tmp, open(tmp, "wb") as handle:
+                np.save(handle, arr, allow_pickle=False)
+            parts[s] = arr
+    result = _concatenate(parts, encoder.dim_)
     with atomic_path(final) as tmp, open(tmp, "wb") as handle:
         np.save(handle, result, allow_pickle=False)
     write_manifest(
         final,
         kind=EMBEDDINGS_KIND,
-        parameters={**encoder.describe(), "shard_size": int(shard_size)},
+        parameters={**encoder.describe(), "shard_size": size},
         inputs={"texts_sha256": texts_sha, "n_texts": len(texts)},
         extra={"dim": int(result.shape[1])},
     )
-    shutil.rmtree(parts, ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)
     assert manifest_path(final).exists()
     return result
+
+
+def _load_part(path: Path, rows: int, dim: int) -> np.ndarray | None:
+    """A finished part of an interrupted run, or ``None`` (missing, unreadable or of another shape)."""
+    if not path.exists():
+        return None
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError):
+        return None
+    return arr if arr.shape == (rows, dim) and arr.dtype == np.float32 else None
+
+
+def _encode_parts(
+    texts: list[str],
+    bounds: list[tuple[int, int]],
+    todo: list[int],
+    encoder: SentenceEncoder,
+    encode_parts: EncodeParts | None,
+    progress: bool,
+    *,
+    initial: int = 0,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``(s, vectors)`` of the parts ``todo``, as each is done: here, or by ``encode_parts``."""
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(texts), initial=initial, desc="embed", unit="sent")
+    try:
+        if encode_parts is None:
+            for s in todo:
+                lo, hi = bounds[s]
+                yield s, encoder.encode(texts[lo:hi], on_batch=bar.update if bar is not None else None)
+            return
+        for s, arr in encode_parts([(s, texts[bounds[s][0] : bounds[s][1]]) for s in todo]):
+            lo, hi = bounds[s]
+            arr = np.asarray(arr)
+            if arr.shape != (hi - lo, encoder.dim_) or arr.dtype != np.float32:
+                raise ArtifactError(
+                    f"part {s} came back with shape {arr.shape} / dtype {arr.dtype}, expected float32 "
+                    f"({hi - lo}, {encoder.dim_})"
+                )
+            if bar is not None:
+                bar.update(hi - lo)
+            yield s, arr
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _concatenate(parts: Sequence[np.ndarray | None], dim: int) -> np.ndarray:
+    if not parts:
+        return np.zeros((0, dim), dtype=np.float32)
+    assert all(p is not None for p in parts)
+    return np.concatenate(parts)  # type: ignore[arg-type]

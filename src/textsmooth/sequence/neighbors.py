@@ -37,6 +37,13 @@ in loss (2) the mean over ``R(y)`` is over those ``m`` (with ``m = 0`` only the 
 Size. With fewer distinct targets than ``k + 1``, ``k`` is reduced to the number of other distinct
 targets (``k_`` records it, with a warning); ``keep > k`` is a :class:`~textsmooth.errors.ConfigError`.
 
+Stages. The work is done by module-level stage functions, :func:`search_block` (step 2),
+:func:`rerank_block` (steps 3-4) and :func:`neighbor_shard` (both, for one shard of distinct targets),
+with :meth:`SentenceEncoder.encode <textsmooth.sequence.encoder.SentenceEncoder.encode>` as the embedding
+stage. :class:`Stages` runs them in this process; :func:`textsmooth.distributed.semantic_neighbors`
+runs the same functions on Ray (an actor pool for the encoder, one task per shard), through the same
+:meth:`SemanticNeighbors.fit` sequence, so both give the same table.
+
 Resumable. With a ``work_dir``, embeddings and every shard of ``shard_size`` targets are saved
 atomically there as they finish; running ``fit`` again with the same inputs and parameters skips
 finished shards and gives the same table as an uninterrupted run (shard boundaries are fixed, so each
@@ -51,7 +58,8 @@ import json
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
@@ -63,12 +71,24 @@ from textsmooth.io.atomic import atomic_path, atomic_write_text
 from textsmooth.io.manifest import hash_texts
 from textsmooth.sequence.choices import Backend, Duplicates, EmbedSide, one_of
 from textsmooth.sequence.data import check_texts
-from textsmooth.sequence.encoder import SentenceEncoder, embed_texts
+from textsmooth.sequence.encoder import EncodeParts, SentenceEncoder, embed_texts
 from textsmooth.sequence.knn import KnnIndex
 from textsmooth.sequence.table import NeighborTable, fitted_meta
 from textsmooth.text.bleu import SMOOTH_METHODS, BleuCorpus
 
-__all__ = ["SemanticNeighbors", "duplicate_groups"]
+__all__ = [
+    "NeighborParams",
+    "SemanticNeighbors",
+    "Stages",
+    "duplicate_groups",
+    "knn_recall",
+    "neighbor_shard",
+    "rerank_block",
+    "search_block",
+]
+
+#: One shard's result per distinct target: neighbour group ids (-1: padding), cosines, BLEU scores.
+Shard = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _normalize(text: str) -> str:
@@ -96,6 +116,142 @@ def duplicate_groups(
     rows = np.arange(len(keys), dtype=np.int64)
     first[group[::-1]] = rows[::-1]  # the last write wins: the smallest row of each group
     return group, first
+
+
+# -- the stages: pure functions of their inputs, called by the local path and by the Ray path ----------
+@dataclass(frozen=True)
+class NeighborParams:
+    """What a kNN + re-rank shard needs besides the index and the BLEU corpus.
+
+    Attributes:
+        k: candidates retrieved per target (the fitted ``k_``).
+        keep: candidates kept, ``k'`` (the fitted ``keep_``).
+        bleu_order: BLEU-n of the re-rank; ``None``: keep the cosine order.
+        smooth_method: sentence BLEU smoothing.
+        min_cosine: candidates below this cosine become padding before re-ranking (``None``: none).
+    """
+
+    k: int
+    keep: int
+    bleu_order: int | None
+    smooth_method: str = "exp"
+    min_cosine: float | None = None
+
+
+def search_block(
+    knn: KnnIndex, queries: np.ndarray, k: int, min_cosine: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Step 2 for indexed rows ``queries``: their ``k`` nearest other rows ``(ids, cos)``, both ``(q, k)``.
+
+    Ordered by cosine, ties by row (:meth:`~textsmooth.sequence.knn.KnnIndex.search_rows`); with
+    ``min_cosine``, the candidates below it become padding (id -1, cosine NaN), which sorts last.
+    """
+    ids, cos = knn.search_rows(queries, k)
+    if min_cosine is not None:  # weak candidates become padding (id -1, NaN), sorted last
+        weak = (ids >= 0) & ~(cos >= np.float32(min_cosine))
+        ids = np.where(weak, -1, ids)
+        cos = np.where(weak, np.float32(np.nan), cos)
+    return ids, cos
+
+
+def rerank_block(
+    bleu: BleuCorpus | None,
+    queries: np.ndarray,
+    ids: np.ndarray,
+    cos: np.ndarray,
+    *,
+    keep: int,
+    bleu_order: int | None,
+    smooth_method: str = "exp",
+) -> Shard:
+    """Steps 3-4: the ``keep`` best candidates of each query by sentence BLEU-n of the candidate
+    (hypothesis) against the query (reference), ties by cosine then by row; padding last.
+
+    Without ``bleu`` (``bleu_order=None``) the first ``keep`` in cosine order, BLEU NaN. Returns
+    ``(ids int64, cos float32, bleu float64)``, each ``(q, keep)``.
+    """
+    if bleu is not None and bleu_order and ids.shape[1] > 0:
+        scores = bleu.score_candidates(queries, ids, max_order=int(bleu_order), smooth_method=smooth_method)
+        # best BLEU first, then higher cosine, then smaller id; padding (-1, NaN) last
+        key_b = np.where(ids >= 0, -scores, np.inf)
+        key_c = np.where(ids >= 0, -cos, np.inf)
+        key_i = np.where(ids >= 0, ids, np.iinfo(np.int64).max)
+        order = np.lexsort((key_i, key_c, key_b), axis=1)[:, :keep]
+        ids = np.take_along_axis(ids, order, 1)
+        cos = np.take_along_axis(cos, order, 1)
+        scores = np.take_along_axis(scores, order, 1)
+    else:
+        ids, cos = ids[:, :keep], cos[:, :keep]
+        scores = np.full(ids.shape, np.nan, dtype=np.float64)
+    return ids, cos.astype(np.float32), scores.astype(np.float64)
+
+
+def neighbor_shard(
+    knn: KnnIndex, bleu: BleuCorpus | None, lo: int, hi: int, params: NeighborParams
+) -> tuple[Shard, tuple[float, float]]:
+    """Steps 2-4 for the distinct targets ``lo..hi-1`` (one shard): ``(shard, (knn_s, rerank_s))``.
+
+    The queries are searched in the index's blocks of ``block_size`` from ``lo``, so a shard gives the
+    same rows wherever it runs (faiss may compute a block of fewer than 20 queries another way).
+    """
+    t0 = time.perf_counter()
+    queries = np.arange(lo, hi, dtype=np.int64)
+    ids, cos = search_block(knn, queries, params.k, params.min_cosine)
+    t1 = time.perf_counter()
+    shard = rerank_block(
+        bleu,
+        queries,
+        ids,
+        cos,
+        keep=params.keep,
+        bleu_order=params.bleu_order,
+        smooth_method=params.smooth_method,
+    )
+    return shard, (t1 - t0, time.perf_counter() - t1)
+
+
+def knn_recall(knn: KnnIndex, queries: np.ndarray, k: int) -> tuple[int, int]:
+    """``(found, total)``: of the exact ``k`` nearest other rows of ``queries`` (exhaustive search of the
+    same vectors), how many ``knn`` finds; ``found / total`` is the recall@k of an approximate index."""
+    if k <= 0 or len(queries) == 0:
+        return 0, 0
+    approx, _ = knn.search_rows(queries, k)
+    brute = KnnIndex(knn.vectors, backend="brute", block_size=knn.block_size, num_threads=knn.num_threads)
+    exact, _ = brute.search_rows(queries, k)
+    found = sum(
+        len(set(a[a >= 0].tolist()) & set(e[e >= 0].tolist())) for a, e in zip(approx, exact, strict=True)
+    )
+    return int(found), int((exact >= 0).sum())
+
+
+class Stages:
+    """Where the per-shard stages run: here, in this process, one after the other (the default).
+
+    :meth:`SemanticNeighbors.fit` plans the work (duplicate groups, the embedding cache, the index, the
+    resumable shards and their files) and hands the shards still to do to these two methods; the Ray
+    backend (:mod:`textsmooth.distributed.neighbors`) overrides them to run the same stage functions
+    elsewhere. Results may come back in any order: each is saved and placed by its index.
+    """
+
+    def embed_shard_size(self, n_texts: int, encoder: SentenceEncoder) -> int:
+        """Texts per embedding part (of the cache, and of ``encode_parts``): ``embed_texts``'s default."""
+        return 4096
+
+    def encode_parts(self, encoder: SentenceEncoder) -> EncodeParts | None:
+        """How :func:`~textsmooth.sequence.encoder.embed_texts` embeds its parts (``None``: here)."""
+        return None
+
+    def shards(
+        self,
+        sn: SemanticNeighbors,
+        knn: KnnIndex,
+        bleu: BleuCorpus | None,
+        todo: list[tuple[int, int, int]],
+        timings: dict[str, float],
+    ) -> Iterator[tuple[int, Shard]]:
+        """``(s, shard)`` for each ``(s, lo, hi)`` of ``todo`` (adding the seconds to ``timings``)."""
+        for s, lo, hi in todo:
+            yield s, sn._compute_shard(knn, bleu, lo, hi, timings)
 
 
 class SemanticNeighbors(ParamsMixin):
@@ -128,6 +284,9 @@ class SemanticNeighbors(ParamsMixin):
         timings_: seconds per stage (``embed``, ``index``, ``knn``, ``rerank``, ``assemble``).
         short_rows_: ``(below_keep, without_related)``: targets with fewer than ``keep_`` related
             targets, and with none (``min_cosine``, or a corpus of one distinct target).
+        knn_recall_: only when fitted on Ray with ``index="hnsw"``
+            (:func:`textsmooth.distributed.semantic_neighbors`): ``{"k", "queries", "recall"}``, the
+            recall@k of the index on sampled targets against exhaustive search (also in the manifest).
 
     Example:
         >>> sn = SemanticNeighbors(k=100, keep=5, bleu_order=4)  # doctest: +SKIP
@@ -225,6 +384,9 @@ class SemanticNeighbors(ParamsMixin):
         below, without = getattr(self, "short_rows_", (None, None))
         params["targets_below_keep"] = below
         params["targets_without_related"] = without
+        recall = getattr(self, "knn_recall_", None)
+        if recall is not None:  # measured by the Ray backend for an approximate (hnsw) index
+            params["knn_recall"] = recall
         return params
 
     # ------------------------------------------------------------------ fit
@@ -254,13 +416,38 @@ class SemanticNeighbors(ParamsMixin):
             progress: show progress bars.
             on_shard: called as ``on_shard(i, n_shards)`` after each finished shard.
         """
+        return self._fit(
+            targets,
+            sources=sources,
+            embeddings=embeddings,
+            work_dir=work_dir,
+            cache_dir=cache_dir,
+            progress=progress,
+            on_shard=on_shard,
+            stages=Stages(),
+        )
+
+    def _fit(
+        self,
+        targets: Sequence[str],
+        *,
+        sources: Sequence[str] | None,
+        embeddings: np.ndarray | None,
+        work_dir: str | Path | None,
+        cache_dir: str | Path | None,
+        progress: bool,
+        on_shard: Callable[[int, int], None] | None,
+        stages: Stages,
+    ) -> SemanticNeighbors:
+        """:meth:`fit` with its stages run by ``stages`` (here, or on Ray): one sequence for both."""
         self._validate()
         targets, side = self._check_inputs(targets, sources)
         self._group_targets(targets)
         work = Path(work_dir) if work_dir is not None else None
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        vectors = self._embed(side, embeddings, cache_dir if cache_dir is not None else work, progress)
+        cache = cache_dir if cache_dir is not None else work
+        vectors = self._embed(side, embeddings, cache, progress, stages)
         timings["embed"] = time.perf_counter() - t0
         if work is not None:
             self._prepare_work(work, self._run_key(targets, side))
@@ -268,7 +455,7 @@ class SemanticNeighbors(ParamsMixin):
         knn = self._build_index(vectors, work)
         bleu = self._bleu_corpus(targets)
         timings["index"] = time.perf_counter() - t0
-        shards = self._run_shards(knn, bleu, work, timings, progress=progress, on_shard=on_shard)
+        shards = self._run_shards(knn, bleu, work, timings, stages, progress=progress, on_shard=on_shard)
         t0 = time.perf_counter()
         self._assemble(targets, shards)
         timings["assemble"] = time.perf_counter() - t0
@@ -313,17 +500,25 @@ class SemanticNeighbors(ParamsMixin):
         embeddings: np.ndarray | None,
         cache_dir: str | Path | None,
         progress: bool,
+        stages: Stages,
     ) -> np.ndarray:
         """Unit vectors of the distinct targets (``first_rows_``): the rows of the given ``embeddings``
         (one per target, normalised here) or the encoder's vectors of ``side``, through the embedding
-        cache. Sets ``encoder_info_``."""
+        cache (parts embedded by ``stages``). Sets ``encoder_info_``."""
         first, n = self.first_rows_, len(side)
         if embeddings is None:
             encoder = self._encoder()
             encoder.load()
             self.encoder_info_ = encoder.describe()
             texts = [side[i] for i in first.tolist()]
-            return embed_texts(texts, encoder, cache_dir=cache_dir, progress=progress)
+            return embed_texts(
+                texts,
+                encoder,
+                cache_dir=cache_dir,
+                shard_size=stages.embed_shard_size(len(texts), encoder),
+                progress=progress,
+                encode_parts=stages.encode_parts(encoder),
+            )
         vectors = np.asarray(embeddings, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != n:
             raise InputError(f"embeddings must have shape ({n}, d), got {vectors.shape}", column="embeddings")
@@ -350,41 +545,54 @@ class SemanticNeighbors(ParamsMixin):
         bleu: BleuCorpus | None,
         work: Path | None,
         timings: dict[str, float],
+        stages: Stages,
         *,
         progress: bool,
         on_shard: Callable[[int, int], None] | None,
-    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    ) -> list[Shard]:
         """Every shard's ``(ids, cos, bleu)`` per distinct target: reloaded from ``work`` when finished
-        there, else computed (and saved there atomically)."""
+        there, else computed by ``stages`` (and saved there atomically as each one finishes)."""
         n_groups, size = self.first_rows_.shape[0], int(self.shard_size)
         n_shards = (n_groups + size - 1) // size
         timings["knn"] = timings["rerank"] = 0.0
-        shards = []
+        shards: list[Shard | None] = [None] * n_shards
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=n_groups, desc="kNN + BLEU", unit="target")
+
+        def finished(s: int, shard: Shard) -> None:
+            shards[s] = shard
+            if bar is not None:
+                bar.update(shard[0].shape[0])
+            if on_shard is not None:
+                on_shard(s, n_shards)
+
         try:
+            todo = []
             for s in range(n_shards):
                 lo, hi = s * size, min((s + 1) * size, n_groups)
                 shard = self._load_shard(work, s, hi - lo) if work is not None else None
                 if shard is None:
-                    shard = self._compute_shard(knn, bleu, lo, hi, timings)
+                    todo.append((s, lo, hi))
+                else:
+                    finished(s, shard)
+            computed = stages.shards(self, knn, bleu, todo, timings)
+            try:
+                for s, shard in computed:
                     if work is not None:
                         with atomic_path(work / f"shard-{s:05d}.npz") as tmp, open(tmp, "wb") as handle:
                             np.savez(handle, ids=shard[0], cos=shard[1], bleu=shard[2])
-                shards.append(shard)
-                if bar is not None:
-                    bar.update(hi - lo)
-                if on_shard is not None:
-                    on_shard(s, n_shards)
+                    finished(s, shard)
+            finally:  # an interruption stops the shards still running elsewhere now
+                getattr(computed, "close", lambda: None)()
         finally:
             if bar is not None:
                 bar.close()
-        return shards
+        return shards  # type: ignore[return-value]  # every shard is set here
 
-    def _assemble(self, targets: list[str], shards: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    def _assemble(self, targets: list[str], shards: list[Shard]) -> None:
         """``table_`` (one row per target and related target) and ``short_rows_`` from the shards."""
         groups, first, width, n = self.groups_, self.first_rows_, self.keep_, len(targets)
         g_ids = np.concatenate([s[0] for s in shards]) if shards else np.zeros((0, width), dtype=np.int64)
@@ -470,7 +678,7 @@ class SemanticNeighbors(ParamsMixin):
             faiss.write_index(knn.faiss_index, str(tmp))
         return knn
 
-    def _load_shard(self, work: Path, s: int, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def _load_shard(self, work: Path, s: int, rows: int) -> Shard | None:
         path = work / f"shard-{s:05d}.npz"
         if not path.exists():
             return None
@@ -483,35 +691,24 @@ class SemanticNeighbors(ParamsMixin):
             return None
         return shard
 
+    def _neighbor_params(self) -> NeighborParams:
+        """The fitted parameters of a shard (``k_``, ``keep_``, BLEU settings, ``min_cosine``)."""
+        return NeighborParams(
+            k=int(self.k_),
+            keep=int(self.keep_),
+            bleu_order=int(self.bleu_order) if self.bleu_order else None,
+            smooth_method=self.smooth_method,
+            min_cosine=None if self.min_cosine is None else float(self.min_cosine),
+        )
+
     def _compute_shard(
         self, knn: KnnIndex, bleu: BleuCorpus | None, lo: int, hi: int, timings: dict[str, float]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        t0 = time.perf_counter()
-        queries = np.arange(lo, hi, dtype=np.int64)
-        ids, cos = knn.search_rows(queries, self.k_)
-        if self.min_cosine is not None:  # weak candidates become padding (id -1, NaN), sorted last
-            weak = (ids >= 0) & ~(cos >= np.float32(self.min_cosine))
-            ids = np.where(weak, -1, ids)
-            cos = np.where(weak, np.float32(np.nan), cos)
-        t1 = time.perf_counter()
-        timings["knn"] += t1 - t0
-        if bleu is not None and self.k_ > 0:
-            scores = bleu.score_candidates(
-                queries, ids, max_order=int(self.bleu_order), smooth_method=self.smooth_method
-            )
-            # best BLEU first, then higher cosine, then smaller id; padding (-1, NaN) last
-            key_b = np.where(ids >= 0, -scores, np.inf)
-            key_c = np.where(ids >= 0, -cos, np.inf)
-            key_i = np.where(ids >= 0, ids, np.iinfo(np.int64).max)
-            order = np.lexsort((key_i, key_c, key_b), axis=1)[:, : self.keep_]
-            ids = np.take_along_axis(ids, order, 1)
-            cos = np.take_along_axis(cos, order, 1)
-            scores = np.take_along_axis(scores, order, 1)
-        else:
-            ids, cos = ids[:, : self.keep_], cos[:, : self.keep_]
-            scores = np.full(ids.shape, np.nan, dtype=np.float64)
-        timings["rerank"] += time.perf_counter() - t1
-        return ids, cos.astype(np.float32), scores.astype(np.float64)
+    ) -> Shard:
+        """:func:`neighbor_shard` of distinct targets ``lo..hi-1``, here; its seconds go to ``timings``."""
+        shard, (knn_s, rerank_s) = neighbor_shard(knn, bleu, lo, hi, self._neighbor_params())
+        timings["knn"] += knn_s
+        timings["rerank"] += rerank_s
+        return shard
 
     # ------------------------------------------------------------------ output
     def write(

@@ -1,0 +1,352 @@
+"""Semantic related targets on Ray: the table of :class:`~textsmooth.sequence.SemanticNeighbors`, with its
+embedding, kNN and BLEU re-ranking spread over a Ray cluster.
+
+Lukasik et al., *Semantic label smoothing for sequence to sequence problems* (EMNLP 2020), Algorithm 1:
+embed every target, take its ``k`` nearest targets by cosine, re-rank them by sentence BLEU-n against the
+target, keep ``k'``. :meth:`SemanticNeighbors.fit <textsmooth.sequence.SemanticNeighbors.fit>` plans the
+work exactly as on one machine (duplicate groups, the embedding cache, the index, the resumable shards
+and their files, the table) and :class:`RayStages` runs its per-shard stages on Ray:
+
+1. **embed** (an actor pool, one encoder load per actor): parts of ``embed_block_size`` distinct texts
+   (default 4,096, the local cache's parts), each embedded by
+   :meth:`SentenceEncoder.encode <textsmooth.sequence.SentenceEncoder.encode>`, the local path's function;
+2. **index** (driver): the same ``KnnIndex`` as the local path (for HNSW saved in the work folder), put
+   once in the object store, as is the BLEU corpus of the distinct targets;
+3. **kNN + re-rank** (one task per shard of ``shard_size`` distinct targets):
+   :func:`~textsmooth.sequence.neighbors.neighbor_shard`, the local path's function, against the
+   broadcast index; each finished shard is saved in the work folder by the driver, so a rerun (on Ray
+   or locally) skips it;
+4. **assemble** (driver): the table, as locally.
+
+With the exact indexes (``flat``, ``brute``) and the default ``fp32`` encoder, the table is the local
+path's, row for row and bit for bit: fp32 vectors do not depend on the batch (see
+:mod:`textsmooth.sequence.encoder`), and a shard is the same block of queries on both paths. ``hnsw`` is
+approximate (its graph depends on the build's threads); its recall@k against exhaustive search of the
+same vectors is measured on ``recall_queries`` sampled targets (``knn_recall_``, also in the manifest).
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from textsmooth.distributed import _ray
+from textsmooth.errors import ConfigError
+from textsmooth.sequence.encoder import EncodeParts, SentenceEncoder
+from textsmooth.sequence.knn import KnnIndex
+from textsmooth.sequence.neighbors import (
+    NeighborParams,
+    SemanticNeighbors,
+    Shard,
+    Stages,
+    knn_recall,
+    neighbor_shard,
+)
+from textsmooth.sequence.table import NeighborTable
+from textsmooth.text.bleu import BleuCorpus
+
+__all__ = ["RayStages", "semantic_neighbors"]
+
+_FEATURE = "textsmooth.distributed.semantic_neighbors"
+#: Distinct texts per embedding part by default: the local path's cache parts, so either path resumes
+#: the other's interrupted embedding.
+EMBED_BLOCK = 4096
+_OPTIONS = tuple(p for p in inspect.signature(SemanticNeighbors).parameters)
+
+
+def semantic_neighbors(
+    targets: Sequence[str],
+    *,
+    sources: Sequence[str] | None = None,
+    embeddings: np.ndarray | None = None,
+    work_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    progress: bool = False,
+    on_shard: Callable[[int, int], None] | None = None,
+    return_fitted: bool = False,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    embed_actors: int | None = None,
+    embed_block_size: int | None = None,
+    cpus_per_task: int = 1,
+    max_retries: int = 3,
+    recall_queries: int = 1000,
+    **options: Any,
+) -> NeighborTable | tuple[NeighborTable, SemanticNeighbors]:
+    """The related targets of every target, computed on Ray: ``SemanticNeighbors(**options).fit(...)``'s
+    table (see the module docstring for what runs where).
+
+    Args:
+        targets: the target sequences (also the retrieval pool).
+        sources, embeddings, work_dir, cache_dir, progress, on_shard: as for
+            :meth:`SemanticNeighbors.fit <textsmooth.sequence.SemanticNeighbors.fit>`. ``work_dir`` and
+            ``cache_dir`` are written by the driver (a work folder of the local path is resumed, and
+            vice versa).
+        return_fitted: also return the fitted :class:`~textsmooth.sequence.SemanticNeighbors`
+            (``write``, ``timings_``, ``short_rows_``, ``knn_recall_``).
+        address, num_cpus: the Ray instance, see :func:`textsmooth.distributed.connect` (the current one
+            is used when Ray is initialised).
+        embed_actors: encoder actors (default: the cluster's CPUs / ``cpus_per_task``, at most one per
+            part); each loads the model once.
+        embed_block_size: distinct texts per embedding part (default 4,096). In ``fp32`` the vectors do
+            not depend on it; ``bf16`` vectors do, and its cache key holds it.
+        cpus_per_task: CPUs (and torch/faiss threads) of each actor and task.
+        max_retries: how often Ray runs again a task (or restarts an actor) whose worker died.
+        recall_queries: for ``index="hnsw"``, targets sampled (seed 0) to measure the recall@k of the kNN
+            stage against exhaustive search; 0: not measured.
+        **options: :class:`~textsmooth.sequence.SemanticNeighbors`'s parameters (``k``, ``keep``,
+            ``bleu_order``, ``encoder``, ``index``, ``embed_side``, ``duplicates``, ``smooth_method``,
+            ``tokenize``, ``lowercase``, ``shard_size`` (targets per task), ``block_size``, ``hnsw_m``,
+            ``ef_search``, ``num_threads`` (the driver's index build), ``with_text``, ``min_cosine``).
+
+    Returns:
+        The :class:`~textsmooth.sequence.NeighborTable`; with ``return_fitted``, ``(table, fitted)``.
+
+    Raises:
+        ConfigError: an unknown option or a bad value (before Ray starts); the encoder actors load
+            another model than the driver (a node with other model files).
+        InputError, DataError: as :meth:`SemanticNeighbors.fit`.
+        MissingDependencyError: ray is not installed (``pip install 'textsmooth[ray]'``).
+
+    Example:
+        >>> from textsmooth.distributed import semantic_neighbors
+        >>> table = semantic_neighbors(targets, k=100, keep=5, bleu_order=4)  # doctest: +SKIP
+    """
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise ConfigError(
+            f"SemanticNeighbors has no parameter {', '.join(unknown)}",
+            column="options",
+            hint=f"its parameters: {', '.join(_OPTIONS)}",
+        )
+    _check_count("embed_actors", embed_actors, allow_none=True)
+    _check_count("embed_block_size", embed_block_size, allow_none=True)
+    _check_count("cpus_per_task", cpus_per_task)
+    _check_count("max_retries", max_retries, low=0)
+    _check_count("recall_queries", recall_queries, low=0)
+    _ray.require_ray(_FEATURE)
+    sn = SemanticNeighbors(**options)
+    stages = RayStages(
+        lambda: _ray.connect(address, num_cpus=num_cpus, feature=_FEATURE),
+        embed_actors=embed_actors,
+        embed_block_size=embed_block_size,
+        cpus_per_task=cpus_per_task,
+        max_retries=max_retries,
+        recall_queries=recall_queries,
+        progress=progress,
+    )
+    sn._fit(
+        targets,
+        sources=sources,
+        embeddings=embeddings,
+        work_dir=work_dir,
+        cache_dir=cache_dir,
+        progress=progress,
+        on_shard=on_shard,
+        stages=stages,
+    )
+    return (sn.table_, sn) if return_fitted else sn.table_
+
+
+class RayStages(Stages):
+    """The stages of :class:`~textsmooth.sequence.SemanticNeighbors` on Ray (the module docstring).
+
+    Args:
+        connect: returns the connected ``ray`` module (called once, when Ray is first needed: inputs
+            and parameters are checked before).
+        embed_actors, embed_block_size, cpus_per_task, max_retries, recall_queries, progress: as
+            :func:`semantic_neighbors`.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        *,
+        embed_actors: int | None = None,
+        embed_block_size: int | None = None,
+        cpus_per_task: int = 1,
+        max_retries: int = 3,
+        recall_queries: int = 1000,
+        progress: bool = False,
+    ) -> None:
+        self._connect = connect
+        self._ray: Any = None
+        self.embed_actors = embed_actors
+        self.embed_block_size = embed_block_size
+        self.cpus_per_task = int(cpus_per_task)
+        self.max_retries = int(max_retries)
+        self.recall_queries = int(recall_queries)
+        self.progress = progress
+
+    @property
+    def ray(self) -> Any:
+        if self._ray is None:
+            self._ray = self._connect()
+        return self._ray
+
+    # -- 1. embed ------------------------------------------------------------------------------------
+    def embed_shard_size(self, n_texts: int, encoder: SentenceEncoder) -> int:
+        return int(self.embed_block_size or EMBED_BLOCK)
+
+    def encode_parts(self, encoder: SentenceEncoder) -> EncodeParts:
+        def encode(parts: list[tuple[int, list[str]]]) -> Iterator[tuple[int, np.ndarray]]:
+            if parts:
+                yield from self._encode(encoder, parts)
+
+        return encode
+
+    def _encode(
+        self, encoder: SentenceEncoder, parts: list[tuple[int, list[str]]]
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Parts embedded by a pool of actors, each with its own copy of ``encoder`` (loaded once)."""
+        from ray.util import ActorPool
+
+        ray = self.ray
+        n_actors = self.embed_actors or max(1, _ray.cluster_cpus(ray) // self.cpus_per_task)
+        n_actors = max(1, min(n_actors, len(parts)))
+        actor = ray.remote(_EmbedActor).options(
+            num_cpus=self.cpus_per_task,
+            max_restarts=self.max_retries,
+            max_task_retries=self.max_retries,
+        )
+        actors = [actor.remote(_encoder_args(encoder), self.cpus_per_task) for _ in range(n_actors)]
+        try:
+            fingerprints = set(_ray.get(ray, [a.fingerprint.remote() for a in actors]))
+            if fingerprints != {encoder.fingerprint}:
+                raise ConfigError(
+                    "the encoder actors load another model (or settings) than this process: "
+                    f"{encoder.path} differs between the nodes",
+                    column="encoder",
+                    hint="install the same model files (the same textsmooth and model package versions) "
+                    "on every node",
+                )
+            pool = ActorPool(actors)
+            for part in parts:
+                pool.submit(lambda a, p: a.encode.remote(*p), part)
+            while pool.has_next():
+                try:
+                    yield pool.get_next_unordered()
+                except ray.exceptions.RayTaskError as exc:
+                    _reraise_library_error(exc)
+        finally:
+            for a in actors:
+                ray.kill(a)
+
+    # -- 3. kNN + re-rank ----------------------------------------------------------------------------
+    def shards(
+        self,
+        sn: SemanticNeighbors,
+        knn: KnnIndex,
+        bleu: BleuCorpus | None,
+        todo: list[tuple[int, int, int]],
+        timings: dict[str, float],
+    ) -> Iterator[tuple[int, Shard]]:
+        """One Ray task per shard to do, against the index and BLEU corpus put once in the object store;
+        ``(s, shard)`` as each finishes. For an ``hnsw`` index, also the recall tasks (``knn_recall_``)."""
+        measure = knn.backend == "hnsw" and self.recall_queries > 0 and sn.k_ > 0
+        if not todo and not measure:
+            return
+        ray = self.ray
+        knn_ref, bleu_ref = ray.put(knn), ray.put(bleu)
+        options = {"num_cpus": self.cpus_per_task, "max_retries": self.max_retries}
+        recall_refs = self._submit_recall(sn, knn_ref, options) if measure else []
+        task = _ray.remote(_shard_task, **options)
+        params = sn._neighbor_params()
+        refs = [task.remote(knn_ref, bleu_ref, lo, hi, params, self.cpus_per_task) for _, lo, hi in todo]
+        done = set()
+        try:
+            for i, (shard, (knn_s, rerank_s)) in _ray.completed(ray, refs, desc="kNN + BLEU tasks"):
+                done.add(i)
+                timings["knn"] += knn_s
+                timings["rerank"] += rerank_s
+                yield todo[i][0], shard
+            if recall_refs:
+                counts = np.array(_ray.get(ray, recall_refs), dtype=np.int64).sum(axis=0)
+                sn.knn_recall_ = {
+                    "k": int(sn.k_),
+                    "queries": int(self._n_recall(sn)),
+                    "recall": float(counts[0] / counts[1]) if counts[1] else None,
+                }
+        finally:  # an error (or an interruption by on_shard) stops the tasks still running
+            for ref in [r for i, r in enumerate(refs) if i not in done] + list(recall_refs):
+                ray.cancel(ref)
+
+    def _n_recall(self, sn: SemanticNeighbors) -> int:
+        return min(self.recall_queries, sn.first_rows_.shape[0])
+
+    def _submit_recall(self, sn: SemanticNeighbors, knn_ref: Any, options: dict[str, Any]) -> list[Any]:
+        """Tasks measuring recall@k of the index on a seeded sample of distinct targets."""
+        n_groups = sn.first_rows_.shape[0]
+        rows = np.sort(np.random.default_rng(0).choice(n_groups, size=self._n_recall(sn), replace=False))
+        size = int(sn.shard_size)
+        task = _ray.remote(_recall_task, **options)
+        return [
+            task.remote(knn_ref, rows[i : i + size], int(sn.k_), self.cpus_per_task)
+            for i in range(0, len(rows), size)
+        ]
+
+
+# -- the driver's helpers ----------------------------------------------------------------------------
+def _check_count(name: str, value: Any, *, low: int = 1, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}", column=name)
+
+
+def _encoder_args(encoder: SentenceEncoder) -> dict[str, Any]:
+    """The constructor arguments of ``encoder`` (an actor builds its own copy and loads it)."""
+    return {
+        "model": None if encoder.model is None else str(encoder.model),
+        "pooling": encoder.pooling,
+        "batch_size": encoder.batch_size,
+        "max_length": encoder.max_length,
+        "normalize": encoder.normalize,
+        "precision": encoder.precision,
+    }
+
+
+def _reraise_library_error(exc: Any) -> None:
+    from textsmooth.errors import TextsmoothError
+
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, TextsmoothError):
+        raise cause from None
+    raise exc
+
+
+# -- the actors and tasks (module level, so the workers import them by name) --------------------------
+class _EmbedActor:
+    """One encoder, loaded once, embedding the parts it is given (``threads`` passes side by side)."""
+
+    def __init__(self, args: dict[str, Any], threads: int) -> None:
+        self.encoder = SentenceEncoder(**args, num_threads=threads).load()
+
+    def fingerprint(self) -> str:
+        return self.encoder.fingerprint
+
+    def encode(self, i: int, texts: list[str]) -> tuple[int, np.ndarray]:
+        return i, self.encoder.encode(texts)
+
+
+def _shard_task(
+    knn: KnnIndex, bleu: BleuCorpus | None, lo: int, hi: int, params: NeighborParams, threads: int
+) -> tuple[Shard, tuple[float, float]]:
+    """kNN + re-rank of distinct targets ``lo..hi-1`` with the task's threads (the local stage function)."""
+    knn.num_threads = threads
+    with warnings.catch_warnings():  # the broadcast vectors are read-only; torch only reads them
+        warnings.filterwarnings("ignore", message=".*not writable.*")
+        return neighbor_shard(knn, bleu, lo, hi, params)
+
+
+def _recall_task(knn: KnnIndex, rows: np.ndarray, k: int, threads: int) -> tuple[int, int]:
+    """``(found, total)`` of the exact ``k`` nearest rows of ``rows`` that ``knn`` finds."""
+    knn.num_threads = threads
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not writable.*")
+        return knn_recall(knn, rows, k)

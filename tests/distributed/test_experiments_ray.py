@@ -1,0 +1,205 @@
+"""``experiment run --backend ray``: every training a Ray task, with the records of a local run, into the
+same run folder layout, resumable; and the ``RayExecutor`` the runners use."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+pytest.importorskip("ray")
+
+from textsmooth.cli import app
+from textsmooth.distributed import RayExecutor
+from textsmooth.errors import ConfigError, DataError, InputError
+from textsmooth.experiments.recipe import load_recipe
+
+REPO = Path(__file__).resolve().parents[2]
+TIMINGS = ("seconds", "resumed", "train_seconds")
+runner = CliRunner()
+
+
+def run_cli(*args) -> str:
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def write_recipe(folder: Path, source: str, **changes) -> Path:
+    """A copy of ``recipes/<source>`` with absolute data paths and ``changes`` applied."""
+    recipe = REPO / "recipes" / source
+    raw = yaml.safe_load(recipe.read_text(encoding="utf-8"))
+    if isinstance(raw.get("data"), dict):
+        raw["data"] = {
+            k: str((recipe.parent / v).resolve()) if k in ("train", "test") else v
+            for k, v in raw["data"].items()
+        }
+    raw.update(changes)
+    path = folder / source
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path
+
+
+def assert_same_records(local: Path, ray: Path, n: int) -> None:
+    names = sorted(p.name for p in (local / "results").glob("*.json"))
+    assert len(names) == n and names == sorted(p.name for p in (ray / "results").glob("*.json"))
+    for name in names:
+        a = json.loads((local / "results" / name).read_text(encoding="utf-8"))
+        b = json.loads((ray / "results" / name).read_text(encoding="utf-8"))
+        assert set(a) == set(b)
+        for record in (a, b):  # seconds per epoch (seq2seq) are timings too
+            record["history"] = [{k: v for k, v in h.items() if k != "seconds"} for h in record["history"]]
+        for key in sorted(set(a) - set(TIMINGS)):
+            assert a[key] == b[key], f"{name}: {key} differs between --jobs 1 and --backend ray"
+    for other in ("recipe.yaml",):
+        assert (local / other).read_text(encoding="utf-8") == (ray / other).read_text(encoding="utf-8")
+
+
+def result_stamps(out: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in (out / "results").iterdir()}
+
+
+def test_classification_recipe_on_ray_gives_the_local_records(ray_local, tmp_path):
+    # LS-Distill listed first: on Ray too it waits for its teacher, the hard-label run
+    recipe = write_recipe(
+        tmp_path,
+        "ci-tiny.yaml",
+        methods=[{"method": "distill", "alpha": 1.0}, {"method": "none"}, {"method": "kwls", "alpha": 1.0}],
+        resources={"cpus": 1},
+    )
+    common = ["experiment", "run", recipe, "--no-progress", "--no-report", "--seeds", "0"]
+    run_cli(*common, "-o", tmp_path / "local")
+    log = run_cli(*common, "-o", tmp_path / "ray", "--backend", "ray")
+    assert "3 trainings on Ray tasks (1 CPU, 0 GPUs each)" in log
+    assert log.index("none__seed0 started") < log.index("distill__seed0 started")
+    assert_same_records(tmp_path / "local", tmp_path / "ray", 3)
+    for path in (tmp_path / "local" / "results").glob("*.npz"):
+        with np.load(path) as x, np.load(tmp_path / "ray" / "results" / path.name) as y:
+            assert x.files == y.files and all(np.array_equal(x[k], y[k]) for k in x.files)
+    assert sorted(p.name for p in (tmp_path / "ray").iterdir()) == sorted(
+        p.name for p in (tmp_path / "local").iterdir()
+    )
+    # a rerun trains nothing
+    stamps = result_stamps(tmp_path / "ray")
+    again = run_cli(*common, "-o", tmp_path / "ray", "--backend", "ray")
+    assert "started" not in again and "3 runs finished" in again
+    assert result_stamps(tmp_path / "ray") == stamps
+
+
+def test_seq2seq_recipe_on_ray_gives_the_local_records(ray_local, tmp_path):
+    from textsmooth.sequence import multi30k_root
+
+    try:
+        multi30k_root()
+    except DataError:
+        pytest.skip("Multi30k is not beside the repository")
+    recipe = write_recipe(tmp_path, "ci-seq2seq-tiny.yaml")
+    common = ["experiment", "run", recipe, "--no-progress", "--no-report"]
+    run_cli(*common, "-o", tmp_path / "local")
+    log = run_cli(*common, "-o", tmp_path / "ray", "--backend", "ray")
+    assert "2 trainings on Ray tasks" in log
+    assert_same_records(tmp_path / "local", tmp_path / "ray", 2)
+    for path in (tmp_path / "local" / "results").glob("*.hyp.txt"):
+        assert path.read_text(encoding="utf-8") == (tmp_path / "ray" / "results" / path.name).read_text(
+            encoding="utf-8"
+        )
+    stamps = result_stamps(tmp_path / "ray")
+    again = run_cli(*common, "-o", tmp_path / "ray", "--backend", "ray")
+    assert "trainings on Ray" not in again and "2 runs finished" in again
+    assert result_stamps(tmp_path / "ray") == stamps
+
+
+def test_autoencoder_recipe_on_ray_gives_the_local_records(ray_local, tmp_path):
+    pytest.importorskip("gensim")
+    pytest.importorskip("sklearn")
+    from textsmooth.io.corpora import find_data_dir
+
+    try:
+        for name in ("senteval", "mrpc_original", "sick_full"):
+            find_data_dir(name)
+    except DataError:
+        pytest.skip("SentEval / MRPC / SICK are not beside the repository")
+    recipe = write_recipe(tmp_path, "ci-autoencoder-tiny.yaml")
+    common = ["experiment", "run", recipe, "--no-progress", "--no-report"]
+    run_cli(*common, "-o", tmp_path / "local")
+    log = run_cli(*common, "-o", tmp_path / "ray", "--backend", "ray")
+    assert "2 trainings on Ray tasks" in log
+    assert_same_records(tmp_path / "local", tmp_path / "ray", 2)
+    stamps = result_stamps(tmp_path / "ray")
+    again = run_cli(*common, "-o", tmp_path / "ray", "--backend", "ray")
+    assert "0 to train" in again and "trainings on Ray" not in again
+    assert result_stamps(tmp_path / "ray") == stamps
+
+
+def _fails(value: int) -> int:
+    if value < 0:
+        raise InputError(f"value {value} is negative", column="value")
+    return value * 2
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def test_ray_executor_runs_calls_as_tasks(ray_local):
+    with RayExecutor(num_cpus=1) as executor:
+        assert executor.submit(_fails, 21).result() == 42
+        assert executor.submit(_threads).result() == 1
+        with pytest.raises(InputError, match="value -1 is negative"):  # a library error, as itself
+            executor.submit(_fails, -1).result()
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        executor.submit(_fails, 1)
+    assert RayExecutor(num_cpus=2.5).threads == 2
+    assert RayExecutor(num_cpus=0.5).description == "Ray tasks (0.5 CPUs, 0 GPUs each)"
+
+
+def _die_once(marker: str) -> int:
+    """Kills its worker process the first time (as an out-of-memory kill would), answers the second."""
+    if not Path(marker).exists():
+        Path(marker).write_text("killed", encoding="utf-8")
+        os._exit(1)
+    return 7
+
+
+def test_a_task_whose_worker_dies_is_run_again(ray_local, tmp_path):
+    marker = tmp_path / "killed"
+    with RayExecutor(max_retries=1) as executor:
+        assert executor.submit(_die_once, str(marker)).result() == 7
+    assert marker.exists()
+
+
+def test_resources_of_a_recipe_are_checked(tmp_path):
+    recipe = load_recipe(write_recipe(tmp_path, "ci-tiny.yaml", resources={"cpus": 2, "gpus": 0.5}))
+    executor = RayExecutor.for_recipe(recipe)
+    assert (executor.num_cpus, executor.num_gpus, executor.threads) == (2, 0.5, 2)
+    default = RayExecutor.for_recipe(load_recipe(write_recipe(tmp_path, "ci-tiny.yaml")))
+    assert (default.num_cpus, default.num_gpus) == (1, 0)
+    for resources, message in (
+        ({"cpus": 0}, "resources.cpus"),
+        ({"gpus": -1}, "resources.gpus"),
+        ({"memory": 4}, "resources takes cpus and gpus"),
+        ([1, 0], "resources takes cpus and gpus"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            load_recipe(write_recipe(tmp_path, "ci-tiny.yaml", resources=resources))
+    with pytest.raises(ConfigError, match="num_cpus must be > 0"):
+        RayExecutor(num_cpus=0)
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [(["--backend", "ray", "--jobs", "2"], "--jobs"), (["--address", "auto"], "--address")],
+)
+def test_backend_options_are_checked_first(tmp_path, args, option):
+    recipe = write_recipe(tmp_path, "ci-tiny.yaml")
+    result = runner.invoke(app, ["experiment", "run", str(recipe), "-o", str(tmp_path / "out"), *args])
+    assert result.exit_code == 2, result.output
+    assert f"option {option}" in result.output
+    assert not (tmp_path / "out").exists()
