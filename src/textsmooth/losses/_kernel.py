@@ -163,7 +163,16 @@ def stats_block(
     ``shift_out``, when given, receives ``m`` and ``l`` (``lse = m + l``).
     """
     entropy = None
-    if want_entropy or shift_out is not None:
+    if shift_out is not None and not want_entropy:
+        # Only the shifted log-mass l = log sum_j exp(z_ij - m_i): one temporary, exponentiated and summed in
+        # place (c and logsumexp's own exponential would be two).
+        m = zc.amax(dim=1)
+        m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+        log_mass = torch.sub(zc, m[:, None]).exp_().sum(dim=1).log_()
+        lse = m + log_mass
+        shift_out[0].copy_(m)
+        shift_out[1].copy_(log_mass)
+    elif want_entropy or shift_out is not None:
         m, c, log_mass = _shifted(zc)
         lse = m + log_mass
         if shift_out is not None:

@@ -151,49 +151,290 @@ def top_similar(
     exclude_self: bool = True,
     block_size: int = 2048,
     backend: Literal["auto", "torch", "numpy"] = "auto",
+    symmetric: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` most cosine-similar rows of ``keys`` for every row of ``queries``, in row blocks.
 
-    ``queries`` and ``keys`` are L2-normalised here. With ``exclude_self`` (``queries is keys``), a row's
-    own index is never its neighbour. Returns ``(ids, cosines)``, each ``(len(queries), k)``, most similar
-    first. ``backend``: ``torch`` (``topk``, threaded), ``numpy`` (``argpartition``), or ``auto`` (torch
-    when installed). Both give the same neighbours up to ties of equal cosine.
+    ``queries`` and ``keys`` are L2-normalised here (a zero row has cosine 0 with everything). With
+    ``exclude_self``, query ``i`` never gets key ``i`` (its own row when the queries are the keys). Returns
+    ``(ids, cosines)``, each ``(len(queries), k)`` (``k`` capped at the number of keys, less one with
+    ``exclude_self``), in a fixed order: the higher cosine first and, between equal cosines, the lower
+    index, so the result does not depend on the backend, the block size or the path below.
+
+    Two paths give the same result:
+
+    * general: ``block_size`` rows of cosines against every key at a time, top-k per row;
+    * symmetric (the queries are the keys: ``symmetric=None`` detects ``keys is queries``, ``True`` asserts
+      it): only the blocks on and right of the diagonal of the cosine matrix, half the products. The
+      panel of rows ``[lo, hi)`` gives its own rows their candidates among the keys from ``lo`` on, and the
+      later rows, down its columns, their candidates among its rows; both are merged into running top-k
+      lists. Once a row's list is full, only a cosine above its last entry can enter, so most of a panel is
+      dismissed by one comparison.
+
+    Each block product is written into one preallocated ``(block_size, len(keys))`` float32 buffer, the
+    peak memory. ``backend``: ``torch`` (``topk``, threaded), ``numpy`` (``argpartition``), or ``auto``
+    (torch when installed); the products are numpy's (``matmul``) in both.
+
+    Raises:
+        InputError: ``symmetric=True`` with keys that differ from the queries.
     """
+    if symmetric is None:
+        symmetric = keys is queries
+    elif symmetric and keys is not queries and not np.array_equal(keys, queries):
+        raise InputError("symmetric=True needs the keys to be the queries", column="keys")
     q = _unit(queries)
-    x = q if exclude_self else _unit(keys)
+    x = q if symmetric else _unit(keys)
     n, m = q.shape[0], x.shape[0]
     k = min(k, m - 1 if exclude_self else m)
-    ids = np.full((n, max(k, 0)), -1, dtype=np.int64)
-    sims = np.zeros((n, max(k, 0)), dtype=np.float32)
-    if k <= 0:
-        return ids, sims
+    if k <= 0 or n == 0:
+        return np.full((n, max(k, 0)), -1, dtype=np.int64), np.zeros((n, max(k, 0)), dtype=np.float32)
+    if m >= _PAD:
+        raise InputError(f"top_similar takes fewer than {_PAD} keys, got {m}", column="keys")
     torch: Any = None
     if backend in ("auto", "torch"):
         try:
             import torch
-        except ImportError:  # the numpy path below (tests force it with backend="numpy")
+        except ImportError:  # the numpy path (tests force it with backend="numpy")
             if backend == "torch":
                 raise
+    block_size = max(1, int(block_size))
+    if symmetric:
+        return _symmetric_top(q, k, exclude_self, block_size, torch)
+    ids = np.empty((n, k), dtype=np.int64)
+    sims = np.empty((n, k), dtype=np.float32)
+    buffer = np.empty(min(block_size, n) * m, dtype=np.float32)
     for lo in range(0, n, block_size):
         hi = min(lo + block_size, n)
-        scores = q[lo:hi] @ x.T
-        if exclude_self:
-            scores[np.arange(hi - lo), np.arange(lo, hi)] = -np.inf
-        if torch is not None:
-            values, order = torch.from_numpy(scores).topk(k, dim=1, sorted=True)
-            block_ids, block_sims = order.numpy(), values.numpy()
-        else:
-            block_ids, block_sims = _numpy_topk(scores, k)
-        ids[lo:hi], sims[lo:hi] = block_ids, block_sims
+        scores = buffer[: (hi - lo) * m].reshape(hi - lo, m)
+        np.matmul(q[lo:hi], x.T, out=scores)
+        if exclude_self and lo < m:
+            own = np.arange(lo, min(hi, m))
+            scores[own - lo, own] = -np.inf
+        sims[lo:hi], ids[lo:hi] = _row_topk(scores, k, torch)
     return ids, sims
 
 
-def _numpy_topk(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    vals = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -vals), axis=1)
-    ids = np.take_along_axis(part, order, axis=1)
-    return ids, np.take_along_axis(vals, order, axis=1)
+# The search's order: a higher cosine first, then a lower index. _order_keys turns (cosine, index) into one
+# int64 whose integer order is that order: the float32's bits made monotone in the high half, the index
+# reversed in the low half. _PAD is the index of an empty slot of a running list (with cosine -inf): after
+# every real index.
+_PAD = 2**31 - 1
+# Elements per chunk of a temporary (a few MB at a time).
+_CHUNK = 1 << 22
+
+
+def _order_keys(vals: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    bits = (np.asarray(vals, dtype=np.float32) + np.float32(0.0)).view(np.int32)  # -0.0 + 0.0 is +0.0
+    bits = np.where(bits < 0, bits ^ np.int32(0x7FFFFFFF), bits)
+    return (bits.astype(np.int64) << 32) | (np.int64(0xFFFFFFFF) - ids)
+
+
+def _best(vals: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``k`` of each row's ``(vals, ids)`` in the search's order (ids distinct within a row).
+
+    numpy, whatever the backend: the rows are short, and on a busy CPU a threaded torch call on them can
+    wait longer for a core than numpy takes."""
+    order = np.argsort(-_order_keys(vals, ids), axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(vals, order, axis=1), np.take_along_axis(ids, order, axis=1)
+
+
+def _row_topk(scores: np.ndarray, k: int, torch: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(cosines, column ids)`` of each row's ``k`` largest entries in the search's order (``k`` at most
+    the number of columns; ``scores`` may be a strided view). A top-(k + 1) finds the candidates; where the
+    k-th and (k + 1)-th cosines are equal, which of the equal entries are kept is decided exactly."""
+    rows, cols = scores.shape
+    kk = min(k + 1, cols)
+    if torch is not None:
+        top = torch.from_numpy(scores).topk(kk, dim=1, sorted=False)
+        vals, ids = top.values.numpy(), top.indices.numpy()
+    else:
+        vals = np.empty((rows, kk), dtype=np.float32)
+        ids = np.empty((rows, kk), dtype=np.int64)
+        step = max(1, _CHUNK // cols)  # argpartition returns an int64 per element: a chunk at a time
+        for a in range(0, rows, step):
+            part = np.argpartition(scores[a : a + step], cols - kk, axis=1)[:, cols - kk :]
+            ids[a : a + step] = part
+            vals[a : a + step] = np.take_along_axis(scores[a : a + step], part, axis=1)
+    vals, ids = _best(vals, ids, kk)
+    if kk > k:
+        tied = np.flatnonzero(vals[:, k - 1] == vals[:, k])
+        step = max(1, (_CHUNK // 8) // cols)
+        for a in range(0, tied.size, step):
+            part = tied[a : a + step]
+            vals[part, :k], ids[part, :k] = _tied_topk(scores[part], vals[part, k - 1], k)
+    return vals[:, :k], ids[:, :k]
+
+
+def _tied_topk(scores: np.ndarray, last: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The exact top-k of rows whose k-th largest cosine ``last`` is shared by more entries than fit: every
+    entry above it, then the lowest-index entries equal to it."""
+    above = scores > last[:, None]
+    equal = scores == last[:, None]
+    room = k - above.sum(axis=1)
+    keep = above | (equal & (np.cumsum(equal, axis=1) <= room[:, None]))
+    ids = np.nonzero(keep)[1].reshape(len(scores), k)
+    return _best(np.take_along_axis(scores, ids, axis=1), ids, k)
+
+
+def _symmetric_top(
+    q: np.ndarray, k: int, exclude_self: bool, block_size: int, torch: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """``top_similar`` with the keys equal to the queries: the blocks on and right of the diagonal."""
+    n = q.shape[0]
+    best_vals = np.full((n, k), -np.inf, dtype=np.float32)
+    best_ids = np.full((n, k), _PAD, dtype=np.int64)
+    buffer = np.empty(min(block_size, n) * n, dtype=np.float32)
+    for lo in range(0, n, block_size):
+        hi = min(lo + block_size, n)
+        h = hi - lo
+        panel = buffer[: h * (n - lo)].reshape(h, n - lo)
+        np.matmul(q[lo:hi], q[lo:].T, out=panel)  # rows [lo, hi) x columns [lo, n)
+        if exclude_self:
+            panel[np.arange(h), np.arange(h)] = -np.inf
+        _merge_panel(panel, best_vals, best_ids, lo, k, torch)
+    best_ids[best_ids == _PAD] = -1
+    return best_ids, best_vals
+
+
+# A panel's cosines enter the running lists only above the lists' last cosines (their thresholds): its own
+# rows' lists hold ids below the panel's first row and every later row's list ids below the panel's rows, so
+# a cosine equal to a full list's last one loses the tie. The screening works on maxima, of segments of
+# _SEGMENT columns along a row and of _TILE rows down a column, taken in one pass over chunks of _TILE rows
+# while a chunk is in cache; only segments whose maximum passes are compared element by element, _CHUNK
+# elements at a time. The screening is numpy: on a busy CPU each threaded torch call can wait for a core
+# longer than it takes. Where more than 1/_DENSE of a panel's cosines pass (the first panel, whose lists
+# start empty), every row or column takes its top-k instead: sorting so many candidates would cost more.
+_SEGMENT = 256
+_TILE = 16
+_DENSE = 16
+
+
+def _merge_panel(
+    panel: np.ndarray, best_vals: np.ndarray, best_ids: np.ndarray, lo: int, k: int, torch: Any
+) -> None:
+    """Merge the panel of rows ``lo, lo + 1, ...`` x columns ``lo..`` into the running lists: of its rows
+    (their candidates among the columns) and of the later rows (candidates among the panel's rows)."""
+    h, width = panel.shape
+    n_later = width - h
+    dense_rows = not np.isfinite(best_vals[lo : lo + h, -1]).any()  # the first panel: empty lists
+    dense_cols = n_later > 0 and not np.isfinite(best_vals[lo + h :, -1]).any()
+    full_w = width - width % _SEGMENT
+    full_h = h - h % _TILE
+    seg_max = np.empty((h, full_w // _SEGMENT), dtype=np.float32)
+    tile_max = np.empty((full_h // _TILE, n_later), dtype=np.float32)
+    for a in range(0, full_h if not (dense_rows and dense_cols) else 0, _TILE):
+        chunk = panel[a : a + _TILE]
+        if not dense_rows:
+            chunk[:, :full_w].reshape(_TILE, -1, _SEGMENT).max(axis=2, out=seg_max[a : a + _TILE])
+        if n_later and not dense_cols:
+            chunk[:, h:].max(axis=0, out=tile_max[a // _TILE])
+    if not dense_rows and full_h < h:
+        panel[full_h:, :full_w].reshape(h - full_h, -1, _SEGMENT).max(axis=2, out=seg_max[full_h:])
+    if dense_rows or not _merge_rows(panel, seg_max, best_vals, best_ids, lo, k):
+        vals, ids = _row_topk(panel, min(k, width), torch)  # the top-k of every row
+        _merge_dense(best_vals, best_ids, lo + np.arange(h), vals, ids + lo, k)
+    if n_later and (dense_cols or not _merge_columns(panel[:, h:], tile_max, best_vals, best_ids, lo, k)):
+        step = max(1, _CHUNK // h)  # the top-k of every column, from transposed copies of a few columns
+        for c0 in range(0, n_later, step):
+            c1 = min(c0 + step, n_later)
+            vals, ids = _row_topk(np.ascontiguousarray(panel[:, h + c0 : h + c1].T), min(k, h), torch)
+            _merge_dense(best_vals, best_ids, lo + h + np.arange(c0, c1), vals, ids + lo, k)
+
+
+def _merge_rows(
+    block: np.ndarray, seg_max: np.ndarray, best_vals: np.ndarray, best_ids: np.ndarray, first: int, k: int
+) -> bool:
+    """Merge ``block[r, c]``, a candidate ``first + c`` of row ``first + r``, into the running lists, from
+    the segments whose maximum ``seg_max[r, s]`` passes; ``False`` (nothing merged) where too many do."""
+    rows, cols = block.shape
+    last = best_vals[first : first + rows, -1]
+    pair_r, pair_s = np.nonzero(seg_max > last[:, None])
+    full = cols - cols % _SEGMENT
+    segments = block[:, :full].reshape(rows, -1, _SEGMENT)
+    found_r, found_c = [np.empty(0, dtype=np.int64)], [np.empty(0, dtype=np.int64)]
+    count, step = 0, max(1, _CHUNK // _SEGMENT)
+    for a in range(0, pair_r.size, step):
+        r, s = pair_r[a : a + step], pair_s[a : a + step]
+        i, j = np.nonzero(segments[r, s] > last[r][:, None])  # (pairs, _SEGMENT)
+        found_r.append(r[i])
+        found_c.append(s[i] * _SEGMENT + j)
+        count += i.size
+        if count * _DENSE > block.size:
+            return False
+    if full < cols:  # the last, partial segment of every row, compared element by element
+        i, j = np.nonzero(block[:, full:] > last[:, None])
+        found_r.append(i)
+        found_c.append(j + full)
+    r, c = np.concatenate(found_r), np.concatenate(found_c)
+    _merge_sparse(best_vals, best_ids, first + r, block[r, c], c + first, k)
+    return True
+
+
+def _merge_columns(
+    block: np.ndarray,
+    tile_max: np.ndarray,
+    best_vals: np.ndarray,
+    best_ids: np.ndarray,
+    first_id: int,
+    k: int,
+) -> bool:
+    """Merge ``block[i, c]``, a candidate ``first_id + i`` of row ``first_id + rows + c`` (the rows after the
+    panel's), into the running lists, from the tiles whose maximum ``tile_max[t, c]`` passes; ``False``
+    (nothing merged) where too many do."""
+    rows, cols = block.shape
+    first = first_id + rows
+    last = best_vals[first : first + cols, -1]
+    pair_t, pair_c = np.nonzero(tile_max > last[None, :])
+    full = rows - rows % _TILE
+    tiles = block[:full].reshape(-1, _TILE, cols)
+    found_r, found_c = [np.empty(0, dtype=np.int64)], [np.empty(0, dtype=np.int64)]
+    count, step = 0, max(1, _CHUNK // _TILE)
+    for a in range(0, pair_t.size, step):
+        t, c = pair_t[a : a + step], pair_c[a : a + step]
+        i, j = np.nonzero(tiles[t, :, c] > last[c][:, None])  # (pairs, _TILE)
+        found_r.append(t[i] * _TILE + j)
+        found_c.append(c[i])
+        count += i.size
+        if count * _DENSE > block.size:
+            return False
+    if full < rows:  # the last, partial tile of every column, compared element by element
+        i, j = np.nonzero(block[full:] > last[None, :])
+        found_r.append(i + full)
+        found_c.append(j)
+    r, c = np.concatenate(found_r), np.concatenate(found_c)
+    _merge_sparse(best_vals, best_ids, first + c, block[r, c], r + first_id, k)
+    return True
+
+
+def _merge_sparse(
+    best_vals: np.ndarray, best_ids: np.ndarray, rows: np.ndarray, vals: np.ndarray, ids: np.ndarray, k: int
+) -> None:
+    """Merge candidates ``(vals[e], ids[e])`` of rows ``rows[e]``: each row's first ``k`` of them in the
+    search's order, padded to ``(rows, k)``, then :func:`_merge_dense`."""
+    if rows.size == 0:
+        return
+    order = np.lexsort((-_order_keys(vals, ids), rows))
+    rows, vals, ids = rows[order], vals[order], ids[order]
+    start = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    per_row = np.diff(np.r_[start, rows.size])
+    rank = np.arange(rows.size) - np.repeat(start, per_row)
+    slot = np.repeat(np.arange(start.size), per_row)
+    keep = rank < k
+    cand_vals = np.full((start.size, k), -np.inf, dtype=np.float32)
+    cand_ids = np.full((start.size, k), _PAD, dtype=np.int64)
+    cand_vals[slot[keep], rank[keep]] = vals[keep]
+    cand_ids[slot[keep], rank[keep]] = ids[keep]
+    _merge_dense(best_vals, best_ids, rows[start], cand_vals, cand_ids, k)
+
+
+def _merge_dense(
+    best_vals: np.ndarray, best_ids: np.ndarray, rows: np.ndarray, vals: np.ndarray, ids: np.ndarray, k: int
+) -> None:
+    """Merge ``(vals[r], ids[r])`` (distinct ids, none in the list already) into the list of ``rows[r]``."""
+    ids[np.isneginf(vals)] = _PAD  # an excluded own row is never a neighbour
+    best_vals[rows], best_ids[rows] = _best(
+        np.concatenate([best_vals[rows], vals], axis=1), np.concatenate([best_ids[rows], ids], axis=1), k
+    )
 
 
 def _unit(matrix: np.ndarray) -> np.ndarray:
