@@ -8,6 +8,9 @@ model fails, the soft labels just written are removed again, so a failed command
 ``--backend ray`` (kwls and tfidf) fits and transforms on Ray (:mod:`textsmooth.distributed`): the
 current Ray instance, the cluster at ``--address``, or a local one started for the command and shut
 down after it. The soft labels, manifest and saved model are the same as with the local backend.
+With ``--out-dir`` (instead of ``-o``) the soft labels are written part by part into a folder with a
+manifest, and a re-run skips the finished parts (:func:`textsmooth.distributed.write_soft_labels_sharded`);
+DATA and ``--apply-to`` may then also be folders of ``.parquet`` / ``.jsonl`` files.
 """
 
 from __future__ import annotations
@@ -266,6 +269,91 @@ def _on_ray(generator, dataset, target, fit_params: dict[str, Any], address: str
             ray.shutdown()
 
 
+def _check_out_dir(
+    output: Path | None,
+    out_dir: Path | None,
+    backend: Backend,
+    inputs: list[Path | None],
+    text_col: list[str],
+) -> None:
+    """Exactly one of ``-o``/``--out-dir``; ``--out-dir`` (and a folder as input) need ``--backend ray``."""
+    from textsmooth.errors import ConfigError
+
+    folders = [p for p in inputs if p is not None and p.is_dir()]
+    if (output is None) == (out_dir is None):
+        raise ConfigError(
+            "give -o FILE (one Parquet file) or --out-dir FOLDER (one file per shard), one of them",
+            option="-o" if output is None else "--out-dir",
+        )
+    if out_dir is None:
+        if folders:
+            raise ConfigError(
+                f"{folders[0]} is a folder: folders of .parquet/.jsonl files are read with --backend ray "
+                "and written with --out-dir",
+                option="--out-dir",
+            )
+        return
+    if backend is not Backend.ray:
+        raise ConfigError("sharded output is written by --backend ray", option="--out-dir")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"{out_dir} is a file, not a folder", option="--out-dir")
+    for src in inputs:
+        if src is not None and src.resolve() == out_dir.resolve():
+            raise ConfigError(f"{out_dir} is also an input of this command", option="--out-dir")
+    if folders and len(text_col) != 1:
+        raise ConfigError("a folder is read with one text column", option="--text-col")
+
+
+def _on_ray_sharded(
+    generator,
+    data: Path,
+    apply_to: Path | None,
+    out_dir: Path,
+    options: dict[str, Any],
+    address: str | None,
+):
+    """Fit on DATA (a file or a folder) on Ray, then write the soft labels of ``--apply-to`` (or DATA)
+    into ``out_dir`` part by part. Returns ``(manifest, fitted)``; a Ray instance started here is shut
+    down at the end."""
+    from textsmooth.distributed import _ray
+    from textsmooth.distributed.keyword import fit_keyword_smoother
+    from textsmooth.distributed.output import write_soft_labels_sharded
+
+    text_col, label_col, rest = options["text_col"], options["label_col"], options["rest"]
+    ray = _ray.require_ray("textsmooth soft-labels --backend ray")
+    started = not ray.is_initialized()
+    try:
+        if data.is_dir():
+            fitted = fit_keyword_smoother(
+                str(data), method=generator, text_column=text_col[0], label_column=label_col, address=address
+            )
+            train = None
+        else:
+            train = read_cli_dataset(str(data), text_col, label_col, *rest)
+            fitted = fit_keyword_smoother(
+                train.texts,
+                train.labels,
+                method=generator,
+                n_classes=train.n_classes,
+                label_names=train.label_names,
+                address=address,
+            )
+        target = apply_to if apply_to is not None else data
+        if target.is_dir():
+            source: Any = str(target)
+        elif target == data and train is not None:
+            source = train.texts
+        else:
+            source = read_cli_dataset(str(target), text_col, None, *rest).texts
+        manifest = write_soft_labels_sharded(
+            fitted, source, out_dir, text_column=text_col[0] if target.is_dir() else "text", address=address
+        )
+        return manifest, fitted
+    finally:
+        if started and ray.is_initialized():
+            ray.shutdown()
+
+
 def register(app: typer.Typer) -> None:
     @app.command(
         "soft-labels",
@@ -285,16 +373,28 @@ def register(app: typer.Typer) -> None:
             "-o soft.parquet\n\n"
             "  textsmooth soft-labels prior train.jsonl --epsilon 0.1 -o soft.parquet "
             "--save-model prior.npz\n\n"
-            "  textsmooth soft-labels kwls train.parquet -o soft.parquet --backend ray --address auto"
+            "  textsmooth soft-labels kwls train.parquet -o soft.parquet --backend ray --address auto\n\n"
+            "  textsmooth soft-labels kwls data/ --out-dir soft/ --backend ray   (a folder of "
+            ".parquet/.jsonl files in, one Parquet part per shard + manifest.json out; a re-run skips "
+            "finished parts)"
         ),
     )
     @friendly_errors
     def soft_labels(
         method: Method = typer.Argument(..., help="Smoothing method."),
         data: Path = typer.Argument(
-            ..., help="Labelled data to fit on: .csv/.tsv/.jsonl/.parquet (optionally .gz/.xz)."
+            ...,
+            help="Labelled data to fit on: .csv/.tsv/.jsonl/.parquet (optionally .gz/.xz), or with "
+            "--backend ray and --out-dir a folder of .parquet/.jsonl files (read in name order).",
         ),
-        output: Path = typer.Option(..., "-o", "--output", help="Output Parquet file."),
+        output: Path | None = typer.Option(None, "-o", "--output", help="Output Parquet file."),
+        out_dir: Path | None = typer.Option(
+            None,
+            "--out-dir",
+            help="--backend ray, kwls/tfidf: write the soft labels into this folder instead of -o, one "
+            "Parquet part per shard (columns row, soft_label) then manifest.json; a re-run with the same "
+            "data and parameters skips the finished parts.",
+        ),
         apply_to: Path | None = typer.Option(
             None,
             "--apply-to",
@@ -358,8 +458,9 @@ def register(app: typer.Typer) -> None:
         from textsmooth.io.paths import check_output_paths
 
         # 1. options, before reading anything
+        _check_out_dir(output, out_dir, backend, [data, apply_to], text_col)
         check_output_paths({"-o": output, "--save-model": save_model}, inputs=[data, apply_to, teacher])
-        check_writable({"-o": output, "--save-model": save_model})
+        check_writable({"-o": output, "--save-model": save_model, "--out-dir": out_dir})
         if save_model is not None and save_model.suffix.lower() != ".npz":
             raise ConfigError(
                 f"{save_model}: a saved model is an .npz file",
@@ -397,6 +498,35 @@ def register(app: typer.Typer) -> None:
 
         # 2. inputs
         rest = (id_col, file_format, columns)
+        if out_dir is not None:  # --backend ray, kwls/tfidf (checked above)
+            if data.is_dir() or (apply_to is not None and apply_to.is_dir()):
+                if id_col is not None or file_format is not None or columns is not None:
+                    raise ConfigError(
+                        "--id-col, --format and --columns are for files, not for a folder", option="--out-dir"
+                    )
+            options = {"text_col": text_col, "label_col": label_col, "rest": rest}
+            with (
+                console.status(f"{method.value} on Ray into {out_dir}"),
+                warnings.catch_warnings(record=True) as caught,
+            ):
+                warnings.simplefilter("always")
+                manifest, generator = _on_ray_sharded(generator, data, apply_to, out_dir, options, address)
+            for warning in caught:
+                err_console.print(f"[yellow]warning:[/] {warning.message}", highlight=False, soft_wrap=True)
+            if save_model is not None:
+                from textsmooth.targets.saved import serialize_generator
+
+                serialize_generator(generator).write(save_model)
+                console.print(f"saved the fitted {method.value} generator to [bold]{save_model}[/]")
+            parts, skipped = len(manifest["parts"]), len(manifest["skipped"])
+            console.print(
+                f"wrote [bold]{out_dir}[/] ({manifest['n_rows']:,} rows x {manifest['n_classes']} classes, "
+                f"method {method.value}, {parts} parts"
+                + (f", {skipped} already finished" if skipped else "")
+                + ")"
+            )
+            return
+
         dataset = read_cli_dataset(str(data), text_col, label_col, *rest)
         fit_params: dict[str, Any] = {"n_classes": dataset.n_classes, "label_names": dataset.label_names}
         params = _json_params(generator)

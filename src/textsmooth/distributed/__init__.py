@@ -5,7 +5,9 @@
   :meth:`~textsmooth.targets.keyword.KeywordSmoother.fit_statistics` finishes the fit, so the soft
   labels are the same bits as :class:`~textsmooth.targets.keyword.KeywordSmoother` on the whole corpus;
 * :func:`fit_keyword_smoother` is its fit alone, :func:`transform_soft_labels` the sharded transform of
-  any texts with a fitted smoother;
+  any texts with a fitted smoother, :func:`write_soft_labels_sharded` the same transform written part by
+  part into a folder with a manifest (a re-run skips the finished parts), read back by
+  :func:`read_soft_labels_sharded`;
 * :func:`semantic_neighbors` builds the related-target table of
   :class:`~textsmooth.sequence.SemanticNeighbors` with encoder actors and one Ray task per shard (the
   same table with the exact indexes);
@@ -14,8 +16,9 @@
 * :func:`connect` returns the ``ray`` module connected to the current Ray instance, the one at an
   address, or a new local one.
 
-The soft labels take lists of texts and labels, a Ray Dataset or a Hugging Face ``datasets.Dataset`` (with
-``text_column`` / ``label_column``). See docs/distributed.md for what runs where.
+The soft labels take lists of texts and labels, a Ray Dataset, a Hugging Face ``datasets.Dataset`` or a
+folder of Parquet / JSON-lines files (with ``text_column`` / ``label_column``). See docs/distributed.md
+for what runs where.
 
 Names are imported lazily: ``import textsmooth.distributed`` does not import ray. Calling a function
 without ray installed raises :class:`~textsmooth.errors.MissingDependencyError` naming the extra
@@ -32,8 +35,10 @@ _LAZY = {
     "connect": "textsmooth.distributed._ray",
     "fit_keyword_smoother": "textsmooth.distributed.keyword",
     "keyword_soft_labels": "textsmooth.distributed.keyword",
+    "read_soft_labels_sharded": "textsmooth.distributed.output",
     "semantic_neighbors": "textsmooth.distributed.neighbors",
     "transform_soft_labels": "textsmooth.distributed.keyword",
+    "write_soft_labels_sharded": "textsmooth.distributed.output",
 }
 
 __all__ = sorted(_LAZY)
@@ -47,6 +52,10 @@ if TYPE_CHECKING:  # pragma: no cover
         transform_soft_labels,
     )
     from textsmooth.distributed.neighbors import semantic_neighbors  # noqa: F401
+    from textsmooth.distributed.output import (  # noqa: F401
+        read_soft_labels_sharded,
+        write_soft_labels_sharded,
+    )
 
 
 def __getattr__(name: str) -> Any:

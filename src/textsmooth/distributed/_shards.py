@@ -6,7 +6,13 @@
   ``num_shards`` is given, and its blocks, in the dataset's order, are the shards; a small task per
   block reports its rows, its first missing text and its labels;
 * a Hugging Face ``datasets.Dataset``: its columns are checked on the driver (a ``ClassLabel`` column
-  gives the class names) and row slices of its Arrow table are the shards.
+  gives the class names) and row slices of its Arrow table are the shards;
+* a folder of Parquet (``*.parquet``) or JSON-lines (``*.jsonl``, ``*.json``) files: the files, sorted by
+  name, rows in file order, are the corpus; one Ray task per file reads it (the table stays in the
+  object store) and reports its rows, its first missing text and its labels; each file is a shard
+  (with ``num_shards``, the files' tables are repartitioned as a Ray Dataset, without shuffling).
+  Files whose names start with ``.`` or ``_`` (``_SUCCESS``) are skipped; the workers must see the
+  folder at the same path (one machine, or a shared file system).
 
 Labels are gathered on the driver (one value per text), where the local path's label checks run
 unchanged. Lists and Hugging Face datasets are checked before Ray is started.
@@ -14,11 +20,14 @@ unchanged. Lists and Hugging Face datasets are checked before Ray is started.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +38,16 @@ from textsmooth.distributed import _ray
 from textsmooth.errors import DataError, InputError
 from textsmooth.targets.base import check_texts
 
-__all__ = ["SHARD_TEXTS", "Shards", "default_num_shards", "shard_input"]
+__all__ = [
+    "FOLDER_SUFFIXES",
+    "SHARD_TEXTS",
+    "Shards",
+    "default_num_shards",
+    "describe_folder",
+    "folder_files",
+    "is_folder",
+    "shard_input",
+]
 
 #: By default a shard of a list holds at most this many texts (its counts stay in the object store
 #: until the transform); there are at least twice as many shards as CPUs.
@@ -92,6 +110,17 @@ def shard_input(
             named, 1-based), a text is not a string.
     """
     want_labels = label_column is not None
+    if is_folder(texts):
+        if want_labels and labels is not None:
+            raise InputError(
+                "labels come from the files' label column, not from the labels argument",
+                hint=f"drop labels=..., or name the column with label_column= (now {label_column!r})",
+            )
+        return _from_folder(Path(texts), text_column, label_column, num_shards, connect)
+    if isinstance(texts, os.PathLike):
+        raise InputError(
+            f"{texts} is not a folder", path=texts, hint="pass a folder of .parquet or .jsonl files"
+        )
     if _is_ray_dataset(texts) or _is_hf_dataset(texts):
         if want_labels and labels is not None:
             raise InputError(
@@ -168,6 +197,127 @@ def _from_hf_dataset(
         _connect=connect,
         _put=put,
     )
+
+
+# -- folders of Parquet / JSON-lines files ----------------------------------------------------------
+#: File name endings read from a folder, and their format.
+FOLDER_SUFFIXES = {".parquet": "parquet", ".jsonl": "json", ".json": "json"}
+
+
+def is_folder(value: Any) -> bool:
+    """``value`` is a ``str`` or path naming an existing folder."""
+    return isinstance(value, str | os.PathLike) and Path(value).is_dir()
+
+
+def folder_files(folder: str | Path) -> list[Path]:
+    """The data files of ``folder``, sorted by name (``.``/``_`` files skipped).
+
+    Raises:
+        InputError: the folder holds no data file, or a file of another kind (named).
+    """
+    folder = Path(folder)
+    files, other = [], []
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
+        if path.name.startswith((".", "_")):
+            continue
+        if path.is_file() and path.suffix.lower() in FOLDER_SUFFIXES:
+            files.append(path)
+        else:
+            other.append(path.name)
+    if other:
+        raise InputError(
+            f"the folder holds {len(other)} entries that are not .parquet/.jsonl files: "
+            f"{', '.join(other[:5])}{' ...' if len(other) > 5 else ''}",
+            path=folder,
+            hint="move them out, or rename them to start with '_' or '.' to have them skipped",
+        )
+    if not files:
+        raise InputError("the folder holds no .parquet or .jsonl file", path=folder)
+    return files
+
+
+def describe_folder(folder: str | Path) -> dict[str, Any]:
+    """The identity of a folder's data: each file's name, size and sha256, in reading order."""
+    files = []
+    for path in folder_files(folder):
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        files.append({"name": path.name, "size": path.stat().st_size, "sha256": digest.hexdigest()})
+    return {"kind": "folder", "source": str(Path(folder).resolve()), "files": files}
+
+
+def _from_folder(
+    folder: Path,
+    text_column: str,
+    label_column: str | None,
+    num_shards: int | None,
+    connect: Callable[[], Any],
+) -> Shards:
+    files = folder_files(folder)
+    ray = connect()
+    read = _ray.remote(_read_file, num_returns=2)
+    columns = [text_column, *([label_column] if label_column else [])]
+    pairs = [read.remote(str(path), columns) for path in files]
+    infos = _ray.get(ray, [info for _, info in pairs])
+    refs, bounds, labels = [], [], []
+    start = 0
+    for path, (table_ref, _), (n_rows, names, text_type, first_missing, file_labels) in zip(
+        files, pairs, infos, strict=True
+    ):
+        for column in columns:
+            if column not in names:
+                raise DataError(f"no column {column!r}", path=path, column=column, hint=f"columns: {names}")
+        if n_rows == 0:
+            continue
+        _check_text_column(text_type, text_column, str(path))
+        if first_missing >= 0:
+            _missing_text(first_missing, text_column, str(path))
+        refs.append(table_ref)
+        bounds.append((start, start + n_rows))
+        if label_column is not None:
+            labels.extend(file_labels)
+        start += n_rows
+    if num_shards is not None and refs:  # the files' tables, cut again without shuffling
+        from ray.data import from_arrow_refs
+
+        shards = _from_ray_dataset(from_arrow_refs(refs), text_column, label_column, num_shards, connect)
+        shards.labels = labels if label_column is not None else None
+        return shards
+    return Shards(
+        n_rows=start,
+        labels=labels if label_column is not None else None,
+        label_names=None,
+        column=text_column,
+        refs=refs,
+        bounds=bounds,
+        ray=ray,
+        _connect=connect,
+    )
+
+
+def _read_file(
+    path: str, columns: list[str]
+) -> tuple[pa.Table, tuple[int, list[str], pa.DataType, int, Any]]:
+    """A file's ``columns`` (task): the table, and its rows, column names, text type, first missing text
+    (-1: none) and labels. A missing column gives an empty table (the driver names the file)."""
+    if FOLDER_SUFFIXES[Path(path).suffix.lower()] == "parquet":
+        import pyarrow.parquet as pq
+
+        names = list(pq.read_schema(path).names)
+        table = pq.read_table(path, columns=[c for c in columns if c in names])
+    else:
+        import pyarrow.json as pajson
+
+        table = pajson.read_json(path)
+        names = list(table.column_names)
+    if any(c not in names for c in columns):
+        return pa.table({}), (0, names, pa.string(), -1, None)
+    table = table.select(columns)
+    texts = table.column(columns[0])
+    labels = table.column(columns[1]).to_pylist() if len(columns) > 1 else None
+    return table, (table.num_rows, names, texts.type, _first_null(texts), labels)
 
 
 # -- Ray Datasets ------------------------------------------------------------------------------------

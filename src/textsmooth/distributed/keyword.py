@@ -91,17 +91,19 @@ def keyword_soft_labels(
     applies eqs. (4)-(8) shard by shard (see the module docstring).
 
     Args:
-        texts: the training texts: a sequence of str, a Ray Dataset or a Hugging Face
-            ``datasets.Dataset`` (then the texts are ``text_column`` and the labels ``label_column``).
-        labels: one hard label per text (ids ``0..C-1`` or names); ``None`` for a dataset.
+        texts: the training texts: a sequence of str, a Ray Dataset, a Hugging Face
+            ``datasets.Dataset``, or a folder (``str``/path) of ``.parquet`` / ``.jsonl`` files read in
+            name order, rows in file order (then the texts are ``text_column`` and the labels
+            ``label_column``).
+        labels: one hard label per text (ids ``0..C-1`` or names); ``None`` for a dataset or folder.
         method: ``"kwls"`` (:class:`~textsmooth.targets.keyword.KeywordSmoother`), ``"tfidf"``
             (:class:`~textsmooth.targets.keyword.TfidfSmoother`), or an unfitted smoother whose
             parameters are used (then no ``params``).
         dtype: dtype of the soft labels (default float32, or the given smoother's).
         num_shards: shards of consecutive texts, one map and one transform task each. Default: for
             lists and Hugging Face datasets, twice the cluster's CPUs (more when a shard would exceed
-            50,000 texts); for a Ray Dataset, its blocks (with ``num_shards``, it is repartitioned
-            without shuffling). The result does not depend on it.
+            50,000 texts); for a Ray Dataset, its blocks, for a folder, its files (with ``num_shards``,
+            they are repartitioned without shuffling). The result does not depend on it.
         text_column, label_column: the columns of a dataset.
         n_classes, label_names: as for ``fit``; a Hugging Face ``ClassLabel`` column gives both.
         return_smoother: also return the fitted smoother.
@@ -209,7 +211,8 @@ def transform_soft_labels(
     Args:
         smoother: a fitted :class:`~textsmooth.targets.keyword.KeywordSmoother` or
             :class:`~textsmooth.targets.keyword.TfidfSmoother` (fitted anywhere).
-        texts: a sequence of str, a Ray Dataset or a Hugging Face dataset (``text_column``).
+        texts: a sequence of str, a Ray Dataset, a Hugging Face dataset or a folder of ``.parquet`` /
+            ``.jsonl`` files (``text_column``).
         Other arguments as :func:`keyword_soft_labels`.
 
     Words the smoother never saw contribute nothing; texts without a known word get the uniform soft
