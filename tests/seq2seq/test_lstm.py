@@ -214,3 +214,17 @@ def test_trainer_trains_an_lstm_autoencoder_and_resumes_exactly(pairs, tmp_path,
 
     loaded = load_translator(tmp_path / "whole" / "model")
     assert loaded.translate(texts[:4], beam_size=1) == whole.translate(texts[:4], beam_size=1)
+
+
+def test_checkpoints_hashed_before_similarity_top_n_existed_still_resume():
+    config = Seq2SeqConfig(method="within-batch")
+    values = {
+        k: v for k, v in config.to_dict().items() if k not in ("num_threads", "device", "checkpoint_every")
+    }
+    old = {k: v for k, v in values.items() if k not in ("architecture", "length_buckets", "similarity_top_n")}
+    assert Seq2SeqConfig.hash_values(old) in config.accepted_fingerprints()
+    assert config.fingerprint() in config.accepted_fingerprints()
+    # a non-default similarity_top_n did not exist then: only the current fingerprint is accepted
+    assert Seq2SeqConfig(method="similarity-soft", similarity_top_n=3).accepted_fingerprints() == {
+        Seq2SeqConfig(method="similarity-soft", similarity_top_n=3).fingerprint()
+    }

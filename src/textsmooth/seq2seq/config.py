@@ -86,6 +86,9 @@ _HIGH_OPEN = ("label_smoothing", "dropout")
 _ADDED_LATER: dict[str, object] = {"architecture": "transformer", "length_buckets": False}
 """Fields added after runs were checkpointed: left out of the fingerprint at these (default) values, so
 the checkpoints of older runs still resume."""
+_BEFORE_TOP_N = {"similarity_top_n": 5}
+"""Checkpoints written before ``similarity_top_n`` existed hashed without it; at its default they still
+resume (:meth:`Seq2SeqConfig.accepted_fingerprints`)."""
 _RUNTIME = ("num_threads", "device", "checkpoint_every")
 """Fields that change how a run executes, not what it computes: a checkpoint resumes under other values."""
 
@@ -253,3 +256,18 @@ class Seq2SeqConfig(ConfigMixin):
             if k not in _RUNTIME and not (k in _ADDED_LATER and v == _ADDED_LATER[k])
         }
         return self.hash_values(values)
+
+    def accepted_fingerprints(self) -> set[str]:
+        """The fingerprints a checkpoint of this configuration may carry: :meth:`fingerprint`, and the one
+        written before ``similarity_top_n`` existed when it is at its default."""
+        accepted = {self.fingerprint()}
+        if all(getattr(self, k) == v for k, v in _BEFORE_TOP_N.items()):
+            values = {
+                k: v
+                for k, v in self.to_dict().items()
+                if k not in _RUNTIME
+                and k not in _BEFORE_TOP_N
+                and not (k in _ADDED_LATER and v == _ADDED_LATER[k])
+            }
+            accepted.add(self.hash_values(values))
+        return accepted

@@ -314,7 +314,7 @@ def _load_checkpoint(out: Path, config: Seq2SeqConfig, state: _State, vocab: Sub
         raise ArtifactError(f"checkpoint is truncated or corrupt ({reason})", path=path, hint=hint) from exc
     if not isinstance(saved, dict) or "fingerprint" not in saved:
         raise ArtifactError("not a textsmooth seq2seq checkpoint", path=path, hint=hint)
-    if saved["fingerprint"] != config.fingerprint():
+    if saved["fingerprint"] not in config.accepted_fingerprints():
         raise ConfigError(
             "the output folder holds a checkpoint of another configuration",
             path=path,
