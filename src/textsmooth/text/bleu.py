@@ -330,7 +330,7 @@ class BleuCorpus:
                 pos = np.flatnonzero(remaining >= n)
                 if pos.shape[0] == 0:
                     break
-                ids, n_ids = _dense_ids(gram[pos] * np.int64(n_ids) + tokens[pos + n - 1])
+                ids, n_ids = _dense_ids(gram[pos] * np.int64(vocab_size) + tokens[pos + n - 1])
                 gram = np.full(n_tok, -1, dtype=np.int64)
                 gram[pos] = ids
             else:
