@@ -67,6 +67,8 @@ def test_the_ci_recipe_trains_probes_and_reports(finished):
         assert recon["sentences"] == 20 and len(record["examples"]) == 3
         hyps = (finished / "results" / f"{record['run_id']}.hyp.txt").read_text().splitlines()
         assert len(hyps) == 20
+        # The training time sums the epochs, so a resumed run still reports all of its training.
+        assert record["train_seconds"] == pytest.approx(sum(h["seconds"] for h in record["history"]), abs=0.1)
     assert records[1]["method"] == "similarity-soft" and records[1]["config"]["similarity_top_n"] == 3
     assert sorted(p.name for p in (finished / "tables").glob("*.npz")) == [
         "similarity-n3-soft.npz",

@@ -458,7 +458,6 @@ def run_one(
         progress=progress,
         save_model=False,
     )
-    trained = time.perf_counter() - started
 
     def encode(texts: list[str]) -> Any:
         return encode_sentences(result.model, result.vocab, texts, max_length=config.max_length)
@@ -500,7 +499,8 @@ def run_one(
         "reconstruction": stats.to_dict(),
         "examples": [{"input": s, "output": h} for s, h in zip(data.test[: recipe.examples],
                                                                  hypotheses, strict=False)],
-        "train_seconds": round(trained, 1),
+        # Training time over all epochs, resumed sessions included; ``seconds`` is this session's wall time.
+        "train_seconds": round(sum(float(h["seconds"]) for h in result.history), 1),
         "seconds": round(time.perf_counter() - started, 1),
     }  # fmt: skip
     results = out / "results"
