@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 pytest.importorskip("ray")
@@ -21,6 +20,8 @@ from textsmooth.experiments.recipe import load_recipe
 
 REPO = Path(__file__).resolve().parents[2]
 TIMINGS = ("seconds", "resumed", "train_seconds")
+# The tests import ``recipe_copies`` (tests/) inside their bodies: Ray workers import this module to run
+# its functions, and tests/ is not on their path.
 runner = CliRunner()
 
 
@@ -28,21 +29,6 @@ def run_cli(*args) -> str:
     result = runner.invoke(app, [str(a) for a in args])
     assert result.exit_code == 0, result.output
     return result.output
-
-
-def write_recipe(folder: Path, source: str, **changes) -> Path:
-    """A copy of ``recipes/<source>`` with absolute data paths and ``changes`` applied."""
-    recipe = REPO / "recipes" / source
-    raw = yaml.safe_load(recipe.read_text(encoding="utf-8"))
-    if isinstance(raw.get("data"), dict):
-        raw["data"] = {
-            k: str((recipe.parent / v).resolve()) if k in ("train", "test") else v
-            for k, v in raw["data"].items()
-        }
-    raw.update(changes)
-    path = folder / source
-    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
-    return path
 
 
 def assert_same_records(local: Path, ray: Path, n: int) -> None:
@@ -65,10 +51,12 @@ def result_stamps(out: Path) -> dict[str, int]:
 
 
 def test_classification_recipe_on_ray_gives_the_local_records(ray_local, tmp_path):
+    from recipe_copies import copy_recipe
+
     # LS-Distill listed first: on Ray too it waits for its teacher, the hard-label run
-    recipe = write_recipe(
-        tmp_path,
+    recipe = copy_recipe(
         "ci-tiny.yaml",
+        tmp_path,
         methods=[{"method": "distill", "alpha": 1.0}, {"method": "none"}, {"method": "kwls", "alpha": 1.0}],
         resources={"cpus": 1},
     )
@@ -92,13 +80,14 @@ def test_classification_recipe_on_ray_gives_the_local_records(ray_local, tmp_pat
 
 
 def test_seq2seq_recipe_on_ray_gives_the_local_records(ray_local, tmp_path):
+    from recipe_copies import copy_recipe
     from textsmooth.sequence import multi30k_root
 
     try:
         multi30k_root()
     except DataError:
         pytest.skip("Multi30k is not beside the repository")
-    recipe = write_recipe(tmp_path, "ci-seq2seq-tiny.yaml")
+    recipe = copy_recipe("ci-seq2seq-tiny.yaml", tmp_path)
     common = ["experiment", "run", recipe, "--no-progress", "--no-report"]
     run_cli(*common, "-o", tmp_path / "local")
     log = run_cli(*common, "-o", tmp_path / "ray", "--backend", "ray")
@@ -115,6 +104,8 @@ def test_seq2seq_recipe_on_ray_gives_the_local_records(ray_local, tmp_path):
 
 
 def test_autoencoder_recipe_on_ray_gives_the_local_records(ray_local, tmp_path):
+    from recipe_copies import copy_recipe
+
     pytest.importorskip("gensim")
     pytest.importorskip("sklearn")
     from textsmooth.io.corpora import find_data_dir
@@ -124,7 +115,7 @@ def test_autoencoder_recipe_on_ray_gives_the_local_records(ray_local, tmp_path):
             find_data_dir(name)
     except DataError:
         pytest.skip("SentEval / MRPC / SICK are not beside the repository")
-    recipe = write_recipe(tmp_path, "ci-autoencoder-tiny.yaml")
+    recipe = copy_recipe("ci-autoencoder-tiny.yaml", tmp_path)
     common = ["experiment", "run", recipe, "--no-progress", "--no-report"]
     run_cli(*common, "-o", tmp_path / "local")
     log = run_cli(*common, "-o", tmp_path / "ray", "--backend", "ray")
@@ -176,10 +167,12 @@ def test_a_task_whose_worker_dies_is_run_again(ray_local, tmp_path):
 
 
 def test_resources_of_a_recipe_are_checked(tmp_path):
-    recipe = load_recipe(write_recipe(tmp_path, "ci-tiny.yaml", resources={"cpus": 2, "gpus": 0.5}))
+    from recipe_copies import copy_recipe
+
+    recipe = load_recipe(copy_recipe("ci-tiny.yaml", tmp_path, resources={"cpus": 2, "gpus": 0.5}))
     executor = RayExecutor.for_recipe(recipe)
     assert (executor.num_cpus, executor.num_gpus, executor.threads) == (2, 0.5, 2)
-    default = RayExecutor.for_recipe(load_recipe(write_recipe(tmp_path, "ci-tiny.yaml")))
+    default = RayExecutor.for_recipe(load_recipe(copy_recipe("ci-tiny.yaml", tmp_path)))
     assert (default.num_cpus, default.num_gpus) == (1, 0)
     for resources, message in (
         ({"cpus": 0}, "resources.cpus"),
@@ -188,7 +181,7 @@ def test_resources_of_a_recipe_are_checked(tmp_path):
         ([1, 0], "resources takes cpus and gpus"),
     ):
         with pytest.raises(ConfigError, match=message):
-            load_recipe(write_recipe(tmp_path, "ci-tiny.yaml", resources=resources))
+            load_recipe(copy_recipe("ci-tiny.yaml", tmp_path, resources=resources))
     with pytest.raises(ConfigError, match="num_cpus must be > 0"):
         RayExecutor(num_cpus=0)
 
@@ -198,7 +191,9 @@ def test_resources_of_a_recipe_are_checked(tmp_path):
     [(["--backend", "ray", "--jobs", "2"], "--jobs"), (["--address", "auto"], "--address")],
 )
 def test_backend_options_are_checked_first(tmp_path, args, option):
-    recipe = write_recipe(tmp_path, "ci-tiny.yaml")
+    from recipe_copies import copy_recipe
+
+    recipe = copy_recipe("ci-tiny.yaml", tmp_path)
     result = runner.invoke(app, ["experiment", "run", str(recipe), "-o", str(tmp_path / "out"), *args])
     assert result.exit_code == 2, result.output
     assert f"option {option}" in result.output

@@ -3,6 +3,7 @@ recipes are handled. Reads SentEval, MRPC and SICK from ../shared/data (skipped 
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ pytest.importorskip("transformers")
 pytest.importorskip("sklearn")
 pytest.importorskip("gensim")
 
+from recipe_copies import copy_recipe
 from textsmooth.cli import app
 from textsmooth.errors import ConfigError, DataError, StaleArtifactError
 from textsmooth.experiments.autoencoder import (
@@ -24,6 +26,7 @@ from textsmooth.experiments.autoencoder import (
 
 REPO = Path(__file__).resolve().parents[2]
 CI_RECIPE = REPO / "recipes" / "ci-autoencoder-tiny.yaml"
+write_recipe = functools.partial(copy_recipe, CI_RECIPE)
 runner = CliRunner()
 
 
@@ -36,14 +39,6 @@ def shared_data():
             find_data_dir(name)
     except DataError:
         pytest.skip("SentEval / MRPC / SICK are not beside the repository")
-
-
-def write_recipe(tmp_path: Path, **changes) -> Path:
-    raw = yaml.safe_load(CI_RECIPE.read_text(encoding="utf-8"))
-    raw.update(changes)
-    path = tmp_path / f"recipe-{len(list(tmp_path.glob('recipe-*')))}.yaml"
-    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ silently wrong), and run folders that would mix results of another recipe or of 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 
@@ -11,25 +12,15 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from recipe_copies import copy_recipe
 from textsmooth.cli import app
 from textsmooth.errors import ConfigError
 from textsmooth.experiments.recipe import load_recipe
 
 REPO = Path(__file__).resolve().parents[2]
 CI_RECIPE = REPO / "recipes" / "ci-tiny.yaml"
+write_recipe = functools.partial(copy_recipe, CI_RECIPE)
 runner = CliRunner()
-
-
-def write_recipe(folder: Path, file: str = "recipe.yaml", **changes) -> Path:
-    raw = yaml.safe_load(CI_RECIPE.read_text())
-    raw["data"] = {
-        k: str((CI_RECIPE.parent / v).resolve()) if k in ("train", "test") else v
-        for k, v in raw["data"].items()
-    }
-    raw.update(changes)
-    path = folder / file
-    path.write_text(yaml.safe_dump(raw))
-    return path
 
 
 @pytest.mark.parametrize(

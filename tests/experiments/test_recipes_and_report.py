@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -10,12 +11,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from recipe_copies import copy_recipe
 from textsmooth.cli import app
 from textsmooth.errors import ConfigError
 from textsmooth.experiments.recipe import load_recipe
 
 REPO = Path(__file__).resolve().parents[2]
 CI_RECIPE = REPO / "recipes" / "ci-tiny.yaml"
+write_recipe = functools.partial(copy_recipe, CI_RECIPE)
 runner = CliRunner()
 
 
@@ -107,20 +110,6 @@ def test_ci_recipe_end_to_end_resume_and_report(tmp_path):
         timeout=120,
     )
     assert shot.exists() and shot.stat().st_size > 20_000
-
-
-def write_recipe(tmp_path, **changes):
-    import yaml
-
-    raw = yaml.safe_load(CI_RECIPE.read_text())
-    raw["data"] = {
-        k: str((CI_RECIPE.parent / v).resolve()) if k in ("train", "test") else v
-        for k, v in raw["data"].items()
-    }
-    raw.update(changes)
-    path = tmp_path / "recipe.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ with --jobs 2, and the other tests work on copies of those run folders."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from recipe_copies import copy_recipe
 from textsmooth.cli import app
 from textsmooth.errors import ArtifactError, ConfigError
 from textsmooth.experiments.recipe import load_recipe
@@ -23,21 +25,9 @@ from textsmooth.experiments.runner import format_duration, read_result
 
 REPO = Path(__file__).resolve().parents[2]
 CI_RECIPE = REPO / "recipes" / "ci-tiny.yaml"
+write_recipe = functools.partial(copy_recipe, CI_RECIPE)
 runner = CliRunner()
 TIMINGS = ("seconds", "resumed")
-
-
-def write_recipe(folder: Path, name: str = "recipe.yaml", **changes) -> Path:
-    """ci-tiny with absolute data paths and ``changes`` applied."""
-    raw = yaml.safe_load(CI_RECIPE.read_text())
-    raw["data"] = {
-        k: str((CI_RECIPE.parent / v).resolve()) if k in ("train", "test") else v
-        for k, v in raw["data"].items()
-    }
-    raw.update(changes)
-    path = folder / name
-    path.write_text(yaml.safe_dump(raw))
-    return path
 
 
 def run_cli(*args: str):

@@ -5,6 +5,7 @@ repository (CI has it in ../shared/data)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -14,12 +15,14 @@ from typer.testing import CliRunner
 
 pytest.importorskip("transformers")
 
+from recipe_copies import copy_recipe
 from textsmooth.cli import app
 from textsmooth.errors import ArtifactError, ConfigError, DataError
 from textsmooth.experiments.seq2seq import load_seq2seq_recipe, run_seq2seq_recipe
 
 REPO = Path(__file__).resolve().parents[2]
 CI_RECIPE = REPO / "recipes" / "ci-seq2seq-tiny.yaml"
+write_recipe = functools.partial(copy_recipe, CI_RECIPE)
 runner = CliRunner()
 
 
@@ -31,14 +34,6 @@ def multi30k():
         return multi30k_root()
     except DataError:
         pytest.skip("Multi30k is not beside the repository")
-
-
-def write_recipe(tmp_path: Path, **changes) -> Path:
-    raw = yaml.safe_load(CI_RECIPE.read_text(encoding="utf-8"))
-    raw.update(changes)
-    path = tmp_path / f"recipe-{len(list(tmp_path.glob('recipe-*')))}.yaml"
-    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
-    return path
 
 
 def invoke(*args):

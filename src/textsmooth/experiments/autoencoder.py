@@ -68,29 +68,18 @@ _FIELDS = {
 _DEFAULT_TRAIN = {"architecture": "lstm", "encoder_layers": 1, "decoder_layers": 1, "vocab_kind": "word"}
 
 
-def _task_of(path: Path) -> Any:
-    import yaml
-
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    return raw.get("task") if isinstance(raw, dict) else None
-
-
 def is_autoencoder_recipe(path: str | Path) -> bool:
     """Whether ``path`` is a recipe file with ``task: autoencoder``."""
-    path = Path(path)
-    return path.is_file() and _task_of(path) == AUTOENCODER_TASK
+    from textsmooth.experiments.recipe import recipe_task
+
+    return recipe_task(path) == AUTOENCODER_TASK
 
 
 def is_autoencoder_run_dir(run_dir: str | Path) -> bool:
     """Whether ``run_dir`` was written by :func:`run_autoencoder_recipe` (its manifest says so)."""
-    try:
-        manifest = json.loads((Path(run_dir) / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("task") == AUTOENCODER_TASK
+    from textsmooth.experiments.recipe import run_dir_task
+
+    return run_dir_task(run_dir) == AUTOENCODER_TASK
 
 
 # ---------------------------------------------------------------------------------------------- recipe
@@ -267,16 +256,13 @@ def _table_path(out: Path, top_n: int, normalized: bool) -> Path:
 
 def _build_tables(recipe: AutoencoderRecipe, data: AutoencoderData, out: Path, log: Callable) -> None:
     """The vocabulary every run learns (the same function, the same sentences) and its tables."""
-    from textsmooth.seq2seq.similarity import build_token_similarity_table
-    from textsmooth.seq2seq.trainer import _prepare_vocab
+    from textsmooth.seq2seq.data import ParallelCorpus
+    from textsmooth.seq2seq.similarity import build_token_similarity_table, target_tokens
+    from textsmooth.seq2seq.trainer import prepare_vocab
     from textsmooth.similarity import SimilarityTable, load_stopwords
 
     config = recipe.config(recipe.methods[0], 0)
-    from textsmooth.seq2seq.data import ParallelCorpus
-
-    vocab = _prepare_vocab(ParallelCorpus(data.train, data.train), config, None)
-    from textsmooth.seq2seq.similarity import target_tokens
-
+    vocab = prepare_vocab(ParallelCorpus(data.train, data.train), config)
     tokens = target_tokens(vocab)
     for top_n, normalized in recipe.tables():
         path = _table_path(out, top_n, normalized)

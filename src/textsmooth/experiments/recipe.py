@@ -56,7 +56,16 @@ from textsmooth.experiments.settings import SETTINGS, DataChange, Setting
 from textsmooth.io.corpora import CORPORA
 from textsmooth.training.config import TrainConfig
 
-__all__ = ["RESOURCE_DEFAULTS", "SETTINGS", "Recipe", "RunSpec", "check_resources", "load_recipe"]
+__all__ = [
+    "RESOURCE_DEFAULTS",
+    "SETTINGS",
+    "Recipe",
+    "RunSpec",
+    "check_resources",
+    "load_recipe",
+    "recipe_task",
+    "run_dir_task",
+]
 
 #: What one training of a recipe asks of a Ray cluster (the recipe field ``resources``), by default.
 RESOURCE_DEFAULTS: dict[str, float] = {"cpus": 1, "gpus": 0}
@@ -237,6 +246,44 @@ class Recipe:
         return self.setting_handler.expand(self.setting_options(), n_classes, resolve)
 
 
+def _load_yaml(path: Path) -> Any:
+    """The safe-loaded YAML of a recipe file. Raises ConfigError (naming the file) if it does not parse."""
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"recipe is not valid YAML: {exc}", path=path) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError("recipe is not UTF-8 text", path=path) from exc
+
+
+def recipe_task(path: str | Path) -> str | None:
+    """The ``task`` field of a recipe file (``"seq2seq"``, ``"autoencoder"``), or ``None``: a
+    classification recipe (no ``task``) or a file that is missing or does not parse, which the
+    classification loader then reports."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        raw = _load_yaml(path)
+    except (ConfigError, OSError):
+        return None
+    task = raw.get("task") if isinstance(raw, dict) else None
+    return task if isinstance(task, str) else None
+
+
+def run_dir_task(run_dir: str | Path) -> str | None:
+    """The ``task`` in a run folder's ``manifest.json`` (written by the seq2seq and autoencoder
+    runners), or ``None`` (a classification run folder, or no readable manifest)."""
+    try:
+        manifest = json.loads((Path(run_dir) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    task = manifest.get("task") if isinstance(manifest, dict) else None
+    return task if isinstance(task, str) else None
+
+
 def read_recipe_fields(path: str | Path, known: set[str]) -> dict[str, Any]:
     """The fields of a recipe file (YAML, safe-loaded), checked for what every recipe kind shares: the
     file exists and is a mapping, every field is in ``known``, ``name`` and ``budget`` are given.
@@ -244,19 +291,12 @@ def read_recipe_fields(path: str | Path, known: set[str]) -> dict[str, Any]:
     Raises:
         ConfigError: naming the file (and the field).
     """
-    import yaml
-
     path = Path(path)
     if not path.exists():
         raise ConfigError("recipe file does not exist", path=path)
     if path.is_dir():
         raise ConfigError("is a folder, not a recipe file", path=path, hint="pass a recipe .yaml file")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"recipe is not valid YAML: {exc}", path=path) from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError("recipe is not UTF-8 text", path=path) from exc
+    raw = _load_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError("recipe must be a mapping of fields", path=path)
     unknown = sorted(set(raw) - known)

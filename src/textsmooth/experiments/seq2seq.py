@@ -127,38 +127,19 @@ _LABEL_PARTS = (
 )
 
 
-def _raw_yaml(path: Path) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"recipe is not valid YAML: {exc}", path=path) from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError("recipe is not UTF-8 text", path=path) from exc
-
-
 def is_seq2seq_recipe(path: str | Path) -> bool:
     """Whether ``path`` is a recipe file with ``task: seq2seq`` (``False`` for anything else, including
     a file that does not parse: the classification loader then reports what is wrong with it)."""
-    path = Path(path)
-    if not path.is_file():
-        return False
-    try:
-        raw = _raw_yaml(path)
-    except (ConfigError, OSError):
-        return False
-    return isinstance(raw, dict) and raw.get("task") == SEQ2SEQ_TASK
+    from textsmooth.experiments.recipe import recipe_task
+
+    return recipe_task(path) == SEQ2SEQ_TASK
 
 
 def is_seq2seq_run_dir(run_dir: str | Path) -> bool:
     """Whether ``run_dir`` was written by :func:`run_seq2seq_recipe` (its manifest says so)."""
-    path = Path(run_dir) / "manifest.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("task") == SEQ2SEQ_TASK
+    from textsmooth.experiments.recipe import run_dir_task
+
+    return run_dir_task(run_dir) == SEQ2SEQ_TASK
 
 
 # ---------------------------------------------------------------------------------------------- recipe

@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from textsmooth.sequence.table import NeighborTable
     from textsmooth.similarity import SimilarityTable
 
-__all__ = ["CHECKPOINT_FILE", "Seq2SeqResult", "epoch_batches", "train_seq2seq"]
+__all__ = ["CHECKPOINT_FILE", "Seq2SeqResult", "epoch_batches", "prepare_vocab", "train_seq2seq"]
 
 CHECKPOINT_FILE = "checkpoint.pt"
 SIMILARITY_FILE = "similarity.npz"
@@ -163,7 +163,11 @@ def _check_inputs(train: ParallelCorpus, val: ParallelCorpus, config: Seq2SeqCon
         )
 
 
-def _prepare_vocab(train: ParallelCorpus, config: Seq2SeqConfig, out: Path | None) -> SubwordVocab:
+def prepare_vocab(train: ParallelCorpus, config: Seq2SeqConfig, out: Path | None = None) -> SubwordVocab:
+    """The vocabulary :func:`train_seq2seq` uses: a pretrained checkpoint's tokenizer
+    (``config.model_path``), else the one saved in ``out`` beside a checkpoint (a resumed run keeps its
+    vocabulary), else one learned on ``train`` as ``config`` says (``vocab_kind``, ``vocab_size``,
+    ``min_frequency``, ``joint_vocab``: deterministic for the same sentences) and saved in ``out``."""
     from textsmooth.seq2seq.vocab import SubwordVocab, train_subword_vocab
 
     if config.model_path is not None:  # a pretrained checkpoint brings its tokenizer
@@ -483,7 +487,7 @@ def train_seq2seq(
             raise ConfigError("output path exists and is not a folder", path=out)
         out.mkdir(parents=True, exist_ok=True)
     with thread_limit(config.num_threads, faiss_=False):
-        vocab = _prepare_vocab(train, config, out)
+        vocab = prepare_vocab(train, config, out)
         collator = _collator(train, vocab, config, table)  # refuses a table of other targets, before training
         similarity = _token_similarity(train, vocab, config, table, out) if config.uses_similarity else None
         shape = ModelShape(
