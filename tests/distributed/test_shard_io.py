@@ -1,4 +1,5 @@
-"""Folders of Parquet / JSON-lines files as input, and soft labels written part by part, resumably."""
+"""Folders of Parquet / JSON-lines files as input (empty files skipped, unreadable ones named), and soft
+labels written part by part, resumably."""
 
 from __future__ import annotations
 
@@ -81,6 +82,28 @@ def test_a_missing_column_names_the_file(ray_local, folders):
     with pytest.raises(DataError, match="no column 'sentence'") as info:
         keyword_soft_labels(paths["parquet"], text_column="sentence")
     assert info.value.path.endswith("data-0.parquet")
+
+
+def test_empty_files_are_skipped_and_unreadable_ones_named(ray_local, folders, tmp_path):
+    import shutil
+
+    paths, _, _, _, expected = folders
+    folder = tmp_path / "jsonl"
+    shutil.copytree(paths["jsonl"], folder)
+    (folder / "data-1a.jsonl").write_text("")  # no bytes: pyarrow refuses to read it, it holds no row
+    (folder / "data-1b.jsonl").write_text("\n")  # no row, no column
+    with pytest.warns(UserWarning, match="no known word"):
+        assert np.array_equal(keyword_soft_labels(folder, dtype=np.float64), expected)
+    (folder / "data-3.jsonl").write_text('{"text": "good", "label": "pos"}\n{text: bad}\n')
+    with pytest.raises(DataError, match="cannot read it as JSON lines") as info:
+        keyword_soft_labels(folder)
+    assert info.value.path.endswith("data-3.jsonl")
+    folder = tmp_path / "parquet"
+    shutil.copytree(paths["parquet"], folder)
+    (folder / "data-3.parquet").write_text("text,label\n")
+    with pytest.raises(DataError, match="cannot read it as Parquet") as info:
+        keyword_soft_labels(folder, num_shards=2)
+    assert info.value.path.endswith("data-3.parquet")
 
 
 def _mtimes(folder):

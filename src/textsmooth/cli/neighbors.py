@@ -8,6 +8,8 @@ typed (``option --keep: ...``); the output path is checked with
 (:func:`textsmooth.distributed.semantic_neighbors`): the current Ray instance, the cluster at
 ``--address``, or a local one started for the command and shut down after it. The table and its manifest
 are those of the local backend (for ``--index hnsw`` the manifest also records the measured recall).
+With it, TARGETS (and ``--sources``) may also be folders of ``.parquet`` / ``.jsonl`` files, read on the
+driver in name order with the soft labels' readers (``--target-col``, ``--source-col``).
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ neighbors_app = typer.Typer(
         "  textsmooth neighbors train.en -o neighbors.parquet --k 100 --keep 5 --bleu-order 4\n\n"
         "  textsmooth neighbors train.de --embed-side source --sources train.en -o de.parquet\n\n"
         "  textsmooth neighbors train.en -o neighbors.parquet --backend ray --address auto\n\n"
+        "  textsmooth neighbors corpus/ --target-col en -o neighbors.parquet --backend ray   (a folder of "
+        ".parquet/.jsonl files)\n\n"
         "  textsmooth neighbors show neighbors.parquet"
     ),
 )
@@ -136,10 +140,65 @@ def _check_build_options(
             raise ConfigError("is only used with --method semantic", option="--min-cosine")
 
 
+def _check_folder_inputs(
+    targets: Path,
+    sources: Path | None,
+    output: Path,
+    method: Method,
+    backend: Backend,
+    target_col: str | None,
+    source_col: str | None,
+) -> None:
+    """Folders of ``.parquet`` / ``.jsonl`` files are read by ``--method semantic --backend ray``, with
+    ``--target-col`` / ``--source-col`` (which are for folders only); ``-o`` must lie outside them."""
+    from textsmooth.errors import ConfigError
+
+    for option, path, column_option, column in (
+        ("TARGETS", targets, "--target-col", target_col),
+        ("--sources", sources, "--source-col", source_col),
+    ):
+        if path is None or not path.is_dir():
+            if column is not None:
+                what = (
+                    "no --sources given" if path is None else f"{path} is a text file (one sentence a line)"
+                )
+                raise ConfigError(f"is for a folder of .parquet/.jsonl files; {what}", option=column_option)
+            continue
+        if method is not Method.semantic or backend is not Backend.ray:
+            raise ConfigError(
+                f"{option} {path} is a folder: folders of .parquet/.jsonl files are read with "
+                "--method semantic --backend ray",
+                option="--backend",
+                hint="add --backend ray, or give a text file with one sentence a line",
+            )
+        if output.resolve().is_relative_to(path.resolve()):
+            raise ConfigError(
+                f"{output} is inside the input folder {path}",
+                option="-o",
+                hint="write the table outside the data folder (a next run would read it as data)",
+            )
+
+
+def _read_texts(path: Path, column: str | None, default: str, option: str) -> list[str]:
+    """The sentences of a text file (one a line), or of a folder's column (the library's reader and
+    checks: :func:`textsmooth.distributed.semantic_neighbors` reads a folder the same way)."""
+    from textsmooth.sequence.data import read_lines
+
+    if not path.is_dir():
+        return read_lines(path)
+    from textsmooth.distributed.neighbors import _read_texts as read_column
+
+    return read_column(path, column or default, option=option)
+
+
 @neighbors_app.command("build")
 @friendly_errors
 def build(
-    targets: Path = typer.Argument(..., help="Target sentences, one per line (.gz read too)."),
+    targets: Path = typer.Argument(
+        ...,
+        help="Target sentences, one per line (.gz read too); with --backend ray also a folder of "
+        ".parquet/.jsonl files (read in name order, column --target-col).",
+    ),
     output: Path = typer.Option(..., "-o", "--output", help="Neighbour table to write (.parquet)."),
     k: int = typer.Option(100, "--k", help="Neighbours retrieved by cosine."),
     keep: int = typer.Option(5, "--keep", help="Neighbours kept after BLEU re-ranking (k')."),
@@ -165,7 +224,15 @@ def build(
     batch_size: int = typer.Option(64, "--batch-size", help="Sentences per encoder batch."),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: cores - 1, >= 1)."),
     embed_side: SideOpt = typer.Option(SideOpt.target, "--embed-side", help="Embed targets or sources."),
-    sources: Path | None = typer.Option(None, "--sources", help="Aligned sources (for --embed-side source)."),
+    sources: Path | None = typer.Option(
+        None, "--sources", help="Aligned sources (for --embed-side source): a file, or a folder like TARGETS."
+    ),
+    target_col: str | None = typer.Option(
+        None, "--target-col", help="--backend ray, TARGETS a folder: its text column (default target)."
+    ),
+    source_col: str | None = typer.Option(
+        None, "--source-col", help="--backend ray, --sources a folder: its text column (default source)."
+    ),
     index: IndexOpt = typer.Option(IndexOpt.flat, "--index", help="flat (exact), hnsw or brute."),
     duplicates: DupOpt = typer.Option(DupOpt.normalized, "--duplicates", help="What counts as a duplicate."),
     min_cosine: float | None = typer.Option(
@@ -201,13 +268,13 @@ def build(
 
     from textsmooth.errors import ConfigError
     from textsmooth.io.paths import check_output_paths
-    from textsmooth.sequence.data import read_lines
 
     started = time.perf_counter()
     # checks first: nothing is read, embedded or written before every option is known to be usable
     _check_build_options(method, k, keep, bleu_order, batch_size, threads, shard_size, train_batch, samples,
                          tau, min_cosine)  # fmt: skip
     _check_backend(method, backend, address)
+    _check_folder_inputs(targets, sources, output, method, backend, target_col, source_col)
     if method is Method.semantic:
         if embed_side is SideOpt.source and sources is None:
             raise ConfigError("--embed-side source needs --sources FILE (aligned source sentences)",
@@ -223,8 +290,10 @@ def build(
         if not no_cache:
             cache_hint = "give a folder" if cache_dir else "set TEXTSMOOTH_CACHE or pass --cache-dir FOLDER"
             _check_folder("--cache-dir", cache_dir or _default_cache(), "embedding cache folder", cache_hint)
-    texts = read_lines(targets)
+    texts = _read_texts(targets, target_col, "target", "--target-col")
     inputs: dict[str, Any] = {"targets_path": str(targets.resolve())}
+    if targets.is_dir():
+        inputs["targets_column"] = target_col or "target"
     if method is not Method.semantic:
         table, params = _baseline(method, texts, train_batch, samples, tau, seed, bleu_order, keep)
         table.write(output, kind_detail=method.value, parameters=params, texts=texts, inputs=inputs)
@@ -236,13 +305,16 @@ def build(
 
     src = None
     if sources is not None:
-        src = read_lines(sources)
+        src = _read_texts(sources, source_col, "source", "--source-col")
         if len(src) != len(texts):
             raise ConfigError(
-                f"{sources} has {len(src)} lines, {targets} has {len(texts)}; they must be aligned",
+                f"{sources} has {len(src)} {'rows' if sources.is_dir() else 'lines'}, {targets} has "
+                f"{len(texts)}; they must be aligned",
                 option="--sources",
             )
         inputs["sources_path"] = str(sources.resolve())
+        if sources.is_dir():
+            inputs["sources_column"] = source_col or "source"
     encoder = SentenceEncoder(
         model, pooling=pooling.value, batch_size=batch_size, num_threads=threads, precision=precision.value
     )

@@ -16,6 +16,10 @@
 
 Labels are gathered on the driver (one value per text), where the local path's label checks run
 unchanged. Lists and Hugging Face datasets are checked before Ray is started.
+
+:func:`read_text_column` reads one text column of a folder or a Hugging Face dataset on the driver,
+without Ray (for pipelines that need every text there, as the related targets do), with the same
+files, order and checks.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ __all__ = [
     "describe_folder",
     "folder_files",
     "is_folder",
+    "is_text_source",
+    "read_text_column",
     "shard_input",
 ]
 
@@ -117,10 +123,7 @@ def shard_input(
                 hint=f"drop labels=..., or name the column with label_column= (now {label_column!r})",
             )
         return _from_folder(Path(texts), text_column, label_column, num_shards, connect)
-    if isinstance(texts, os.PathLike):
-        raise InputError(
-            f"{texts} is not a folder", path=texts, hint="pass a folder of .parquet or .jsonl files"
-        )
+    _refuse_other_sources(texts)
     if _is_ray_dataset(texts) or _is_hf_dataset(texts):
         if want_labels and labels is not None:
             raise InputError(
@@ -130,8 +133,6 @@ def shard_input(
         if _is_ray_dataset(texts):
             return _from_ray_dataset(texts, text_column, label_column, num_shards, connect)
         return _from_hf_dataset(texts, text_column, label_column, num_shards, connect)
-    if _is_dataset_dict(texts):
-        raise InputError("a DatasetDict holds several splits", hint="pass one split, e.g. dataset['train']")
     if want_labels and labels is None:
         raise InputError("labels are needed with a sequence of texts", hint="pass one label per text")
     checked = check_texts(texts)
@@ -151,7 +152,83 @@ def shard_input(
     )
 
 
+def is_text_source(value: Any) -> bool:
+    """``value`` is for :func:`read_text_column`, not a sequence of texts: a folder, a path (refused
+    when not a folder), a Hugging Face dataset or a ``DatasetDict`` (refused). A ``str`` naming no
+    folder is not: as a sequence of texts it gets the local path's error (one string, not a list)."""
+    return (
+        is_folder(value) or isinstance(value, os.PathLike) or _is_hf_dataset(value) or _is_dataset_dict(value)
+    )
+
+
+def read_text_column(
+    source: Any,
+    column: str,
+    *,
+    option: str = "text_column",
+    check: Callable[[list[str], str], object] | None = None,
+) -> list[str]:
+    """The texts of ``column`` of a folder of Parquet / JSON-lines files or of a Hugging Face
+    ``datasets.Dataset``, read in this process (no Ray): the files in name order, rows in file order.
+
+    The checks of :func:`shard_input`: a file without the column is named, as is a column that is not
+    text and a missing text (its row in its file, 1-based).
+
+    Args:
+        source: a folder (``str`` or path) or a ``datasets.Dataset``.
+        column: the text column.
+        option: the parameter that names the column, for the hint of an error.
+        check: called as ``check(texts, where)`` on each file's texts (a dataset's), ``where`` being the
+            file (``"<datasets.Dataset>"``), for a stricter rule whose errors name the file.
+
+    Raises:
+        InputError: a ``str`` or path that is not a folder; a folder without data files, or with other
+            entries; a ``DatasetDict``; anything else. DataError: a file (dataset) without the column;
+            the column is not text; a text is missing.
+    """
+    if is_folder(source):
+        files = folder_files(source)
+        tables, infos = [], []
+        for path in files:
+            table, (names, *info) = _read_file(str(path), [column])
+            _check_has_columns(names, [column], str(path))
+            tables.append(table)
+            infos.append(info)
+        _gather(tables, infos, column, None, source=str(source), files=files, option=option)
+        parts = [(str(path), t) for path, t in zip(files, tables, strict=True) if t.num_rows]
+    elif _is_hf_dataset(source):
+        parts = [(_HF_SOURCE, _hf_table(source, column, None, option))]
+    else:
+        _refuse_other_sources(source)
+        raise InputError(
+            f"{source} is not a folder"
+            if isinstance(source, str)
+            else f"a folder or a datasets.Dataset was expected, not {type(source).__name__}",
+            hint="pass a folder of .parquet or .jsonl files, or a Hugging Face datasets.Dataset",
+        )
+    texts: list[str] = []
+    for where, table in parts:
+        part = table[column].to_pylist()
+        if check is not None:
+            check(part, where)
+        texts.extend(part)
+    return texts
+
+
+def _refuse_other_sources(value: Any) -> None:
+    """A path that is not a folder, and a ``DatasetDict``, are refused (after folders are taken)."""
+    if isinstance(value, os.PathLike) and not is_folder(value):
+        raise InputError(
+            f"{value} is not a folder", path=value, hint="pass a folder of .parquet or .jsonl files"
+        )
+    if _is_dataset_dict(value):
+        raise InputError("a DatasetDict holds several splits", hint="pass one split, e.g. dataset['train']")
+
+
 # -- Hugging Face datasets ---------------------------------------------------------------------------
+_HF_SOURCE = "<datasets.Dataset>"
+
+
 def _is_hf_dataset(value: Any) -> bool:
     datasets = sys.modules.get("datasets")
     return datasets is not None and isinstance(value, datasets.Dataset)
@@ -170,15 +247,7 @@ def _from_hf_dataset(
     num_shards: int | None,
     connect: Callable[[], Any],
 ) -> Shards:
-    source = "<datasets.Dataset>"
-    names = list(dataset.column_names)
-    for column in [text_column, *([label_column] if label_column else [])]:
-        if column not in names:
-            raise DataError(f"no column {column!r}", path=source, column=column, hint=f"columns: {names}")
-    table = dataset.with_format("arrow")  # row slices as Arrow tables, any indices mapping applied
-    texts = table[text_column]
-    _check_text_column(texts.type, text_column, source)
-    _check_no_missing_text(texts, text_column, source, offset=0)
+    table = _hf_table(dataset, text_column, label_column, "text_column")
     labels = label_names = None
     if label_column is not None:
         labels = table[label_column].to_pylist()
@@ -197,6 +266,20 @@ def _from_hf_dataset(
         _connect=connect,
         _put=put,
     )
+
+
+def _hf_table(dataset: Any, text_column: str, label_column: str | None, option: str) -> Any:
+    """``dataset`` in Arrow format (row slices are Arrow tables, any indices mapping applied), its
+    columns and texts checked."""
+    columns = [text_column, *([label_column] if label_column else [])]
+    _check_has_columns(list(dataset.column_names), columns, _HF_SOURCE)
+    table = dataset.with_format("arrow")
+    texts = table[text_column]
+    _check_text_column(texts.type, text_column, _HF_SOURCE, option)
+    first = _first_null(texts)
+    if first >= 0:
+        _missing_text(first, text_column, _HF_SOURCE)
+    return table
 
 
 # -- folders of Parquet / JSON-lines files ----------------------------------------------------------
@@ -260,67 +343,64 @@ def _from_folder(
     read = _ray.remote(_read_file, num_returns=2)
     columns = [text_column, *([label_column] if label_column else [])]
     pairs = [read.remote(str(path), columns) for path in files]
-    infos = _ray.get(ray, [info for _, info in pairs])
-    refs, bounds, labels = [], [], []
-    start = 0
-    for path, (table_ref, _), (n_rows, names, text_type, first_missing, file_labels) in zip(
-        files, pairs, infos, strict=True
-    ):
-        for column in columns:
-            if column not in names:
-                raise DataError(f"no column {column!r}", path=path, column=column, hint=f"columns: {names}")
-        if n_rows == 0:
-            continue
-        _check_text_column(text_type, text_column, str(path))
-        if first_missing >= 0:
-            _missing_text(first_missing, text_column, str(path))
-        refs.append(table_ref)
-        bounds.append((start, start + n_rows))
-        if label_column is not None:
-            labels.extend(file_labels)
-        start += n_rows
+    infos = []
+    for path, (names, *info) in zip(files, _ray.get(ray, [info for _, info in pairs]), strict=True):
+        _check_has_columns(names, columns, str(path))
+        infos.append(info)
+    tables = [table_ref for table_ref, _ in pairs]
+    refs, bounds, labels = _gather(tables, infos, text_column, label_column, source=str(folder), files=files)
     if num_shards is not None and refs:  # the files' tables, cut again without shuffling
         from ray.data import from_arrow_refs
 
         shards = _from_ray_dataset(from_arrow_refs(refs), text_column, label_column, num_shards, connect)
         shards.labels = labels if label_column is not None else None
         return shards
-    return Shards(
-        n_rows=start,
-        labels=labels if label_column is not None else None,
-        label_names=None,
-        column=text_column,
-        refs=refs,
-        bounds=bounds,
-        ray=ray,
-        _connect=connect,
-    )
+    return _table_shards(refs, bounds, labels, text_column, label_column, ray, connect)
 
 
 def _read_file(
     path: str, columns: list[str]
-) -> tuple[pa.Table, tuple[int, list[str], pa.DataType, int, Any]]:
-    """A file's ``columns`` (task): the table, and its rows, column names, text type, first missing text
-    (-1: none) and labels. A missing column gives an empty table (the driver names the file)."""
-    if FOLDER_SUFFIXES[Path(path).suffix.lower()] == "parquet":
-        import pyarrow.parquet as pq
+) -> tuple[pa.Table, tuple[list[str], int, pa.DataType, int, Any]]:
+    """A file's ``columns`` (a task, or a call on the driver): the table, and its column names, then
+    :func:`_inspect_block`'s rows, text type, first missing text (-1: none) and labels. A missing
+    column gives an empty table (the caller names the file); a JSON-lines file without rows has no
+    schema, so it lacks no column.
 
-        names = list(pq.read_schema(path).names)
-        table = pq.read_table(path, columns=[c for c in columns if c in names])
-    else:
-        import pyarrow.json as pajson
+    Raises:
+        DataError: the file cannot be read (not Parquet, a line that is not JSON), naming it.
+    """
+    kind = FOLDER_SUFFIXES[Path(path).suffix.lower()]
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
 
-        table = pajson.read_json(path)
-        names = list(table.column_names)
+            names = list(pq.read_schema(path).names)
+            table = pq.read_table(path, columns=[c for c in columns if c in names])
+        elif os.path.getsize(path) == 0:  # pyarrow refuses an empty JSON file
+            table, names = pa.table({}), list(columns)
+        else:
+            import pyarrow.json as pajson
+
+            table = pajson.read_json(path)
+            names = list(table.column_names) if table.num_rows else list(columns)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(
+            f"cannot read it as {'Parquet' if kind == 'parquet' else 'JSON lines'}: {exc}",
+            path=path,
+            hint="fix or remove the file (names starting with '_' or '.' are skipped)",
+        ) from exc
+    if table.num_rows == 0 and kind == "json":
+        return pa.table({}), (names, 0, pa.string(), -1, [])
     if any(c not in names for c in columns):
-        return pa.table({}), (0, names, pa.string(), -1, None)
+        return pa.table({}), (names, 0, pa.string(), -1, None)
     table = table.select(columns)
-    texts = table.column(columns[0])
-    labels = table.column(columns[1]).to_pylist() if len(columns) > 1 else None
-    return table, (table.num_rows, names, texts.type, _first_null(texts), labels)
+    return table, (names, *_inspect_block(table, columns[0], columns[1] if len(columns) > 1 else None))
 
 
 # -- Ray Datasets ------------------------------------------------------------------------------------
+_RAY_SOURCE = "<ray.data.Dataset>"
+
+
 def _is_ray_dataset(value: Any) -> bool:
     data = sys.modules.get("ray.data")
     return data is not None and isinstance(value, data.Dataset)
@@ -333,14 +413,10 @@ def _from_ray_dataset(
     num_shards: int | None,
     connect: Callable[[], Any],
 ) -> Shards:
-    source = "<ray.data.Dataset>"
     ray = connect()
     schema = dataset.schema()
-    names = list(schema.names) if schema is not None else []
     columns = [text_column, *([label_column] if label_column else [])]
-    for column in columns:
-        if column not in names:
-            raise DataError(f"no column {column!r}", path=source, column=column, hint=f"columns: {names}")
+    _check_has_columns(list(schema.names) if schema is not None else [], columns, _RAY_SOURCE)
     dataset = dataset.select_columns(columns)
     if num_shards is not None:
         dataset = dataset.repartition(num_shards, shuffle=False)
@@ -353,29 +429,8 @@ def _from_ray_dataset(
         options.preserve_order = preserve
     inspect = _ray.remote(_inspect_block)
     infos = _ray.get(ray, [inspect.remote(block, text_column, label_column) for block in blocks])
-    refs, bounds, labels = [], [], []
-    start = 0
-    for block, (n_rows, text_type, first_missing, block_labels) in zip(blocks, infos, strict=True):
-        if n_rows == 0:
-            continue
-        _check_text_column(text_type, text_column, source)
-        if first_missing >= 0:
-            _missing_text(start + first_missing, text_column, source)
-        refs.append(block)
-        bounds.append((start, start + n_rows))
-        if label_column is not None:
-            labels.extend(block_labels)
-        start += n_rows
-    return Shards(
-        n_rows=start,
-        labels=labels if label_column is not None else None,
-        label_names=None,
-        column=text_column,
-        refs=refs,
-        bounds=bounds,
-        ray=ray,
-        _connect=connect,
-    )
+    refs, bounds, labels = _gather(blocks, infos, text_column, label_column, source=_RAY_SOURCE)
+    return _table_shards(refs, bounds, labels, text_column, label_column, ray, connect)
 
 
 def _inspect_block(
@@ -390,22 +445,80 @@ def _inspect_block(
     return block.num_rows, texts.type, first, labels
 
 
+# -- table shards: folders' files and Ray Datasets' blocks -------------------------------------------
+def _gather(
+    blocks: Sequence[Any],
+    infos: Sequence[tuple[int, pa.DataType, int, Any]],
+    text_column: str,
+    label_column: str | None,
+    *,
+    source: str,
+    files: Sequence[Path] | None = None,
+    option: str = "text_column",
+) -> tuple[list[Any], list[tuple[int, int]], list[Any]]:
+    """The non-empty blocks (tables or their references), their ``(start, stop)`` in the corpus and
+    their labels, each block's :func:`_inspect_block` report checked: the text column's type, a missing
+    text. An error names the block's file and its row there (``files``, one per block), else ``source``
+    and the row in the corpus."""
+    refs, bounds, labels = [], [], []
+    start = 0
+    for i, (block, (n_rows, text_type, first_missing, block_labels)) in enumerate(
+        zip(blocks, infos, strict=True)
+    ):
+        if n_rows == 0:
+            continue
+        where, offset = (str(files[i]), 0) if files is not None else (source, start)
+        _check_text_column(text_type, text_column, where, option)
+        if first_missing >= 0:
+            _missing_text(offset + first_missing, text_column, where)
+        refs.append(block)
+        bounds.append((start, start + n_rows))
+        if label_column is not None:
+            labels.extend(block_labels)
+        start += n_rows
+    return refs, bounds, labels
+
+
+def _table_shards(
+    refs: list[Any],
+    bounds: list[tuple[int, int]],
+    labels: list[Any],
+    text_column: str,
+    label_column: str | None,
+    ray: Any,
+    connect: Callable[[], Any],
+) -> Shards:
+    """The shards of tables already in the object store."""
+    return Shards(
+        n_rows=bounds[-1][1] if bounds else 0,
+        labels=labels if label_column is not None else None,
+        label_names=None,
+        column=text_column,
+        refs=refs,
+        bounds=bounds,
+        ray=ray,
+        _connect=connect,
+    )
+
+
 # -- checks ------------------------------------------------------------------------------------------
-def _check_text_column(arrow_type: pa.DataType, column: str, source: str) -> None:
+def _check_has_columns(names: list[str], columns: list[str], source: str) -> None:
+    for column in columns:
+        if column not in names:
+            raise DataError(f"no column {column!r}", path=source, column=column, hint=f"columns: {names}")
+
+
+def _check_text_column(
+    arrow_type: pa.DataType, column: str, source: str, option: str = "text_column"
+) -> None:
     is_view = getattr(pa.types, "is_string_view", lambda _: False)
     if not (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or is_view(arrow_type)):
         raise DataError(
             f"column {column!r} holds {arrow_type}, not text",
             path=source,
             column=column,
-            hint="name the text column with text_column=",
+            hint=f"name the text column with {option}=",
         )
-
-
-def _check_no_missing_text(texts: pa.Array | pa.ChunkedArray, column: str, source: str, offset: int) -> None:
-    first = _first_null(texts)
-    if first >= 0:
-        _missing_text(offset + first, column, source)
 
 
 def _first_null(values: pa.Array | pa.ChunkedArray) -> int:

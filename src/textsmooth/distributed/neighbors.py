@@ -23,6 +23,13 @@ path's, row for row and bit for bit: fp32 vectors do not depend on the batch (se
 :mod:`textsmooth.sequence.encoder`), and a shard is the same block of queries on both paths. ``hnsw`` is
 approximate (its graph depends on the build's threads); its recall@k against exhaustive search of the
 same vectors is measured on ``recall_queries`` sampled targets (``knn_recall_``, also in the manifest).
+
+The targets (and sources) may be a list, a folder of Parquet / JSON-lines files or a Hugging Face
+dataset (one column each); the driver reads a folder's column itself, files in name order, rows in file
+order, with the soft labels' readers and checks (:func:`textsmooth.distributed._shards.read_text_column`):
+it needs every target for the BLEU corpus and the table anyway. A worker that dies mid-run is replaced:
+a kNN task is run again (``max_retries``), an encoder actor restarted and its part embedded again
+(``max_restarts``, ``max_task_retries``); the stages are pure, so the table is unchanged.
 """
 
 from __future__ import annotations
@@ -30,13 +37,16 @@ from __future__ import annotations
 import inspect
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from textsmooth.distributed import _ray
+from textsmooth.distributed._shards import is_folder, is_text_source, read_text_column
 from textsmooth.errors import ConfigError
+from textsmooth.sequence.data import check_texts
 from textsmooth.sequence.encoder import EncodeParts, SentenceEncoder
 from textsmooth.sequence.knn import KnnIndex
 from textsmooth.sequence.neighbors import (
@@ -50,6 +60,9 @@ from textsmooth.sequence.neighbors import (
 from textsmooth.sequence.table import NeighborTable
 from textsmooth.text.bleu import BleuCorpus
 
+if TYPE_CHECKING:  # pragma: no cover
+    import datasets
+
 __all__ = ["RayStages", "semantic_neighbors"]
 
 _FEATURE = "textsmooth.distributed.semantic_neighbors"
@@ -60,9 +73,11 @@ _OPTIONS = tuple(p for p in inspect.signature(SemanticNeighbors).parameters)
 
 
 def semantic_neighbors(
-    targets: Sequence[str],
+    targets: Sequence[str] | str | PathLike[str] | datasets.Dataset,
     *,
-    sources: Sequence[str] | None = None,
+    sources: Sequence[str] | str | PathLike[str] | datasets.Dataset | None = None,
+    target_column: str = "target",
+    source_column: str = "source",
     embeddings: np.ndarray | None = None,
     work_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
@@ -82,8 +97,15 @@ def semantic_neighbors(
     table (see the module docstring for what runs where).
 
     Args:
-        targets: the target sequences (also the retrieval pool).
-        sources, embeddings, work_dir, cache_dir, progress, on_shard: as for
+        targets: the target sequences (also the retrieval pool): a sequence of str, or a folder
+            (``str``/path) of ``.parquet`` / ``.jsonl`` files (read in name order, rows in file order) or a
+            Hugging Face ``datasets.Dataset``, whose ``target_column`` holds them. The driver reads a
+            folder itself (the workers need not see it); a file without the column, a column that is
+            not text, and a missing or empty target are errors naming the file and row.
+        sources: aligned source sentences (for ``embed_side="source"``), in any form ``targets`` takes
+            (``source_column``); with another ``embed_side`` ignored, as by ``fit``.
+        target_column, source_column: the columns of a folder's files or a dataset.
+        embeddings, work_dir, cache_dir, progress, on_shard: as for
             :meth:`SemanticNeighbors.fit <textsmooth.sequence.SemanticNeighbors.fit>`. ``work_dir`` and
             ``cache_dir`` are written by the driver (a work folder of the local path is resumed, and
             vice versa).
@@ -110,12 +132,15 @@ def semantic_neighbors(
     Raises:
         ConfigError: an unknown option or a bad value (before Ray starts); the encoder actors load
             another model than the driver (a node with other model files).
-        InputError, DataError: as :meth:`SemanticNeighbors.fit`.
+        InputError, DataError: as :meth:`SemanticNeighbors.fit`; a folder without data files, a file
+            (dataset) without the column or with a column that is not text, a missing or empty target
+            (naming the file and row); a path that is not a folder; a ``DatasetDict``.
         MissingDependencyError: ray is not installed (``pip install 'textsmooth[ray]'``).
 
     Example:
         >>> from textsmooth.distributed import semantic_neighbors
         >>> table = semantic_neighbors(targets, k=100, keep=5, bleu_order=4)  # doctest: +SKIP
+        >>> table = semantic_neighbors("corpus/", target_column="en", k=100)  # doctest: +SKIP
     """
     unknown = sorted(set(options) - set(_OPTIONS))
     if unknown:
@@ -131,6 +156,10 @@ def semantic_neighbors(
     _check_count("recall_queries", recall_queries, low=0)
     _ray.require_ray(_FEATURE)
     sn = SemanticNeighbors(**options)
+    sn._validate()  # before a folder is read
+    targets = _read_texts(targets, target_column, option="target_column")
+    if sources is not None and sn.embed_side == "source":
+        sources = _read_texts(sources, source_column, option="source_column")
     stages = RayStages(
         lambda: _ray.connect(address, num_cpus=num_cpus, feature=_FEATURE),
         embed_actors=embed_actors,
@@ -292,6 +321,21 @@ class RayStages(Stages):
 
 
 # -- the driver's helpers ----------------------------------------------------------------------------
+def _read_texts(value: Any, column: str, *, option: str) -> Any:
+    """The texts of a folder's (a dataset's) ``column``, read here and checked file by file with the
+    rules of targets (an empty one names its file and row); anything else as given (``fit`` checks it)."""
+    if not is_text_source(value):
+        return value
+
+    def check(texts: list[str], where: str) -> None:
+        check_texts(texts, name=column, path=where)
+
+    texts = read_text_column(value, column, option=option, check=check)
+    if not texts:  # every file empty: the error of no targets, naming the folder
+        check_texts(texts, name=column, path=str(value) if is_folder(value) else "<datasets.Dataset>")
+    return texts
+
+
 def _check_count(name: str, value: Any, *, low: int = 1, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
