@@ -8,8 +8,15 @@ Backends:
 - ``brute``: exact blocked matrix products with torch (``torch.topk``) or, without torch, numpy
   (``argpartition``); also the fallback for ``flat`` when faiss is not installed.
 
-With unit-length vectors the inner product is the cosine. Each query is a row of the indexed matrix
-and is never its own neighbour: the search asks for ``k + 1`` and removes the query's own row. Rows
+With unit-length vectors the inner product is the cosine. The exact backends re-score the candidates
+they return with one fixed-order dot product per pair (:func:`exact_cosines`): a BLAS matrix product sums in
+an order that depends on its thread count and blocking (faiss ``flat`` gave cosines up to 1e-7 apart with 1
+and 2 threads), so without it a table would depend on the machine's cores; with it the cosines, and so the
+order, are the same for any thread count, block size or Ray task layout. They fetch ``RESCORE_MARGIN`` more
+candidates than asked, so a near-tie at the k-th place is settled by the exact cosines too.
+
+Each query is a row of the indexed matrix and is never its own neighbour: the search asks for ``k + 1``
+and removes the query's own row. Rows
 with identical text should be merged before indexing (:class:`~textsmooth.sequence.SemanticNeighbors`
 does), so that a duplicate of the query can never come back either. Results are ordered by
 decreasing cosine, ties by increasing row id.
@@ -26,7 +33,12 @@ from textsmooth.errors import ConfigError, InputError
 from textsmooth.sequence._threads import thread_limit
 from textsmooth.sequence.choices import Backend, one_of
 
-__all__ = ["BRUTE_MAX_CELLS", "Backend", "KnnIndex", "faiss_available"]
+__all__ = ["BRUTE_MAX_CELLS", "RESCORE_MARGIN", "Backend", "KnnIndex", "exact_cosines", "faiss_available"]
+
+#: Extra candidates the exact backends fetch before re-scoring (module docstring).
+RESCORE_MARGIN = 4
+#: Query rows re-scored at once (bounds the gathered ``rows x k x dim`` block to ~25 MiB at k = 100).
+_RESCORE_ROWS = 160
 
 BRUTE_MAX_CELLS = 1 << 28
 """Most float32 similarities in one ``brute`` block (2^28 = 1 GiB): ``block_size`` is lowered to
@@ -167,8 +179,10 @@ class KnnIndex:
         return ids, sims
 
     def _search_block(self, block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        exact = self.backend != "hnsw"
+        fetch = min(k + RESCORE_MARGIN, self.n) if exact else k
         if self.backend == "flat":
-            sims, ids = self._index.search(block, k)
+            sims, ids = self._index.search(block, fetch)
         elif self.backend == "hnsw":
             import faiss
 
@@ -176,13 +190,14 @@ class KnnIndex:
             params.efSearch = max(self.ef_search, k)
             sims, ids = self._index.search(block, k, params=params)
         else:
-            ids, sims = _brute_topk(block, self.vectors, k)
+            ids, sims = _brute_topk(block, self.vectors, fetch)
         ids = ids.astype(np.int64, copy=False)
-        sims = sims.astype(np.float32, copy=False)
+        # hnsw scores come from faiss's per-pair kernel, which does not depend on threads
+        sims = exact_cosines(block, self.vectors, ids) if exact else sims.astype(np.float32, copy=False)
         # deterministic order: decreasing similarity, then increasing id (missing ids last)
         key_ids = np.where(ids < 0, np.iinfo(np.int64).max, ids)
         key_sims = np.where(ids < 0, np.inf, -sims)
-        order = np.lexsort((key_ids, key_sims), axis=1)
+        order = np.lexsort((key_ids, key_sims), axis=1)[:, :k]
         return np.take_along_axis(ids, order, 1), np.take_along_axis(sims, order, 1)
 
     def search_rows(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -203,6 +218,19 @@ class KnnIndex:
         out_sims = sims[keep].reshape(ids.shape[0], -1)
         # another row can still be the query's own id in a degenerate index (never for distinct rows)
         return out_ids, out_sims
+
+
+def exact_cosines(queries: np.ndarray, vectors: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``out[i, j] = queries[i] . vectors[ids[i, j]]`` (NaN where ``ids`` is -1), float32, each a
+    single-threaded numpy dot product in a fixed order: the same value for any thread count or blocking
+    (``queries`` (q, d), ``vectors`` (n, d), ``ids`` (q, m))."""
+    out = np.full(ids.shape, np.nan, dtype=np.float32)
+    for lo in range(0, ids.shape[0], _RESCORE_ROWS):
+        part = ids[lo : lo + _RESCORE_ROWS]
+        gathered = vectors[np.maximum(part, 0)]  # (rows, m, d)
+        dots = np.einsum("rd,rmd->rm", queries[lo : lo + _RESCORE_ROWS], gathered, dtype=np.float32)
+        out[lo : lo + _RESCORE_ROWS] = np.where(part >= 0, dots, np.nan)
+    return out
 
 
 def _brute_topk(block: np.ndarray, base: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
