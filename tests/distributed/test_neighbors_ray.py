@@ -123,6 +123,100 @@ def test_bad_options_are_refused_before_ray_starts(targets):
         semantic_neighbors(targets, k=2, keep=3)
 
 
+# -- encoder actors on GPUs (gpus_per_actor): what can be checked without a GPU ------------------------
+@pytest.mark.parametrize("value", [-1, -0.5, 1.5, float("nan"), float("inf"), True, "1", None])
+def test_bad_gpus_per_actor_is_refused_before_ray_starts(targets, monkeypatch, value):
+    from textsmooth.distributed import _ray
+
+    def no_ray(*args, **kwargs):
+        raise AssertionError("Ray was started")
+
+    monkeypatch.setattr(_ray, "connect", no_ray)
+    with pytest.raises(ConfigError, match="gpus_per_actor must be a number >= 0") as info:
+        semantic_neighbors(targets, gpus_per_actor=value)
+    assert info.value.column == "gpus_per_actor"
+    # a CUDA encoder without GPU actors: its device would not be used on Ray
+    with pytest.raises(ConfigError, match="device 'cuda' is not used on Ray") as info:
+        semantic_neighbors(targets, encoder=SentenceEncoder(device="cuda"))
+    assert info.value.column == "gpus_per_actor"
+
+
+def test_gpus_per_actor_on_a_cluster_without_gpus_is_refused_at_once(ray_local, targets, tmp_path):
+    """The local instance has no GPU: refused before any actor is created (Ray would wait for ever);
+    run in a thread so that a hang fails the test instead of blocking it."""
+    import threading
+    import time
+
+    assert ray_local.cluster_resources().get("GPU", 0) == 0
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            semantic_neighbors(targets[:6], gpus_per_actor=1, k=3, keep=2, cache_dir=tmp_path / "cache")
+        except BaseException as exc:  # handed to the test's thread
+            raised.append(exc)
+
+    started = time.monotonic()
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=180)
+    assert not worker.is_alive(), "semantic_neighbors(gpus_per_actor=1) hangs on a cluster without GPUs"
+    assert len(raised) == 1 and isinstance(raised[0], ConfigError), raised
+    error = raised[0]
+    assert error.column == "gpus_per_actor" and "the Ray cluster has 0 GPUs" in str(error)
+    assert time.monotonic() - started < 180
+    assert not list((tmp_path / "cache").glob("embeddings-*.npy"))  # nothing embedded
+
+
+def test_gpu_actor_count_follows_the_cluster_gpus():
+    """``embed_actors`` with ``gpus_per_actor``: the cluster's GPUs / gpus_per_actor (at most its CPUs /
+    cpus_per_task), an explicit count that does not fit refused (a fake cluster: no GPU here)."""
+    from types import SimpleNamespace
+
+    from textsmooth.distributed.neighbors import RayStages, _encoder_args
+
+    def cluster(gpus: float) -> SimpleNamespace:
+        return SimpleNamespace(cluster_resources=lambda: {"CPU": 16.0, "GPU": gpus})
+
+    def stages(gpus_per_actor: float, embed_actors: int | None = None) -> RayStages:
+        return RayStages(lambda: None, gpus_per_actor=gpus_per_actor, embed_actors=embed_actors)
+
+    assert stages(1)._gpu_actors(cluster(4), 16) == 4
+    assert stages(0.5)._gpu_actors(cluster(2), 16) == 4
+    assert stages(0.1)._gpu_actors(cluster(0.3), 16) == 3  # 0.3 / 0.1 = 2.999...: not rounded down
+    assert stages(0.25)._gpu_actors(cluster(4), 6) == 6  # CPUs / cpus_per_task bound it too
+    assert stages(2)._gpu_actors(cluster(4), 16) == 2
+    assert stages(1, embed_actors=3)._gpu_actors(cluster(4), 16) == 3
+    with pytest.raises(ConfigError, match="5 encoder actors of 1 GPUs need 5 GPUs") as info:
+        stages(1, embed_actors=5)._gpu_actors(cluster(4), 16)
+    assert info.value.column == "embed_actors"
+    with pytest.raises(ConfigError, match="has 1 GPUs") as info:
+        stages(2)._gpu_actors(cluster(1), 16)
+    assert info.value.column == "gpus_per_actor"
+    # the actors build their encoder on the device of the driver's copy
+    assert _encoder_args(SentenceEncoder())["device"] == "cpu"
+    assert _encoder_args(SentenceEncoder()._keyed_copy("cuda"))["device"] == "cuda"
+
+
+@pytest.mark.parametrize(
+    ("extra", "option"),
+    [
+        (["--gpus-per-actor", "1"], "--gpus-per-actor"),  # without --backend ray
+        (["--gpus-per-actor", "1", "--backend", "local"], "--gpus-per-actor"),
+        (["--gpus-per-actor", "-1", "--backend", "ray"], "--gpus-per-actor"),
+        (["--gpus-per-actor", "1.5", "--backend", "ray"], "--gpus-per-actor"),
+        (["--device", "cuda", "--backend", "ray"], "--device"),  # Ray's GPUs: --gpus-per-actor
+    ],
+)
+def test_cli_gpu_options_are_refused_up_front(tmp_path, extra, option):
+    data = tmp_path / "targets.en"
+    data.write_text("a dog runs\ntwo men play chess\n", encoding="utf-8")
+    out = tmp_path / "table.parquet"
+    result = CliRunner().invoke(app, ["neighbors", str(data), "-o", str(out), "--quiet", *extra])
+    assert result.exit_code == 2 and f"option {option}" in result.output, result.output
+    assert not list(tmp_path.glob("table.parquet*"))
+
+
 def _manifest(path: Path) -> dict:
     manifest = json.loads(path.with_name(path.name + ".manifest.json").read_text(encoding="utf-8"))
     manifest.pop("created")

@@ -10,6 +10,7 @@ typed (``option --keep: ...``); the output path is checked with
 are those of the local backend (for ``--index hnsw`` the manifest also records the measured recall).
 With it, TARGETS (and ``--sources``) may also be folders of ``.parquet`` / ``.jsonl`` files, read on the
 driver in name order with the soft labels' readers (``--target-col``, ``--source-col``).
+``--gpus-per-actor`` puts its encoder actors on GPUs; ``--device cuda`` is the local backend's GPU.
 """
 
 from __future__ import annotations
@@ -103,6 +104,47 @@ def _check_backend(method: Method, backend: Backend, address: str | None) -> Non
         raise _extras.missing("ray", extra="ray", feature="textsmooth neighbors --backend ray")
     if address is not None and not address.strip():
         raise ConfigError("must not be empty", option="--address")
+
+
+def _check_device_options(
+    method: Method, backend: Backend, device: str, gpus_per_actor: float | None
+) -> None:
+    """``--device`` (a local encoder's, checked usable here) and ``--gpus-per-actor`` (``--backend ray``)."""
+    import math
+
+    from textsmooth.errors import ConfigError
+
+    if gpus_per_actor is not None:
+        if backend is not Backend.ray:
+            raise ConfigError("is for --backend ray (GPUs of its encoder actors)", option="--gpus-per-actor",
+                              hint="locally, use --device cuda")  # fmt: skip
+        if not (math.isfinite(gpus_per_actor) and gpus_per_actor >= 0) or (
+            gpus_per_actor > 1 and gpus_per_actor != int(gpus_per_actor)
+        ):
+            raise ConfigError(
+                f"must be a number >= 0 (a fraction up to 1, or a whole number), got {gpus_per_actor}",
+                option="--gpus-per-actor",
+            )
+    if device == "cpu":
+        return
+    from textsmooth.sequence.encoder import _DEVICE, _check_device
+
+    if not _DEVICE.fullmatch(device):
+        raise ConfigError(f"must be cpu, cuda or cuda:N, got {device!r}", option="--device")
+    if method is not Method.semantic:
+        raise ConfigError(
+            "is only used with --method semantic (the baselines embed nothing)", option="--device"
+        )
+    if backend is Backend.ray:
+        raise ConfigError(
+            "is for --backend local: on Ray the encoder actors embed on GPUs with --gpus-per-actor",
+            option="--device",
+            hint="use --gpus-per-actor 1",
+        )
+    try:
+        _check_device(device)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, option="--device", hint=exc.hint) from None
 
 
 def _check_build_options(
@@ -221,6 +263,12 @@ def build(
         help="Encoder precision: fp32 (default; vectors do not depend on the batch or the CPU) or bf16 "
         "(opt-in, faster on CPUs with native bf16; recorded in the cache key and the manifest).",
     ),
+    device: str = typer.Option(
+        "cpu",
+        "--device",
+        help="Encoder device (--backend local): cpu (default), cuda or cuda:N. GPU vectors are not "
+        "bit-identical to CPU ones; the cache key and the manifest record the device.",
+    ),
     batch_size: int = typer.Option(64, "--batch-size", help="Sentences per encoder batch."),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: cores - 1, >= 1)."),
     embed_side: SideOpt = typer.Option(SideOpt.target, "--embed-side", help="Embed targets or sources."),
@@ -261,6 +309,12 @@ def build(
         "--address",
         help="--backend ray: the Ray cluster (auto, HOST:PORT, ray://HOST:PORT). Default: a local one.",
     ),
+    gpus_per_actor: float | None = typer.Option(
+        None,
+        "--gpus-per-actor",
+        help="--backend ray: GPUs per encoder actor (1, or a fraction such as 0.5); the actors then embed "
+        "on GPUs (kNN and BLEU stay on CPUs). A cluster with fewer GPUs is refused.",
+    ),
 ) -> None:
     """Build a neighbour table (the default command: `textsmooth neighbors TARGETS -o table.parquet`)."""
     import time
@@ -274,6 +328,7 @@ def build(
     _check_build_options(method, k, keep, bleu_order, batch_size, threads, shard_size, train_batch, samples,
                          tau, min_cosine)  # fmt: skip
     _check_backend(method, backend, address)
+    _check_device_options(method, backend, device, gpus_per_actor)
     _check_folder_inputs(targets, sources, output, method, backend, target_col, source_col)
     if method is Method.semantic:
         if embed_side is SideOpt.source and sources is None:
@@ -316,7 +371,12 @@ def build(
         if sources.is_dir():
             inputs["sources_column"] = source_col or "source"
     encoder = SentenceEncoder(
-        model, pooling=pooling.value, batch_size=batch_size, num_threads=threads, precision=precision.value
+        model,
+        pooling=pooling.value,
+        batch_size=batch_size,
+        num_threads=threads,
+        precision=precision.value,
+        device=device,
     )
     options: dict[str, Any] = {
         "k": k,
@@ -336,7 +396,7 @@ def build(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if backend is Backend.ray:
-            sn = _on_ray(texts, fit_args, options, address)
+            sn = _on_ray(texts, fit_args, options, address, gpus_per_actor or 0)
         else:
             sn = SemanticNeighbors(**options).fit(texts, **fit_args)
     for w in caught:
@@ -348,16 +408,20 @@ def build(
     _print_summary(sn, output, len(texts), write_s, time.perf_counter() - started)
 
 
-def _on_ray(texts: list[str], fit_args: dict[str, Any], options: dict[str, Any], address: str | None) -> Any:
-    """The fitted ``SemanticNeighbors`` of :func:`textsmooth.distributed.semantic_neighbors`; a Ray
-    instance started here is shut down at the end."""
+def _on_ray(
+    texts: list[str], fit_args: dict[str, Any], options: dict[str, Any], address: str | None, gpus: float
+) -> Any:
+    """The fitted ``SemanticNeighbors`` of :func:`textsmooth.distributed.semantic_neighbors` (``gpus``
+    per encoder actor); a Ray instance started here is shut down at the end."""
     from textsmooth.distributed import _ray
     from textsmooth.distributed.neighbors import semantic_neighbors
 
     ray = _ray.require_ray("textsmooth neighbors --backend ray")
     started = not ray.is_initialized()
     try:
-        _, sn = semantic_neighbors(texts, **fit_args, **options, return_fitted=True, address=address)
+        _, sn = semantic_neighbors(
+            texts, **fit_args, **options, return_fitted=True, address=address, gpus_per_actor=gpus
+        )
         return sn
     finally:
         if started and ray.is_initialized():
@@ -408,9 +472,10 @@ def _print_summary(sn: Any, output: Path, n: int, write_s: float, total_s: float
             f"({recall['queries']} sampled targets)",
             highlight=False,
         )
+    device = f"dev={enc['device']}|" if "device" in enc else ""  # a GPU's (CPU runs record no device)
     console.print(
         f"signature: model={_short(enc.get('model'))}|pool={enc.get('pooling')}|"
-        f"prec={enc.get('precision')}|index={sn.index}|dup={sn.duplicates}|side={sn.embed_side}|"
+        f"prec={enc.get('precision')}|{device}index={sn.index}|dup={sn.duplicates}|side={sn.embed_side}|"
         f"mincos={sn.min_cosine if sn.min_cosine is not None else 'none'}|"
         f"fp={str(enc.get('fingerprint'))[:12]}",
         highlight=False,

@@ -10,6 +10,8 @@ and their files, the table) and :class:`RayStages` runs its per-shard stages on 
 1. **embed** (an actor pool, one encoder load per actor): parts of ``embed_block_size`` distinct texts
    (default 4,096, the local cache's parts), each embedded by
    :meth:`SentenceEncoder.encode <textsmooth.sequence.SentenceEncoder.encode>`, the local path's function;
+   with ``gpus_per_actor`` the actors hold GPUs and encode with ``device="cuda"`` (the other stages stay
+   on CPUs);
 2. **index** (driver): the same ``KnnIndex`` as the local path (for HNSW saved in the work folder), put
    once in the object store, as is the BLEU corpus of the distinct targets;
 3. **kNN + re-rank** (one task per shard of ``shard_size`` distinct targets):
@@ -35,6 +37,7 @@ a kNN task is run again (``max_retries``), an encoder actor restarted and its pa
 from __future__ import annotations
 
 import inspect
+import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from os import PathLike
@@ -89,6 +92,7 @@ def semantic_neighbors(
     embed_actors: int | None = None,
     embed_block_size: int | None = None,
     cpus_per_task: int = 1,
+    gpus_per_actor: float = 0,
     max_retries: int = 3,
     recall_queries: int = 1000,
     **options: Any,
@@ -113,11 +117,20 @@ def semantic_neighbors(
             (``write``, ``timings_``, ``short_rows_``, ``knn_recall_``).
         address, num_cpus: the Ray instance, see :func:`textsmooth.distributed.connect` (the current one
             is used when Ray is initialised).
-        embed_actors: encoder actors (default: the cluster's CPUs / ``cpus_per_task``, at most one per
-            part); each loads the model once.
+        embed_actors: encoder actors (default: the cluster's CPUs / ``cpus_per_task``, or with
+            ``gpus_per_actor`` its GPUs / ``gpus_per_actor``; at most one per part); each loads the model
+            once.
         embed_block_size: distinct texts per embedding part (default 4,096). In ``fp32`` the vectors do
-            not depend on it; ``bf16`` vectors do, and its cache key holds it.
+            not depend on it; ``bf16`` and GPU vectors may, and their cache key holds it.
         cpus_per_task: CPUs (and torch/faiss threads) of each actor and task.
+        gpus_per_actor: GPUs of each encoder actor (0, the default: none, the encoder runs on CPUs; a
+            fraction such as 0.5 shares a GPU between actors; above 1 a whole number). With it the actors
+            encode with ``device="cuda"`` (Ray shows each its GPU as ``cuda:0``) and the embedding cache
+            key and the manifest record a CUDA encoder (GPU vectors are not bit-identical to CPU ones);
+            the driver loads the model on its CPU for the key only. A cluster with fewer GPUs than this
+            is refused when the actors would be created (Ray would wait for a GPU for ever). The kNN and
+            BLEU tasks stay on CPUs. The device of an ``encoder`` passed in ``options`` is not used on
+            Ray: a CUDA one without ``gpus_per_actor`` is refused.
         max_retries: how often Ray runs again a task (or restarts an actor) whose worker died.
         recall_queries: for ``index="hnsw"``, targets sampled (seed 0) to measure the recall@k of the kNN
             stage against exhaustive search; 0: not measured.
@@ -131,7 +144,8 @@ def semantic_neighbors(
 
     Raises:
         ConfigError: an unknown option or a bad value (before Ray starts); the encoder actors load
-            another model than the driver (a node with other model files).
+            another model than the driver (a node with other model files); ``gpus_per_actor`` (or
+            ``embed_actors`` of them) more GPUs than the cluster has.
         InputError, DataError: as :meth:`SemanticNeighbors.fit`; a folder without data files, a file
             (dataset) without the column or with a column that is not text, a missing or empty target
             (naming the file and row); a path that is not a folder; a ``DatasetDict``.
@@ -141,6 +155,7 @@ def semantic_neighbors(
         >>> from textsmooth.distributed import semantic_neighbors
         >>> table = semantic_neighbors(targets, k=100, keep=5, bleu_order=4)  # doctest: +SKIP
         >>> table = semantic_neighbors("corpus/", target_column="en", k=100)  # doctest: +SKIP
+        >>> table = semantic_neighbors(targets, gpus_per_actor=1, k=100)  # doctest: +SKIP
     """
     unknown = sorted(set(options) - set(_OPTIONS))
     if unknown:
@@ -152,11 +167,22 @@ def semantic_neighbors(
     _check_count("embed_actors", embed_actors, allow_none=True)
     _check_count("embed_block_size", embed_block_size, allow_none=True)
     _check_count("cpus_per_task", cpus_per_task)
+    _check_gpus(gpus_per_actor)
     _check_count("max_retries", max_retries, low=0)
     _check_count("recall_queries", recall_queries, low=0)
     _ray.require_ray(_FEATURE)
     sn = SemanticNeighbors(**options)
     sn._validate()  # before a folder is read
+    given_encoder = sn.encoder
+    if isinstance(given_encoder, SentenceEncoder):
+        given_encoder._validate_params()
+        if given_encoder.device != "cpu" and not gpus_per_actor:
+            raise ConfigError(
+                f"the encoder's device {given_encoder.device!r} is not used on Ray: the encoder actors run "
+                "on CPUs unless gpus_per_actor is set",
+                column="gpus_per_actor",
+                hint="pass gpus_per_actor=1 (GPUs per encoder actor) to embed on the cluster's GPUs",
+            )
     targets = _read_texts(targets, target_column, option="target_column")
     if sources is not None and sn.embed_side == "source":
         sources = _read_texts(sources, source_column, option="source_column")
@@ -165,20 +191,26 @@ def semantic_neighbors(
         embed_actors=embed_actors,
         embed_block_size=embed_block_size,
         cpus_per_task=cpus_per_task,
+        gpus_per_actor=gpus_per_actor,
         max_retries=max_retries,
         recall_queries=recall_queries,
         progress=progress,
     )
-    sn._fit(
-        targets,
-        sources=sources,
-        embeddings=embeddings,
-        work_dir=work_dir,
-        cache_dir=cache_dir,
-        progress=progress,
-        on_shard=on_shard,
-        stages=stages,
-    )
+    if gpus_per_actor:  # the driver keys the cache as the actors' CUDA encoder, loading on its CPU
+        sn.encoder = sn._encoder()._keyed_copy("cuda")
+    try:
+        sn._fit(
+            targets,
+            sources=sources,
+            embeddings=embeddings,
+            work_dir=work_dir,
+            cache_dir=cache_dir,
+            progress=progress,
+            on_shard=on_shard,
+            stages=stages,
+        )
+    finally:
+        sn.encoder = given_encoder
     return (sn.table_, sn) if return_fitted else sn.table_
 
 
@@ -188,8 +220,8 @@ class RayStages(Stages):
     Args:
         connect: returns the connected ``ray`` module (called once, when Ray is first needed: inputs
             and parameters are checked before).
-        embed_actors, embed_block_size, cpus_per_task, max_retries, recall_queries, progress: as
-            :func:`semantic_neighbors`.
+        embed_actors, embed_block_size, cpus_per_task, gpus_per_actor, max_retries, recall_queries,
+            progress: as :func:`semantic_neighbors`.
     """
 
     def __init__(
@@ -199,6 +231,7 @@ class RayStages(Stages):
         embed_actors: int | None = None,
         embed_block_size: int | None = None,
         cpus_per_task: int = 1,
+        gpus_per_actor: float = 0,
         max_retries: int = 3,
         recall_queries: int = 1000,
         progress: bool = False,
@@ -208,6 +241,7 @@ class RayStages(Stages):
         self.embed_actors = embed_actors
         self.embed_block_size = embed_block_size
         self.cpus_per_task = int(cpus_per_task)
+        self.gpus_per_actor = float(gpus_per_actor)
         self.max_retries = int(max_retries)
         self.recall_queries = int(recall_queries)
         self.progress = progress
@@ -237,9 +271,12 @@ class RayStages(Stages):
 
         ray = self.ray
         n_actors = self.embed_actors or max(1, _ray.cluster_cpus(ray) // self.cpus_per_task)
+        if self.gpus_per_actor:
+            n_actors = self._gpu_actors(ray, n_actors)
         n_actors = max(1, min(n_actors, len(parts)))
         actor = ray.remote(_EmbedActor).options(
             num_cpus=self.cpus_per_task,
+            num_gpus=self.gpus_per_actor,
             max_restarts=self.max_retries,
             max_task_retries=self.max_retries,
         )
@@ -265,6 +302,29 @@ class RayStages(Stages):
         finally:
             for a in actors:
                 ray.kill(a)
+
+    def _gpu_actors(self, ray: Any, cpu_actors: int) -> int:
+        """Encoder actors the cluster's GPUs hold (``embed_actors``, or its GPUs / ``gpus_per_actor``, at
+        most its CPUs / ``cpus_per_task``); a ConfigError when the GPUs are too few (Ray would wait)."""
+        gpus = float(ray.cluster_resources().get("GPU", 0))
+        fits = math.floor(gpus / self.gpus_per_actor + 1e-9)
+        if fits < 1:
+            raise ConfigError(
+                f"gpus_per_actor={self.gpus_per_actor:g}, but the Ray cluster has {gpus:g} GPUs",
+                column="gpus_per_actor",
+                hint="connect to a cluster with GPUs (ray.init(address=...), or ray.init(num_gpus=1) on a "
+                "machine with one), or leave gpus_per_actor at 0 to embed on CPUs",
+            )
+        if self.embed_actors is None:
+            return min(fits, cpu_actors)
+        if self.embed_actors > fits:
+            raise ConfigError(
+                f"{self.embed_actors} encoder actors of {self.gpus_per_actor:g} GPUs need "
+                f"{self.embed_actors * self.gpus_per_actor:g} GPUs; the Ray cluster has {gpus:g}",
+                column="embed_actors",
+                hint=f"use at most {fits} actors, or leave embed_actors unset",
+            )
+        return self.embed_actors
 
     # -- 3. kNN + re-rank ----------------------------------------------------------------------------
     def shards(
@@ -343,8 +403,19 @@ def _check_count(name: str, value: Any, *, low: int = 1, allow_none: bool = Fals
         raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}", column=name)
 
 
+def _check_gpus(value: Any) -> None:
+    """``gpus_per_actor``: a number >= 0, a whole number above 1 (what Ray accepts as ``num_gpus``)."""
+    number = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or value < 0 or (value > 1 and value != int(value)):
+        raise ConfigError(
+            f"gpus_per_actor must be a number >= 0 (a fraction up to 1, or a whole number), got {value!r}",
+            column="gpus_per_actor",
+        )
+
+
 def _encoder_args(encoder: SentenceEncoder) -> dict[str, Any]:
-    """The constructor arguments of ``encoder`` (an actor builds its own copy and loads it)."""
+    """The constructor arguments of ``encoder`` (an actor builds its own copy and loads it); its device
+    is ``cuda`` when the actors hold GPUs (Ray shows an actor its GPU as ``cuda:0``)."""
     return {
         "model": None if encoder.model is None else str(encoder.model),
         "pooling": encoder.pooling,
@@ -352,6 +423,7 @@ def _encoder_args(encoder: SentenceEncoder) -> dict[str, Any]:
         "max_length": encoder.max_length,
         "normalize": encoder.normalize,
         "precision": encoder.precision,
+        "device": encoder.device,
     }
 
 
@@ -366,7 +438,8 @@ def _reraise_library_error(exc: Any) -> None:
 
 # -- the actors and tasks (module level, so the workers import them by name) --------------------------
 class _EmbedActor:
-    """One encoder, loaded once, embedding the parts it is given (``threads`` passes side by side)."""
+    """One encoder, loaded once, embedding the parts it is given (on the CPU ``threads`` passes side by
+    side; on its GPU one after the other)."""
 
     def __init__(self, args: dict[str, Any], threads: int) -> None:
         self.encoder = SentenceEncoder(**args, num_threads=threads).load()

@@ -36,10 +36,19 @@ table does not depend on the batch size, the shard size or where an interrupted 
 Across CPU models float32 results can still differ in the last bits (different GEMM kernels); that is
 not tested here.
 
+GPUs. ``device="cuda"`` (or ``"cuda:N"``) runs the forward passes on a GPU, one after the other on the
+calling thread, and returns float32 numpy vectors as on the CPU. They are *not* bit-identical to CPU
+vectors (other kernels, another summation order), and cuBLAS may choose its kernels by the shape of a
+pass, so they may depend on the batch: a CUDA encoder's cache key holds the device type, the batch size
+and the shard size. The GPU model is not in the key (as the CPU model is not for fp32). The CUDA path
+is not run by the tests (the CI machines have no GPU); they check that a bad or unavailable device is
+refused before anything is loaded and that the CPU vectors and cache keys are unchanged.
+
 Embeddings are cached on disk as float32 ``.npy`` files with a manifest. The cache key and the manifest
 hold everything that can change the vectors: the model fingerprint (sha256 of its files), pooling,
-maximum length, normalisation, precision, the batching scheme, and, for ``bf16`` only, the batch size,
-the shard size and whether the CPU has native bf16 (its vectors depend on them). A cached file is used
+maximum length, normalisation, precision, the batching scheme, for ``bf16`` the batch size, the shard
+size and whether the CPU has native bf16 (its vectors depend on them), and on a GPU the device type, the
+batch size and the shard size (the CPU keys hold no device). A cached file is used
 only when all of them and the texts' hash match; computing is done in shards written atomically, so an
 interrupted run resumes from its last finished shard.
 """
@@ -50,6 +59,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import warnings
 from collections import deque
@@ -81,6 +91,7 @@ MIN_ROWS = 4
 """Fewest rows of a forward pass; a smaller chunk of same-length sentences is repeated to this size."""
 _BATCHING = "same-length-v1"  # recorded in the cache key: how sentences are grouped into forward passes
 _LENGTH_BLOCK = 8192  # texts tokenised at once to find their lengths
+_DEVICE = re.compile(r"cpu|cuda(?::\d+)?")
 
 #: Embeds parts of a corpus elsewhere (e.g. Ray actors): called with ``[(i, texts), ...]``, it yields
 #: ``(i, vectors)`` for each part as it is done, in any order (see :func:`embed_texts`).
@@ -109,6 +120,31 @@ def _cpu_has_bf16() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except Exception:  # pragma: no cover - older torch
         return False
+
+
+def _check_device(device: str) -> None:
+    """Refuse a CUDA ``device`` this process cannot use (no CUDA build or GPU, or no GPU of that index),
+    with a hint; ``cpu`` is always usable. Imports torch for a CUDA device only."""
+    if device == "cpu":
+        return
+    from textsmooth._extras import require
+
+    torch = require("torch", extra="sequence", feature="SentenceEncoder on a GPU")
+    if not torch.cuda.is_available():
+        raise ConfigError(
+            f"device {device!r}: CUDA is not available in this process (torch {torch.__version__}, "
+            f"CUDA build: {torch.version.cuda or 'none'})",
+            column="device",
+            hint="use device='cpu', or run where torch.cuda.is_available() is True: a CUDA build of torch, "
+            "an NVIDIA GPU and its driver, CUDA_VISIBLE_DEVICES not empty",
+        )
+    index, count = int(device.partition(":")[2] or 0), torch.cuda.device_count()
+    if index >= count:
+        raise ConfigError(
+            f"device {device!r}: this process sees {count} CUDA device(s), cuda:0 to cuda:{count - 1}",
+            column="device",
+            hint="pick a visible index (CUDA_VISIBLE_DEVICES renumbers the GPUs from 0)",
+        )
 
 
 def _model_fingerprint(folder: Path) -> str:
@@ -173,6 +209,13 @@ class SentenceEncoder:
         precision: ``fp32`` (default: vectors independent of the batch and of the CPU's bf16 support) or
             ``bf16`` (bfloat16 autocast: faster on CPUs with native bf16, vectors ~1e-3 off and dependent
             on the batch; an explicit opt-in, recorded in the cache key and manifests).
+        device: ``cpu`` (default), ``cuda`` or ``cuda:N``. On a GPU the model and each batch are moved
+            there, pooling runs there, passes run one after the other on the calling thread
+            (``num_threads`` does not apply) and ``bf16`` is CUDA autocast. GPU vectors are not
+            bit-identical to CPU ones and may depend on the batch, so the cache key and the manifest
+            hold the device type and the batch size (and the cache key the shard size); CPU keys are
+            unchanged. A CUDA device that this process cannot use is refused by :meth:`load` with
+            :class:`~textsmooth.errors.ConfigError`, before anything is loaded. Not run in CI (no GPU).
 
     The model is loaded lazily on first use; :meth:`load` loads it now and raises
     :class:`~textsmooth.errors.ModelLoadError` for a path that does not exist or does not hold a
@@ -182,6 +225,7 @@ class SentenceEncoder:
         >>> enc = SentenceEncoder()  # doctest: +SKIP
         >>> enc.encode(["A dog runs.", "A puppy is running."]).shape  # doctest: +SKIP
         (2, 384)
+        >>> SentenceEncoder(device="cuda", batch_size=256).encode(texts)  # doctest: +SKIP
     """
 
     def __init__(
@@ -194,6 +238,7 @@ class SentenceEncoder:
         normalize: bool = True,
         num_threads: int | None = None,
         precision: Precision = "fp32",
+        device: str = "cpu",
     ) -> None:
         self.model = model
         self.pooling = pooling
@@ -202,7 +247,10 @@ class SentenceEncoder:
         self.normalize = normalize
         self.num_threads = num_threads
         self.precision = precision
+        self.device = device
         self._loaded: tuple[Any, Any] | None = None
+        self._keyed_only = False  # see _keyed_copy
+        self._torch_device = "cpu"  # where the loaded model is
         self._fingerprint: str | None = None
         self._max_length: int | None = None
 
@@ -229,12 +277,46 @@ class SentenceEncoder:
             )
         if self.max_length is not None and int(self.max_length) < 2:
             raise ConfigError(f"max_length must be >= 2, got {self.max_length}", column="max_length")
+        if not isinstance(self.device, str) or not _DEVICE.fullmatch(self.device):
+            raise ConfigError(
+                f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}", column="device"
+            )
+
+    @property
+    def _device_type(self) -> str:
+        """``cpu`` or ``cuda`` (what the vectors depend on; the GPU's index does not change them)."""
+        return str(self.device).partition(":")[0]
+
+    @property
+    def _batch_dependent(self) -> bool:
+        """Whether the vectors may depend on the batch (``bf16``, or a GPU): the key then holds it."""
+        return self.precision == "bf16" or self._device_type != "cpu"
+
+    def _keyed_copy(self, device: str) -> SentenceEncoder:
+        """A copy whose fingerprint and settings are those of ``device`` but which loads on the CPU and
+        cannot encode: for a driver whose parts are embedded elsewhere (Ray actors on GPUs), which needs
+        the cache key, the dimension and the maximum length but may have no GPU itself."""
+        copy = SentenceEncoder(
+            self.model,
+            pooling=self.pooling,
+            batch_size=self.batch_size,
+            max_length=self.max_length,
+            normalize=self.normalize,
+            num_threads=self.num_threads,
+            precision=self.precision,
+            device=device,
+        )
+        copy._keyed_only = True
+        copy._fingerprint = self._fingerprint  # the files' hash, if already computed
+        return copy
 
     def load(self) -> SentenceEncoder:
         """Load tokenizer and model now (idempotent); returns ``self``."""
         if self._loaded is not None:
             return self
         self._validate_params()
+        load_on = "cpu" if self._keyed_only else self.device
+        _check_device(load_on)  # before anything is loaded
         folder = self.path
         if not folder.exists():
             raise ModelLoadError(
@@ -272,6 +354,9 @@ class SentenceEncoder:
         if getattr(model.config, "is_encoder_decoder", False) and hasattr(model, "get_encoder"):
             model = model.get_encoder()
         model.eval()
+        if load_on != "cpu":
+            model.to(load_on)
+        self._torch_device = load_on
         limit = self.max_length or st_max_length or getattr(tokenizer, "model_max_length", 512)
         self._max_length = int(min(int(limit), 512 if self.max_length is None else int(limit)))
         self._bf16 = self.precision == "bf16"
@@ -300,8 +385,11 @@ class SentenceEncoder:
             "batching": _BATCHING,
             "min_rows": MIN_ROWS,
         }
-        if self._bf16:  # bf16 vectors depend on the batch and on the CPU's kernels
+        if self._batch_dependent:  # bf16 and GPU vectors may depend on the batch
             settings["batch_size"] = int(self.batch_size)
+        if self._device_type != "cpu":  # absent on the CPU, so CPU keys stay what they were
+            settings["device"] = self._device_type
+        elif self._bf16:  # and CPU bf16 ones on the CPU's kernels
             settings["cpu_native_bf16"] = _cpu_has_bf16()
         return settings
 
@@ -309,8 +397,9 @@ class SentenceEncoder:
     def fingerprint(self) -> str:
         """sha256 of the model files and of every setting that can change the vectors.
 
-        Settings: pooling, max length, normalisation, precision, the batching scheme, and for ``bf16``
-        also the batch size and whether the CPU has native bf16. It is the embedding cache key.
+        Settings: pooling, max length, normalisation, precision, the batching scheme, for ``bf16`` also
+        the batch size and whether the CPU has native bf16, and on a GPU the device type (``cuda``) and
+        the batch size. It is the embedding cache key.
         """
         self.load()
         if self._fingerprint is None:  # the files' hash (slow: reads the weights) is computed once
@@ -333,12 +422,16 @@ class SentenceEncoder:
         )
 
     def _run(self, batch: Any) -> np.ndarray:
-        """Pooled (and normalised) vectors of one tokenised batch; safe to run on a worker thread."""
+        """Pooled (and normalised) vectors of one tokenised batch, computed on the model's device and
+        returned as float32 numpy; safe to run on a worker thread."""
         import torch
 
         assert self._loaded is not None
         model = self._loaded[1]
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._bf16)
+        device_type = self._torch_device.partition(":")[0]
+        if device_type != "cpu":
+            batch = batch.to(self._torch_device)
+        autocast = torch.autocast(device_type, dtype=torch.bfloat16, enabled=self._bf16)
         with torch.inference_mode(), autocast:
             out = model(**batch)
             hidden = (out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]).float()
@@ -363,12 +456,18 @@ class SentenceEncoder:
 
         Sentences are grouped by token length (longest first, then input order) into passes of at most
         ``batch_size`` sentences of one length, so nothing is padded, and returned in input order.
-        In ``fp32`` a sentence's vector does not depend on the other texts or on ``batch_size``.
+        In ``fp32`` on the CPU a sentence's vector does not depend on the other texts or on
+        ``batch_size``. On a GPU the passes run one after the other on this thread.
         """
         self.load()
+        if self._keyed_only:
+            raise RuntimeError("this copy of the encoder only describes another device's vectors")
         texts = list(texts)
         out = np.zeros((len(texts), self.dim_), dtype=np.float32)
         if not texts:
+            return out
+        if self._device_type != "cpu":
+            self._encode_into(out, texts, 0, progress, on_batch)
             return out
         workers = resolve_threads(self.num_threads)
         with thread_limit(1, faiss_=False):  # one torch thread per pass: see the module docstring
@@ -409,8 +508,9 @@ class SentenceEncoder:
         progress: bool,
         on_batch: Callable[[int], None] | None,
     ) -> None:
-        """Fill ``out`` pass by pass: tokenised here, run on ``workers`` threads, at most
-        ``2 * workers`` passes in flight; results are written (and reported) in submission order."""
+        """Fill ``out`` pass by pass: tokenised here, run on ``workers`` threads (0: here, one pass after
+        the other, as on a GPU), at most ``2 * workers`` passes in flight; results are written (and
+        reported) in submission order."""
         from concurrent.futures import Future, ThreadPoolExecutor
 
         bar = None
@@ -420,35 +520,45 @@ class SentenceEncoder:
             bar = tqdm(total=len(texts), desc="embed", unit="sent", leave=False)
         pending: deque[tuple[np.ndarray, Future[np.ndarray]]] = deque()
 
-        def collect() -> None:
-            idx, future = pending.popleft()
-            out[idx] = future.result()[: len(idx)]
+        def store(idx: np.ndarray, vectors: np.ndarray) -> None:
+            out[idx] = vectors[: len(idx)]
             if bar is not None:
                 bar.update(len(idx))
             if on_batch is not None:
                 on_batch(len(idx))
 
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="textsmooth-embed")
+        def collect() -> None:
+            idx, future = pending.popleft()
+            store(idx, future.result())
+
+        pool = None
+        if workers:
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="textsmooth-embed")
         try:
             for idx in self._batches(texts):
                 chunk = [texts[i] for i in idx]
                 if len(chunk) < MIN_ROWS:  # a 1-row pass can take another kernel path: repeat the chunk
                     chunk = (chunk * MIN_ROWS)[:MIN_ROWS]
+                if pool is None:  # here, one pass after the other
+                    store(idx, self._run(self._tokenize(chunk)))
+                    continue
                 pending.append((idx, pool.submit(self._run, self._tokenize(chunk))))
                 if len(pending) >= 2 * workers:
                     collect()
             while pending:
                 collect()
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
             if bar is not None:
                 bar.close()
 
 
 # ---------------------------------------------------------------------- cached embeddings
 def _cache_key(encoder: SentenceEncoder, texts_sha: str, shard_size: int) -> str:
-    """Cache file key: encoder fingerprint + texts' hash (+ shard size for bf16, which changes batches)."""
-    extra = f":shards={int(shard_size)}" if encoder.precision == "bf16" else ""
+    """Cache file key: encoder fingerprint + texts' hash (+ shard size for bf16 or a GPU, whose vectors
+    may depend on the batches, which the shards cut)."""
+    extra = f":shards={int(shard_size)}" if encoder._batch_dependent else ""
     return hashlib.sha256(f"{encoder.fingerprint}:{texts_sha}{extra}".encode()).hexdigest()[:20]
 
 
@@ -505,9 +615,9 @@ def embed_texts(
     With ``cache_dir``: the result is ``cache_dir/embeddings-<key>.npy`` (+ manifest), ``key`` derived
     from the encoder's :attr:`~SentenceEncoder.fingerprint` (model files and every setting that can
     change the vectors) and the texts' hash, so a changed text, model or setting never reuses old
-    vectors, and a warm cache gives the vectors a cold run would (for ``bf16``, whose vectors depend on
-    the batch, the key also holds ``shard_size``). A file whose manifest does not match (a stale or
-    foreign cache entry) is recomputed and replaced, with a warning. Work is done in shards of
+    vectors, and a warm cache gives the vectors a cold run would (for ``bf16`` and a GPU, whose vectors
+    may depend on the batch, the key also holds ``shard_size``). A file whose manifest does not match (a
+    stale or foreign cache entry) is recomputed and replaced, with a warning. Work is done in shards of
     ``shard_size`` texts, each saved atomically under ``embeddings-<key>.parts<shard_size>/``: after an
     interruption the next call resumes.
     Without ``cache_dir`` everything stays in memory.
