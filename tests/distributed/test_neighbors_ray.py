@@ -257,6 +257,12 @@ def test_cli_ray_backend_reads_a_folder(ray_local, targets, corpus_folders, tmp_
     assert manifest["inputs"].pop("targets_path") == str(folder.resolve())
     expected["inputs"].pop("targets_path")
     assert manifest == expected
+    # `neighbors show` reads the recorded folder and column, as for a text file
+    shown = CliRunner().invoke(app, ["neighbors", "show", str(ray_out), "-n", "2"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output == CliRunner().invoke(
+        app, ["neighbors", "show", str(local), "-n", "2"]
+    ).output.replace(str(local), str(ray_out))
 
 
 @pytest.mark.parametrize(

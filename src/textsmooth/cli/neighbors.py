@@ -494,7 +494,9 @@ def _print_summary(sn: Any, output: Path, n: int, write_s: float, total_s: float
 @friendly_errors
 def show(
     table_path: Path = typer.Argument(..., help="A neighbour table written by `textsmooth neighbors`."),
-    targets: Path | None = typer.Option(None, "--targets", help="Targets file (default: the one recorded)."),
+    targets: Path | None = typer.Option(
+        None, "--targets", help="Targets file or folder (default: the one recorded in the table)."
+    ),
     n: int = typer.Option(3, "-n", help="How many targets to show."),
     ids: list[int] | None = typer.Option(None, "--id", help="Show these target rows (0-based)."),
     top: int = typer.Option(2, "--top", help="Related targets per example."),
@@ -504,7 +506,6 @@ def show(
     import numpy as np
 
     from textsmooth.errors import ConfigError, InputError
-    from textsmooth.sequence.data import read_lines
     from textsmooth.sequence.table import NeighborTable
 
     if n < 1:
@@ -515,10 +516,12 @@ def show(
         raise InputError("is a folder, not a neighbour table", path=table_path)
     table = NeighborTable.read(table_path)
     params = table.meta.get("parameters", {})
-    path = targets or table.meta.get("inputs", {}).get("targets_path")
-    if path is None or not Path(path).is_file():
-        raise InputError("cannot find the targets file", path=path, hint="pass --targets FILE")
-    texts = read_lines(path)
+    inputs = table.meta.get("inputs", {})
+    path = targets or inputs.get("targets_path")
+    if path is None or not Path(path).exists():
+        raise InputError("cannot find the targets", path=path, hint="pass --targets FILE (or FOLDER)")
+    # a table built from a folder (--backend ray) records its column; read it as the build did
+    texts = _read_texts(Path(path), inputs.get("targets_column"), "target", "--targets")
     table = NeighborTable.read(table_path, texts=texts)  # refuses a table of other targets
     lists = table.related_texts(texts)
     with_related = [t for t in range(table.n_targets) if lists[t]]
