@@ -63,7 +63,8 @@ def check_texts(texts: Sequence[str], *, name: str = "targets", path: str | Path
         path=path,
         allow_no_texts=False,
         allow_blank=False,
-        blank_hint="every line is one target sentence; remove empty lines (keep sources aligned)",
+        blank_hint="every line (or row of a folder's column) is one target sentence; "
+        "remove empty ones, keeping sources aligned",
     )
 
 
