@@ -198,3 +198,58 @@ def test_backend_options_are_checked_first(tmp_path, args, option):
     assert result.exit_code == 2, result.output
     assert f"option {option}" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def _train_tiny(out: str, kill_marker: str | None = None) -> dict:
+    """Train a tiny seq2seq model (2 epochs of 6 steps, a checkpoint every 4 steps) into ``out``.
+
+    With ``kill_marker`` not yet on disk, a watcher thread kills the worker process the moment the first
+    checkpoint appears (mid-run, as a lost node would), after writing the marker: Ray runs the task again,
+    and the second attempt must resume from that checkpoint."""
+    import threading
+    import time
+
+    from textsmooth.seq2seq import ParallelCorpus, Seq2SeqConfig, read_parallel, train_seq2seq
+
+    sample = REPO / "tests" / "data" / "multi30k_sample"
+    pairs = read_parallel(sample / "train.de", sample / "train.en")
+    train = pairs.subset(96)
+    val = ParallelCorpus(pairs.sources[96:112], pairs.targets[96:112])
+    test = ParallelCorpus(pairs.sources[112:128], pairs.targets[112:128])
+    config = Seq2SeqConfig(
+        d_model=32, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=64, vocab_size=300, min_frequency=1,
+        batch_size=16, warmup_steps=10, lr=3e-3, max_length=96, beam_size=2, eval_batch_size=16, epochs=2,
+        checkpoint_every=4, num_threads=1,
+    )  # fmt: skip
+    if kill_marker is not None and not Path(kill_marker).exists():
+
+        def kill_at_first_checkpoint() -> None:
+            while not (Path(out) / "checkpoint.pt").exists():
+                time.sleep(0.005)
+            metrics = Path(out) / "metrics.jsonl"  # one line per finished epoch
+            epochs_done = len(metrics.read_text().splitlines()) if metrics.exists() else 0
+            Path(kill_marker).write_text(str(epochs_done), encoding="utf-8")
+            os._exit(1)
+
+        threading.Thread(target=kill_at_first_checkpoint, daemon=True).start()
+    result = train_seq2seq(train, val, config, out_dir=Path(out), test=test, progress=False, save_model=False)
+    return {
+        "resumed": result.resumed,
+        "steps": result.steps,
+        "history": [(h["epoch"], h["val_bleu"], h["train_loss"]) for h in result.history],
+        "hypotheses": result.test_hypotheses,
+        "scores": result.test_scores,
+    }
+
+
+def test_a_training_killed_mid_run_resumes_on_retry_to_the_uninterrupted_result(ray_local, tmp_path):
+    marker = tmp_path / "killed"
+    with RayExecutor(max_retries=1) as executor:
+        retried = executor.submit(_train_tiny, str(tmp_path / "ray"), str(marker)).result()
+    assert marker.read_text() == "0"  # the first attempt died at its first checkpoint, inside epoch 1
+    assert retried["resumed"]  # so the second one started from it
+    local = _train_tiny(str(tmp_path / "local"))
+    assert not local["resumed"]
+    assert retried["steps"] == local["steps"] == 12
+    assert retried["history"] == local["history"]
+    assert retried["hypotheses"] == local["hypotheses"] and retried["scores"] == local["scores"]
