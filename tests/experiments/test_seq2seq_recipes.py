@@ -120,6 +120,9 @@ def test_bad_recipes_fail_before_training(tmp_path, multi30k):
         ({"neighbors": {"k": 2}}, "neighbors.k"),
         ({"colour": "red"}, "unknown field(s) colour"),
         ({"train": {"epochs": 0}}, "epochs"),
+        ({"methods": [{"method": "none", "seeds": [5]}]}, "methods.seeds"),
+        ({"methods": [{"method": "none", "seeds": []}]}, "methods.seeds"),
+        ({"methods": [{"method": "none", "seeds": 0}]}, "methods.seeds"),
     ]
     for changes, message in cases:
         path = write_recipe(tmp_path, **changes)
@@ -128,6 +131,28 @@ def test_bad_recipes_fail_before_training(tmp_path, multi30k):
         assert message in str(info.value) and str(path) in str(info.value), (changes, info.value)
     check = invoke("experiment", "check", CI_RECIPE)
     assert check.exit_code == 0 and "2 runs" in check.output and "semantic-bleu4" in check.output
+
+
+def test_a_row_with_its_own_seeds_runs_only_those(tmp_path, multi30k):
+    methods = [
+        {"method": "none"},
+        {"method": "semantic", "alpha": 0.1, "related_k": 3},
+        {"method": "semantic", "alpha": 0.01, "related_k": 5, "seeds": [1]},
+    ]
+    recipe = load_seq2seq_recipe(write_recipe(tmp_path, seeds=[0, 1], methods=methods))
+    ids = [spec.run_id for spec in recipe.runs()]
+    assert ids == [
+        "de-en__none__seed0",
+        "de-en__none__seed1",
+        "de-en__semantic_alpha=0.1_k=3__seed0",
+        "de-en__semantic_alpha=0.1_k=3__seed1",
+        "de-en__semantic_alpha=0.01_k=5__seed1",
+    ]
+    assert [spec.run_id for spec in recipe.runs(seeds=[0])] == ids[0:1] + ids[2:3]
+    # the row's seeds are not a training setting (runs() would fail on an unknown field), and the
+    # table keeps the largest k' of the rows using it
+    assert recipe.runs()[-1].config.seed == 1
+    assert {spec.table.keep for spec in recipe.runs() if spec.table} == {5}
 
 
 def test_a_corrupt_result_is_named(tmp_path, finished):

@@ -26,11 +26,12 @@ seeds: [0, 1]
 train: {epochs: 10, batch_size: 64}             # Seq2SeqConfig fields shared by every run
 neighbors: {k: 100, bleu_order: 4, embed_side: auto, encoder: null, index: flat}   # semantic tables
 token_swap: {n_samples: 10, tau: 0.5, bleu_order: 4, seed: 0}                     # token-swap tables
-methods:                                        # Seq2SeqConfig fields per row (+ label, rerank_bleu)
+methods:                                        # Seq2SeqConfig fields per row (+ label, rerank_bleu, seeds)
   - {method: none}
   - {method: token-ls, label_smoothing: 0.1}
   - {method: semantic, alpha: 0.1, related_k: 5}
   - {method: semantic, alpha: 0.1, related_k: 5, rerank_bleu: 3}   # Table 4: re-rank by BLEU-3
+  - {method: semantic, alpha: 0.01, related_k: 5, seeds: [0]}     # an ablation row on fewer seeds
 paper: {none: 28.03, token-ls: 28.72}           # optional: the paper's BLEU-4 per row label
 examples: 3                                     # related-target examples per table (the paper's Table 1)
 ```
@@ -39,7 +40,8 @@ Method rows: ``method`` is one of :data:`textsmooth.seq2seq.METHODS`; every othe
 :class:`~textsmooth.seq2seq.Seq2SeqConfig` field, except ``label`` (the row's name in the report;
 default: the method and the row's own alpha, k', m, label smoothing and re-rank order) and
 ``rerank_bleu`` (``semantic`` rows: the BLEU-n of the table's re-ranking; default
-``neighbors.bleu_order``). Tables per pair, in ``RUN_DIR/tables/<pair>/``:
+``neighbors.bleu_order``) and ``seeds`` (the row runs only these of the recipe's seeds: ablation rows on
+fewer seeds than the main comparison; default all). Tables per pair, in ``RUN_DIR/tables/<pair>/``:
 
 * ``semantic-bleu<n>.parquet``: :class:`~textsmooth.sequence.SemanticNeighbors` re-ranked by BLEU-n
   (``semantic`` rows), ``semantic-cosine.parquet``: no re-ranking (``semantic-no-rerank`` rows);
@@ -114,7 +116,7 @@ NEIGHBOR_DEFAULTS: dict[str, Any] = {
 }
 TOKEN_SWAP_DEFAULTS: dict[str, Any] = {"n_samples": 10, "tau": 0.5, "bleu_order": 4, "seed": 0}
 # recipe-only keys of a method row (not Seq2SeqConfig fields)
-_ROW_KEYS = ("label", "rerank_bleu")
+_ROW_KEYS = ("label", "rerank_bleu", "seeds")
 # runtime knobs that do not change what a run computes
 _RUNTIME_FIELDS = ("num_threads",)
 # the parts of a default row label: (config field, short name)
@@ -287,6 +289,8 @@ class Seq2SeqRecipe:
         chosen = self.seeds if seeds is None else self.check_seeds(seeds)
         out = []
         for pair, row, seed in itertools.product(self.pairs, self.methods, chosen):
+            if seed not in row.get("seeds", chosen):
+                continue
             config = Seq2SeqConfig.from_dict(self.config_values(row, seed), where=f"{self.path}: methods")
             label = self.method_label(row)
             run_id = f"{pair}__{label}__seed{seed}".replace("/", "_").replace(" ", "_")
@@ -389,6 +393,18 @@ def _validate(recipe: Seq2SeqRecipe, path: Path) -> None:
             column="methods",
         )
     for row in recipe.methods:
+        row_seeds = row.get("seeds", recipe.seeds)
+        if (
+            not isinstance(row_seeds, list)
+            or not row_seeds
+            or not all(s in recipe.seeds and isinstance(s, int) and not isinstance(s, bool) for s in row_seeds)
+        ):
+            raise ConfigError(
+                f"a row's seeds must be a non-empty list of the recipe's seeds {recipe.seeds}, "
+                f"got {row_seeds!r} in row {recipe.method_label(row)!r}",
+                path=path,
+                column="methods.seeds",
+            )
         if "rerank_bleu" in row and (row["method"] != "semantic" or not _int_at_least(row["rerank_bleu"], 1)):
             raise ConfigError(
                 f"rerank_bleu is the BLEU-n (>= 1) of a semantic row's re-ranking, "
