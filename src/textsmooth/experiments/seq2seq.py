@@ -397,7 +397,8 @@ def _validate(recipe: Seq2SeqRecipe, path: Path) -> None:
         if (
             not isinstance(row_seeds, list)
             or not row_seeds
-            or not all(s in recipe.seeds and isinstance(s, int) and not isinstance(s, bool) for s in row_seeds)
+            or not all(isinstance(s, int) and not isinstance(s, bool) for s in row_seeds)
+            or not set(row_seeds) <= set(recipe.seeds)
         ):
             raise ConfigError(
                 f"a row's seeds must be a non-empty list of the recipe's seeds {recipe.seeds}, "
