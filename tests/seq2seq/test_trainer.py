@@ -229,6 +229,23 @@ def test_corpus_scores_are_sacrebleus():
     assert np.isfinite(list(scores.values())).all()
 
 
+def test_tokenized_references_silence_only_sacrebleus_tokenized_advice(caplog):
+    import logging
+
+    from textsmooth.seq2seq.decode import corpus_scores, tokenized_references
+
+    hyps = [f"sentence number {i} ends here ." for i in range(120)]
+    with caplog.at_level(logging.WARNING, logger="sacrebleu"):
+        loud = corpus_scores(hyps, hyps)
+    assert any("tokenized" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    before = logging.getLogger("sacrebleu").level
+    with tokenized_references():
+        quiet = corpus_scores(hyps, hyps)
+    assert not [r for r in caplog.records if r.name == "sacrebleu"] and quiet == loud
+    assert logging.getLogger("sacrebleu").level == before
+
+
 def make_checkpoint(folder, pairs, shape):
     """A local 'pretrained' Hugging Face checkpoint: a tiny Marian model and a fast tokenizer that appends
     </s>, saved with save_pretrained (what a user's downloaded checkpoint folder looks like)."""

@@ -421,6 +421,7 @@ def run_one(
     from textsmooth.metrics.probing import probe_pairs
     from textsmooth.metrics.reconstruction import reconstruction_word_stats
     from textsmooth.seq2seq.data import ParallelCorpus
+    from textsmooth.seq2seq.decode import tokenized_references
     from textsmooth.seq2seq.encode import encode_sentences
     from textsmooth.seq2seq.similarity import target_tokens
     from textsmooth.seq2seq.trainer import train_seq2seq
@@ -434,16 +435,17 @@ def run_one(
     if config.uses_similarity:
         path = _table_path(out, config.similarity_top_n, config.method == "similarity-soft")
         table = SimilarityTable.read(path)
-    result = train_seq2seq(
-        ParallelCorpus(data.train, data.train),
-        ParallelCorpus(data.val, data.val),
-        config,
-        out_dir=out / "runs" / run_id,
-        table=table,
-        test=ParallelCorpus(data.test, data.test),
-        progress=progress,
-        save_model=False,
-    )
+    with tokenized_references():  # MR / SUBJ are tokenized on purpose
+        result = train_seq2seq(
+            ParallelCorpus(data.train, data.train),
+            ParallelCorpus(data.val, data.val),
+            config,
+            out_dir=out / "runs" / run_id,
+            table=table,
+            test=ParallelCorpus(data.test, data.test),
+            progress=progress,
+            save_model=False,
+        )
 
     def encode(texts: list[str]) -> Any:
         return encode_sentences(result.model, result.vocab, texts, max_length=config.max_length)
