@@ -98,7 +98,7 @@ def test_a_cuda_encoder_has_its_own_key(encoder):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--device", "tpu"], "must be cpu, cuda or cuda:N"),
+        (["--device", "tpu"], "must be 'cpu', 'cuda' or 'cuda:N'"),
         (["--device", "cuda", "--method", "within-batch"], "only used with --method semantic"),
         pytest.param(
             ["--device", "cuda"],

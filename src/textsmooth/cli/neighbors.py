@@ -127,10 +127,9 @@ def _check_device_options(
             )
     if device == "cpu":
         return
-    from textsmooth.sequence.encoder import _DEVICE, _check_device
+    from textsmooth.sequence.encoder import check_encoder_device, check_encoder_device_name
 
-    if not _DEVICE.fullmatch(device):
-        raise ConfigError(f"must be cpu, cuda or cuda:N, got {device!r}", option="--device")
+    check_encoder_device_name(device, option="--device")
     if method is not Method.semantic:
         raise ConfigError(
             "is only used with --method semantic (the baselines embed nothing)", option="--device"
@@ -141,10 +140,7 @@ def _check_device_options(
             option="--device",
             hint="use --gpus-per-actor 1",
         )
-    try:
-        _check_device(device)
-    except ConfigError as exc:
-        raise ConfigError(exc.message, option="--device", hint=exc.hint) from None
+    check_encoder_device(device, option="--device")
 
 
 def _check_build_options(
@@ -228,9 +224,9 @@ def _read_texts(path: Path, column: str | None, default: str, option: str) -> li
 
     if not path.is_dir():
         return read_lines(path)
-    from textsmooth.distributed.neighbors import _read_texts as read_column
+    from textsmooth.distributed.neighbors import read_text_source
 
-    return read_column(path, column or default, option=option)
+    return read_text_source(path, column or default, option=option)
 
 
 @neighbors_app.command("build")

@@ -66,7 +66,7 @@ from textsmooth.text.bleu import BleuCorpus
 if TYPE_CHECKING:  # pragma: no cover
     import datasets
 
-__all__ = ["RayStages", "semantic_neighbors"]
+__all__ = ["RayStages", "read_text_source", "semantic_neighbors"]
 
 _FEATURE = "textsmooth.distributed.semantic_neighbors"
 #: Distinct texts per embedding part by default: the local path's cache parts, so either path resumes
@@ -183,9 +183,9 @@ def semantic_neighbors(
                 column="gpus_per_actor",
                 hint="pass gpus_per_actor=1 (GPUs per encoder actor) to embed on the cluster's GPUs",
             )
-    targets = _read_texts(targets, target_column, option="target_column")
+    targets = read_text_source(targets, target_column, option="target_column")
     if sources is not None and sn.embed_side == "source":
-        sources = _read_texts(sources, source_column, option="source_column")
+        sources = read_text_source(sources, source_column, option="source_column")
     stages = RayStages(
         lambda: _ray.connect(address, num_cpus=num_cpus, feature=_FEATURE),
         embed_actors=embed_actors,
@@ -381,7 +381,7 @@ class RayStages(Stages):
 
 
 # -- the driver's helpers ----------------------------------------------------------------------------
-def _read_texts(value: Any, column: str, *, option: str) -> Any:
+def read_text_source(value: Any, column: str, *, option: str) -> Any:
     """The texts of a folder's (a dataset's) ``column``, read here and checked file by file with the
     rules of targets (an empty one names its file and row); anything else as given (``fit`` checks it)."""
     if not is_text_source(value):

@@ -80,6 +80,8 @@ __all__ = [
     "MIN_ROWS",
     "EncodeParts",
     "SentenceEncoder",
+    "check_encoder_device",
+    "check_encoder_device_name",
     "default_model_path",
     "embed_texts",
     "load_embeddings",
@@ -122,9 +124,23 @@ def _cpu_has_bf16() -> bool:
         return False
 
 
-def _check_device(device: str) -> None:
-    """Refuse a CUDA ``device`` this process cannot use (no CUDA build or GPU, or no GPU of that index),
-    with a hint; ``cpu`` is always usable. Imports torch for a CUDA device only."""
+def check_encoder_device_name(device: Any, *, option: str | None = None) -> None:
+    """Refuse a ``device`` that is not ``cpu``, ``cuda`` or ``cuda:N`` (whether it is usable here is
+    :func:`check_encoder_device`). ``option`` (``"--device"``) is named in the error for the CLI, else
+    the ``device`` parameter."""
+    if not isinstance(device, str) or not _DEVICE.fullmatch(device):
+        raise ConfigError(
+            f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}",
+            **({"option": option} if option else {"column": "device"}),
+        )
+
+
+def check_encoder_device(device: Any, *, option: str | None = None) -> None:
+    """Refuse a ``device`` the encoder cannot use: a bad name (:func:`check_encoder_device_name`), or a
+    CUDA device this process cannot use (no CUDA build or GPU, or no GPU of that index), with a hint;
+    ``cpu`` is always usable. Imports torch for a CUDA device only."""
+    check_encoder_device_name(device, option=option)
+    where = {"option": option} if option else {"column": "device"}
     if device == "cpu":
         return
     from textsmooth._extras import require
@@ -134,7 +150,7 @@ def _check_device(device: str) -> None:
         raise ConfigError(
             f"device {device!r}: CUDA is not available in this process (torch {torch.__version__}, "
             f"CUDA build: {torch.version.cuda or 'none'})",
-            column="device",
+            **where,
             hint="use device='cpu', or run where torch.cuda.is_available() is True: a CUDA build of torch, "
             "an NVIDIA GPU and its driver, CUDA_VISIBLE_DEVICES not empty",
         )
@@ -142,7 +158,7 @@ def _check_device(device: str) -> None:
     if index >= count:
         raise ConfigError(
             f"device {device!r}: this process sees {count} CUDA device(s), cuda:0 to cuda:{count - 1}",
-            column="device",
+            **where,
             hint="pick a visible index (CUDA_VISIBLE_DEVICES renumbers the GPUs from 0)",
         )
 
@@ -277,10 +293,7 @@ class SentenceEncoder:
             )
         if self.max_length is not None and int(self.max_length) < 2:
             raise ConfigError(f"max_length must be >= 2, got {self.max_length}", column="max_length")
-        if not isinstance(self.device, str) or not _DEVICE.fullmatch(self.device):
-            raise ConfigError(
-                f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}", column="device"
-            )
+        check_encoder_device_name(self.device)
 
     @property
     def _device_type(self) -> str:
@@ -316,7 +329,7 @@ class SentenceEncoder:
             return self
         self._validate_params()
         load_on = "cpu" if self._keyed_only else self.device
-        _check_device(load_on)  # before anything is loaded
+        check_encoder_device(load_on)  # before anything is loaded
         folder = self.path
         if not folder.exists():
             raise ModelLoadError(
