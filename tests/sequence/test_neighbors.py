@@ -70,6 +70,20 @@ def test_bleu_rerank_matches_sacrebleu_and_orders_rows(en, encoder):
     assert np.all(tb.cosine >= kth[tb.target_id] - 1e-5)
 
 
+@pytest.mark.parametrize("bleu_order", [4, None])
+def test_a_larger_keep_extends_the_table_without_changing_its_best_rows(en, encoder, bleu_order):
+    """The best k' of the best K' are the best k': a recipe row with a larger k' rebuilds the table, and the
+    rows with the smaller k' still train on the same related targets (rank <= k')."""
+    targets = en[:60]
+    small = _fit(targets, encoder, k=15, keep=3, bleu_order=bleu_order).table_
+    large = _fit(targets, encoder, k=15, keep=6, bleu_order=bleu_order).table_
+    best = large.rank <= 3
+    for column in ("target_id", "neighbor_id", "rank", "cosine"):
+        np.testing.assert_array_equal(getattr(large, column)[best], getattr(small, column))
+    np.testing.assert_array_equal(large.bleu[best], small.bleu)  # NaN == NaN here
+    assert (large.rank == 6).sum() == len(targets)
+
+
 def test_without_bleu_pruning_keeps_cosine_order(en, encoder):
     targets = en[:50]
     tb = _fit(targets, encoder, k=8, keep=4, bleu_order=None).table_
