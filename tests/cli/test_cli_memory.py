@@ -58,3 +58,35 @@ def test_bad_use_is_refused_before_reading(tmp_path, method, value, message):
     assert result.exit_code != 0
     assert "--max-memory-gib" in result.output and message in result.output
     assert not out.exists()
+
+
+# -- --threads (the smoothers' n_jobs) ----------------------------------------------------------------
+@pytest.mark.parametrize("method", ["kwls", "tfidf"])
+def test_threads_reach_the_smoother_and_are_not_recorded(tmp_path, method):
+    assert build_generator(method, threads=1).n_jobs == 1
+    outputs = {}
+    for threads in ("1", "2"):
+        out = tmp_path / f"soft{threads}.parquet"
+        result = invoke("soft-labels", method, _data(tmp_path), "-o", out, "--threads", threads)
+        assert result.exit_code == 0, result.output
+        outputs[threads] = out.read_bytes()
+        manifest = (tmp_path / f"soft{threads}.parquet.manifest.json").read_text()
+        assert "n_jobs" not in manifest  # a runtime knob: the file is the same whatever the machine
+    assert outputs["1"] == outputs["2"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["uniform", "--threads", "2"], "only kwls and tfidf on --backend local"),
+        (["kwls", "--threads", "2", "--backend", "ray"], "only kwls and tfidf on --backend local"),
+        (["kwls", "--threads", "0"], ">= 1"),
+    ],
+)
+def test_bad_threads_are_refused_before_reading(tmp_path, extra, message):
+    out = tmp_path / "soft.parquet"
+    method, *options = extra
+    result = invoke("soft-labels", method, tmp_path / "missing.jsonl", "-o", out, *options)
+    assert result.exit_code != 0
+    assert "--threads" in result.output and message in result.output, result.output
+    assert not out.exists()

@@ -323,3 +323,34 @@ def test_word_label_relevance_is_canonical_csr():
     assert wlr.has_sorted_indices
     for a, b in zip(wlr.indptr[:-1], wlr.indptr[1:], strict=True):
         assert (np.diff(wlr.indices[a:b]) > 0).all()
+
+
+@pytest.mark.parametrize("cls", [KeywordSmoother, TfidfSmoother])
+def test_n_jobs_bounds_the_threads_and_changes_no_bit(kwls_example, monkeypatch, tmp_path, cls):
+    """Every thread pool of a fit / transform gets at most ``n_jobs`` threads (the real pool, its
+    arguments recorded); the soft labels and the saved file are the same for every ``n_jobs``."""
+    from textsmooth.targets import keyword
+    from textsmooth.text import counts
+
+    texts, labels, _ = kwls_example
+    asked: list[int] = []
+    for module in (keyword, counts):
+        real = module.map_threads
+
+        def spy(fn, items, n_jobs, real=real):
+            asked.append(n_jobs)
+            return real(fn, items, n_jobs)
+
+        monkeypatch.setattr(module, "map_threads", spy)
+    soft = {}
+    for n_jobs in (1, 3, None):
+        asked.clear()
+        smoother = cls(n_jobs=n_jobs)
+        soft[n_jobs] = smoother.fit_transform(texts * 50, labels * 50)
+        assert asked and max(asked) <= (n_jobs or 10**6), (n_jobs, asked)
+        smoother.save(tmp_path / f"{n_jobs}.npz")
+    assert len({a.tobytes() for a in soft.values()}) == 1
+    saved = {(tmp_path / f"{n}.npz").read_bytes() for n in (1, 3, None)}
+    assert len(saved) == 1 and load_smoother(tmp_path / "1.npz").n_jobs is None
+    with pytest.raises(ConfigError, match="n_jobs must be a positive integer"):
+        cls(n_jobs=0).fit(texts, labels)

@@ -27,6 +27,7 @@ def run_demo(out_dir: Path, n_examples: int = 8, seed: int = 0, train_models: bo
     from textsmooth.io.readers import read_dataset
     from textsmooth.io.soft_labels import write_soft_labels
     from textsmooth.targets.keyword import KeywordSmoother
+    from textsmooth.targets.saved import result_params
 
     train = read_dataset(bundled_path("trec_train.csv.gz"), "text", "label")
     console.rule("[bold]textsmooth demo[/]: keyword label smoothing (KWLS) on TREC questions")
@@ -71,7 +72,7 @@ def run_demo(out_dir: Path, n_examples: int = 8, seed: int = 0, train_models: bo
     soft_path = out_dir / "trec_kwls_soft_labels.parquet"
     model_path = out_dir / "trec_kwls_smoother.npz"
     write_soft_labels(
-        soft_path, soft, train, method="kwls", parameters=smoother.get_params() | {"dtype": "float32"}
+        soft_path, soft, train, method="kwls", parameters=result_params(smoother) | {"dtype": "float32"}
     )
     smoother.save(model_path)
     console.print(f"\nwrote [bold]{soft_path}[/] (+ manifest) and [bold]{model_path}[/]")

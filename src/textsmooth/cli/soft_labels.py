@@ -108,6 +108,7 @@ def build_generator(
     prior: str = "class-frequency",
     teacher_kind: str = "logits",
     max_memory_gib: float | None = None,
+    threads: int | None = None,
 ):
     """The soft-label generator named ``method`` with the CLI's parameters (checked, naming the option)."""
     from textsmooth.errors import ConfigError
@@ -125,6 +126,7 @@ def build_generator(
             temperature=temperature,
             ilr_sum=ilr_sum,
             max_memory_gib=max_memory_gib,
+            n_jobs=threads,
         )
     if method == "tfidf":
         return TfidfSmoother(
@@ -133,6 +135,7 @@ def build_generator(
             temperature=temperature,
             ilr_sum=ilr_sum,
             max_memory_gib=max_memory_gib,
+            n_jobs=threads,
         )
     if method == "uniform":
         return UniformSmoother(epsilon=epsilon, convention=convention)
@@ -156,9 +159,11 @@ def build_generator(
 
 
 def _json_params(generator: Any) -> dict[str, Any]:
+    from textsmooth.targets.saved import result_params
+
     return {
         k: (str(v) if not isinstance(v, int | float | str | type(None)) else v)
-        for k, v in generator.get_params().items()
+        for k, v in result_params(generator).items()
         if k != "teacher"
     }
 
@@ -435,6 +440,11 @@ def register(app: typer.Typer) -> None:
                 "fits, nothing written). Default: 80% of the memory available then."
             ),
         ),
+        threads: int | None = typer.Option(
+            None,
+            "--threads",
+            help="kwls/tfidf, --backend local: threads that count and smooth (default: every core).",
+        ),
         save_model: Path | None = typer.Option(
             None,
             "--save-model",
@@ -479,6 +489,15 @@ def register(app: typer.Typer) -> None:
             )
         if max_memory_gib is not None and not (math.isfinite(max_memory_gib) and max_memory_gib > 0):
             raise ConfigError(f"must be > 0, got {max_memory_gib}", option="--max-memory-gib")
+        if threads is not None and (method.value not in ("kwls", "tfidf") or backend is not Backend.local):
+            raise ConfigError(
+                f"only kwls and tfidf on --backend local take a thread count, not {method.value} on "
+                f"{backend.value}",
+                option="--threads",
+                hint="on Ray, each task uses the CPUs Ray gives it",
+            )
+        if threads is not None and threads < 1:
+            raise ConfigError(f"must be >= 1, got {threads}", option="--threads")
         _check_backend(method.value, backend, address)
         generator = build_generator(
             method.value,
@@ -494,6 +513,7 @@ def register(app: typer.Typer) -> None:
             prior=prior,
             teacher_kind=teacher_kind.value,
             max_memory_gib=max_memory_gib,
+            threads=threads,
         )
 
         # 2. inputs

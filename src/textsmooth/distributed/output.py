@@ -217,14 +217,14 @@ def _identity(source: Any, text_column: str) -> dict[str, Any]:
 
 
 def _smoother_parameters(smoother: KeywordSmoother | TfidfSmoother) -> dict[str, Any]:
-    from textsmooth.targets.saved import serialize_generator
+    from textsmooth.targets.saved import result_params, serialize_generator
 
     saved = serialize_generator(smoother)
     return {
         "method": saved.kind,
         "smoother": {
             k: (v if isinstance(v, int | float | str | None) else str(v))
-            for k, v in smoother.get_params().items()
+            for k, v in result_params(smoother).items()
         },
         "smoother_sha256": hashlib.sha256(saved.data).hexdigest(),
     }

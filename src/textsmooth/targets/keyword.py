@@ -240,6 +240,11 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
         if limit is not None and not (np.isfinite(limit) and limit > 0):
             raise ConfigError(f"max_memory_gib must be > 0 or None, got {limit}")
         resolve_tokenizer(self.tokenizer)
+        self._jobs(None)
+
+    def _jobs(self, n_jobs: int | None) -> int:
+        """Threads of one call: ``n_jobs`` where a caller gives it (a Ray task), else the estimator's."""
+        return resolve_jobs(getattr(self, "n_jobs", None) if n_jobs is None else n_jobs)
 
     # -- estimator API ---------------------------------------------------------------------------
     def fit(
@@ -349,7 +354,7 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
         )
         if not plain or callable(tokenizer):
             texts = check_texts(texts.to_pylist() if isinstance(texts, pa.Array) else texts)
-        return count_texts(texts, self.tokenizer, vocabulary, n_jobs=n_jobs)
+        return count_texts(texts, self.tokenizer, vocabulary, n_jobs=self._jobs(n_jobs))
 
     def _fit_counts(
         self,
@@ -362,7 +367,9 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
             labels, n_rows=counts.counts.shape[0], n_classes=n_classes, require_all_classes=True
         )
         self.fit_statistics(
-            TermStatistics.from_counts(counts, ids, len(classes)), classes, label_names=label_names
+            TermStatistics.from_counts(counts, ids, len(classes), n_jobs=self._jobs(None)),
+            classes,
+            label_names=label_names,
         )
 
     def fit_statistics(
@@ -518,7 +525,7 @@ class _TermRelevanceSmoother(SoftLabelGenerator):
         x = counts.counts
         operand = self._relevance_operand(x.nnz)
         n_rows = x.shape[0]
-        jobs = resolve_jobs(n_jobs)
+        jobs = self._jobs(n_jobs)
         # blocks run on threads (scipy's product and numpy release the GIL); jobs blocks of
         # block_rows / jobs rows at once keep the temporaries within one block of block_rows
         step = max(1, min(self._block_rows() // jobs, -(-n_rows // jobs)))
@@ -565,6 +572,8 @@ class KeywordSmoother(_TermRelevanceSmoother):
         max_memory_gib: most memory one ``transform``/``relevance`` call may need (its output plus
             the largest temporary, checked before it starts; ``InputError`` if more). ``None``
             (default): 80% of the memory available at that moment.
+        n_jobs: threads that count texts and compute soft labels (``None``, default: every core,
+            ``os.cpu_count()``); the results do not depend on it.
 
     Fitted attributes: ``classes_``, ``label_names_``, ``vocabulary_`` (Arrow strings),
     ``word_label_relevance_`` (CSR, words x labels: WLR), ``word_instance_weight_`` (WIW),
@@ -589,6 +598,7 @@ class KeywordSmoother(_TermRelevanceSmoother):
         temperature: float = 1.0,
         ilr_sum: Literal["distinct", "tokens"] = "distinct",
         max_memory_gib: float | None = None,
+        n_jobs: int | None = None,
     ) -> None:
         self.k1 = k1
         self.b = b
@@ -598,6 +608,7 @@ class KeywordSmoother(_TermRelevanceSmoother):
         self.temperature = temperature
         self.ilr_sum = ilr_sum
         self.max_memory_gib = max_memory_gib
+        self.n_jobs = n_jobs
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -642,6 +653,7 @@ class TfidfSmoother(_TermRelevanceSmoother):
         temperature: float = 1.0,
         ilr_sum: Literal["distinct", "tokens"] = "distinct",
         max_memory_gib: float | None = None,
+        n_jobs: int | None = None,
     ) -> None:
         self.tf = tf
         self.tokenizer = tokenizer
@@ -649,6 +661,7 @@ class TfidfSmoother(_TermRelevanceSmoother):
         self.temperature = temperature
         self.ilr_sum = ilr_sum
         self.max_memory_gib = max_memory_gib
+        self.n_jobs = n_jobs
 
     def _check_params(self) -> None:
         super()._check_params()

@@ -424,9 +424,20 @@ def _codec_of(generator: SoftLabelGenerator) -> _Codec:
 
 
 # -- JSON helpers ------------------------------------------------------------------------------------
+#: Parameters that change how fast, not what, a generator computes: not saved (a loaded one gets the
+#: default), so a file's bytes and checksum do not depend on the machine it was made on.
+RUNTIME_PARAMS = ("n_jobs",)
+
+
+def result_params(generator: SoftLabelGenerator) -> dict[str, Any]:
+    """``generator.get_params()`` without :data:`RUNTIME_PARAMS`: what its soft labels depend on (what
+    saved files and output manifests record)."""
+    return {k: v for k, v in generator.get_params().items() if k not in RUNTIME_PARAMS}
+
+
 def _json_params(generator: SoftLabelGenerator, kind: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name, value in generator.get_params().items():
+    for name, value in result_params(generator).items():
         if name == "dtype":
             out[name] = str(np.dtype(value))
         elif name == "tokenizer" and callable(value):
