@@ -166,3 +166,35 @@ def test_a_corrupt_result_is_named(tmp_path, finished):
         run_seq2seq_recipe(load_seq2seq_recipe(CI_RECIPE), copy, progress=False, log=lambda _: None)
     result = invoke("report", copy)
     assert result.exit_code == 2 and bad.name in result.output
+
+
+def test_the_report_sets_ablations_against_the_first_semantic_row(tmp_path, finished):
+    import shutil
+
+    out = tmp_path / "run"
+    shutil.copytree(finished, out)  # the two finished runs are reused; only the new rows train
+    raw = yaml.safe_load(CI_RECIPE.read_text())
+    extra = [
+        {"method": "semantic", "alpha": 0.01, "related_k": 3, "related_per_step": 2},
+        {"method": "semantic-no-rerank", "alpha": 0.1, "related_k": 3, "related_per_step": 2},
+    ]
+    result = invoke("experiment", "run", write_recipe(tmp_path, methods=raw["methods"] + extra), "-o", out,
+                    "--no-progress")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    records = {r["method"]: r for r in (json.loads(p.read_text()) for p in (out / "results").glob("*.json"))}
+    reference = records["semantic alpha=0.1 k=3 m=2"]["test"]["bleu"]
+    md = (out / "results.md").read_text()
+    assert "Ablations of the semantic row" in md
+    lines = {
+        line.split(" | ")[0].strip("| "): line.split(" | ")
+        for line in md.splitlines()
+        if line.startswith("| ")
+    }
+    assert lines["semantic alpha=0.1 k=3 m=2"][1] == "(reference)"
+    alpha = lines["semantic alpha=0.01 k=3 m=2"]
+    assert alpha[1] == "alpha 0.1 -> 0.01"
+    delta = records["semantic alpha=0.01 k=3 m=2"]["test"]["bleu"] - reference
+    assert alpha[3] == f"{delta:+.2f} (1 seed)" and 0 <= float(alpha[4].strip(" |")) <= 1
+    assert lines["semantic-no-rerank alpha=0.1 k=3 m=2"][1] == "method semantic-no-rerank"
+    assert "Ablations of the semantic row" in (out / "report.html").read_text()
+    assert "Ablations" not in (finished / "results.md").read_text()  # one semantic row: no section

@@ -11,6 +11,10 @@ Sections:
   BLEU-4, run per seed on the two rows' test hypotheses; the column lists the p-value of every seed.
 * **BLEU-3, BLEU-4, BLEU-5 and chrF** (the paper's Tables 3-4: the effect of the BLEU order), means
   over seeds.
+* **Ablations of the semantic row** (the paper's Table 4, the no-pruning ablation, k' and alpha): every
+  other ``semantic`` / ``semantic-no-rerank`` row of the pair against the first ``semantic`` row of the
+  recipe (the reference), with what it changes (method, re-rank order, alpha, k', m, token LS), the mean
+  BLEU-4 difference over the seeds both have, and the paired bootstrap p-value per shared seed.
 * **Validation BLEU per epoch** (model selection), one plot per pair.
 * **Related targets** (the paper's Table 1): a few training targets with their best two related targets
   of every table the runs used, with cosine and BLEU.
@@ -81,6 +85,17 @@ def _load(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[Seq2SeqRe
     return recipe, manifest, records
 
 
+def _recipe_labels(recipe: dict[str, Any]) -> list[str]:
+    """The row labels of the run folder's recipe copy, in the recipe's order."""
+    from textsmooth.experiments.seq2seq import Seq2SeqRecipe
+
+    try:
+        parsed = Seq2SeqRecipe(**{"path": "", **recipe})
+        return [parsed.method_label(row) for row in parsed.methods]
+    except (TypeError, KeyError):  # a hand-edited copy: the records' order alone
+        return []
+
+
 def _mean_sd(values: list[float]) -> str:
     if not values:
         return "–"
@@ -114,6 +129,63 @@ def _significance(run_dir: Path, pair: str, rows: dict[str, list[Seq2SeqRecord]]
             ref_hyp = hypotheses_path(run_dir, base.run_id).read_text(encoding="utf-8").splitlines()
             values.append(f"{paired_bleu_p_value(ref_hyp, hyp, references):.3f}")
         out[label] = " / ".join(values) if values else "–"
+    return out
+
+
+SEMANTIC_METHODS = ("semantic", "semantic-no-rerank")
+_ABLATED = (
+    ("alpha", "alpha"),
+    ("related_k", "k'"),
+    ("related_per_step", "m"),
+    ("label_smoothing", "token LS"),
+)
+
+
+def _changes(row: Seq2SeqRecord, reference: Seq2SeqRecord) -> str:
+    """What ``row`` sets differently from ``reference`` (method, table, alpha, k', m, token LS)."""
+    out = []
+    if _method_of(row) != _method_of(reference):
+        out.append(f"method {_method_of(row)}")
+    table, ref_table = (row.table or {}).get("name"), (reference.table or {}).get("name")
+    if table != ref_table and _method_of(row) == _method_of(reference):
+        out.append(f"table {table}")
+    for key, name in _ABLATED:
+        if row.config.get(key) != reference.config.get(key):
+            out.append(f"{name} {reference.config.get(key)} -> {row.config.get(key)}")
+    return ", ".join(out) or "(same settings)"
+
+
+def _ablations(run_dir: Path, pair: str, rows: dict[str, list[Seq2SeqRecord]]) -> list[list[str]]:
+    """Rows of the ablation table of ``pair`` (module docstring; ``rows`` in recipe order); empty without
+    two semantic rows."""
+    semantic = [label for label, recs in rows.items() if _method_of(recs[0]) in SEMANTIC_METHODS]
+    reference = next((label for label in semantic if _method_of(rows[label][0]) == "semantic"), None)
+    if reference is None or len(semantic) < 2:
+        return []
+    references = test_files(run_dir, pair)[1].read_text(encoding="utf-8").splitlines()
+    ref_by_seed = {r.seed: r for r in rows[reference]}
+    out = [[reference, "(reference)", _mean_sd([r.test["bleu"] for r in rows[reference]]), "", ""]]
+    for label in semantic:
+        if label == reference:
+            continue
+        shared = sorted((r for r in rows[label] if r.seed in ref_by_seed), key=lambda r: r.seed)
+        deltas = [r.test["bleu"] - ref_by_seed[r.seed].test["bleu"] for r in shared]
+        p_values = []
+        for record in shared:
+            hyp = hypotheses_path(run_dir, record.run_id).read_text(encoding="utf-8").splitlines()
+            base = hypotheses_path(run_dir, ref_by_seed[record.seed].run_id)
+            p_values.append(
+                f"{paired_bleu_p_value(base.read_text(encoding='utf-8').splitlines(), hyp, references):.3f}"
+            )
+        out.append(
+            [
+                label,
+                _changes(rows[label][0], rows[reference][0]),
+                _mean_sd([r.test["bleu"] for r in rows[label]]),
+                f"{np.mean(deltas):+.2f} ({len(deltas)} seed{'s' * (len(deltas) != 1)})" if deltas else "–",
+                " / ".join(p_values) or "–",
+            ]
+        )
     return out
 
 
@@ -154,7 +226,7 @@ def build_seq2seq_report(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     recipe, manifest, records = _load(run_dir)
     paper = recipe.get("paper") or {}
-    order = [r.method for r in records]
+    order = _recipe_labels(recipe) + [r.method for r in records]  # recipe order; removed rows last
     by_pair: dict[str, dict[str, list[Seq2SeqRecord]]] = defaultdict(lambda: defaultdict(list))
     for record in records:
         by_pair[record.pair][record.method].append(record)
@@ -175,7 +247,8 @@ def build_seq2seq_report(run_dir: str | Path) -> Path:
         "",
     ]
     body = []
-    for pair, rows in by_pair.items():
+    for pair, unordered in by_pair.items():
+        rows = {label: unordered[label] for label in labels if label in unordered}
         n = {r.n_train for recs in rows.values() for r in recs}
         sig = _significance(run_dir, pair, rows)
         header = ["method", "BLEU-4 (test)", "seeds", "paper", "p vs strongest baseline (per seed)"]
@@ -207,6 +280,12 @@ def build_seq2seq_report(run_dir: str | Path) -> Path:
         body.append(f"<h2>{html.escape(title)}</h2>" + table_html(header, table))
         body.append("<h3>BLEU orders and chrF (the paper's Tables 3-4; means over seeds)</h3>")
         body.append(table_html(orders[0], orders[1:]))
+        ablations = _ablations(run_dir, pair, rows)
+        if ablations:
+            head = ["semantic row", "changes", "BLEU-4 (test)", "difference (shared seeds)", "p (per seed)"]
+            intro = "Ablations of the semantic row (Table 4, no BLEU pruning, k', alpha):"
+            md += [intro, "", table_md(head, ablations), ""]
+            body.append(f"<h3>{html.escape(intro.rstrip(':'))}</h3>" + table_html(head, ablations))
         body.append(f"<h3>Validation BLEU per epoch</h3><img src='{_curves(pair, rows)}'>")
         for name, examples in _examples(run_dir, pair):
             ex_rows = [
