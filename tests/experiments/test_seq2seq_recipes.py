@@ -19,6 +19,7 @@ from recipe_copies import copy_recipe
 from textsmooth.cli import app
 from textsmooth.errors import ArtifactError, ConfigError, DataError
 from textsmooth.experiments.seq2seq import load_seq2seq_recipe, run_seq2seq_recipe
+from textsmooth.sequence import NeighborTable
 
 REPO = Path(__file__).resolve().parents[2]
 CI_RECIPE = REPO / "recipes" / "ci-seq2seq-tiny.yaml"
@@ -123,6 +124,9 @@ def test_bad_recipes_fail_before_training(tmp_path, multi30k):
         ({"methods": [{"method": "none", "seeds": [5]}]}, "methods.seeds"),
         ({"methods": [{"method": "none", "seeds": []}]}, "methods.seeds"),
         ({"methods": [{"method": "none", "seeds": 0}]}, "methods.seeds"),
+        ({"methods": [{"method": "token-ls", "min_cosine": 0.5}]}, "methods.min_cosine"),
+        ({"methods": [{"method": "semantic", "min_cosine": 2}]}, "methods.min_cosine"),
+        ({"neighbors": {"k": 10, "min_cosine": "high"}}, "neighbors.min_cosine"),
     ]
     for changes, message in cases:
         path = write_recipe(tmp_path, **changes)
@@ -177,6 +181,7 @@ def test_the_report_sets_ablations_against_the_first_semantic_row(tmp_path, fini
     extra = [
         {"method": "semantic", "alpha": 0.01, "related_k": 3, "related_per_step": 2},
         {"method": "semantic-no-rerank", "alpha": 0.1, "related_k": 3, "related_per_step": 2},
+        {"method": "semantic", "alpha": 0.1, "related_k": 3, "related_per_step": 2, "min_cosine": 0.6},
     ]
     result = invoke("experiment", "run", write_recipe(tmp_path, methods=raw["methods"] + extra), "-o", out,
                     "--no-progress")  # fmt: skip
@@ -196,5 +201,15 @@ def test_the_report_sets_ablations_against_the_first_semantic_row(tmp_path, fini
     delta = records["semantic alpha=0.01 k=3 m=2"]["test"]["bleu"] - reference
     assert alpha[3] == f"{delta:+.2f} (1 seed)" and 0 <= float(alpha[4].strip(" |")) <= 1
     assert lines["semantic-no-rerank alpha=0.1 k=3 m=2"][1] == "method semantic-no-rerank"
+    # a cosine floor: its own table, every kept neighbour at or above it (fewer kept where too few are)
+    floored = records["semantic alpha=0.1 k=3 m=2 min-cos=0.6"]
+    assert (
+        floored["table"]["name"] == "semantic-bleu4-min0.6"
+        and floored["table"]["params"]["min_cosine"] == 0.6
+    )
+    assert lines["semantic alpha=0.1 k=3 m=2 min-cos=0.6"][1] == "table semantic-bleu4-min0.6"
+    table = NeighborTable.read(out / "tables" / "de-en" / "semantic-bleu4-min0.6.parquet")
+    full = NeighborTable.read(out / "tables" / "de-en" / "semantic-bleu4.parquet")
+    assert len(table) > 0 and table.cosine.min() >= 0.6 - 1e-6 and len(table) < len(full)
     assert "Ablations of the semantic row" in (out / "report.html").read_text()
     assert "Ablations" not in (finished / "results.md").read_text()  # one semantic row: no section

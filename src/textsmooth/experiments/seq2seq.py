@@ -24,9 +24,9 @@ max_val: null
 max_test: null
 seeds: [0, 1]
 train: {epochs: 10, batch_size: 64}             # Seq2SeqConfig fields shared by every run
-neighbors: {k: 100, bleu_order: 4, embed_side: auto, encoder: null, index: flat}   # semantic tables
+neighbors: {k: 100, bleu_order: 4, embed_side: auto, encoder: null, index: flat, min_cosine: null}
 token_swap: {n_samples: 10, tau: 0.5, bleu_order: 4, seed: 0}                     # token-swap tables
-methods:                                        # Seq2SeqConfig fields per row (+ label, rerank_bleu, seeds)
+methods:                            # Seq2SeqConfig fields per row (+ label, rerank_bleu, min_cosine, seeds)
   - {method: none}
   - {method: token-ls, label_smoothing: 0.1}
   - {method: semantic, alpha: 0.1, related_k: 5}
@@ -40,13 +40,16 @@ Method rows: ``method`` is one of :data:`textsmooth.seq2seq.METHODS`; every othe
 :class:`~textsmooth.seq2seq.Seq2SeqConfig` field, except ``label`` (the row's name in the report;
 default: the method and the row's own alpha, k', m, label smoothing and re-rank order) and
 ``rerank_bleu`` (``semantic`` rows: the BLEU-n of the table's re-ranking; default
-``neighbors.bleu_order``) and ``seeds`` (the row runs only these of the recipe's seeds: ablation rows on
-fewer seeds than the main comparison; default all). Tables per pair, in ``RUN_DIR/tables/<pair>/``:
+``neighbors.bleu_order``), ``min_cosine`` (``semantic`` / ``semantic-no-rerank`` rows: neighbours below
+this cosine are dropped before re-ranking, so a target may keep fewer than k'; default
+``neighbors.min_cosine``, none) and ``seeds`` (the row runs only these of the recipe's seeds: ablation
+rows on fewer seeds than the main comparison; default all). Tables per pair, in ``RUN_DIR/tables/<pair>/``:
 
 * ``semantic-bleu<n>.parquet``: :class:`~textsmooth.sequence.SemanticNeighbors` re-ranked by BLEU-n
   (``semantic`` rows), ``semantic-cosine.parquet``: no re-ranking (``semantic-no-rerank`` rows);
   ``k`` retrieved, ``k'`` = the largest ``related_k`` of the rows using it (a row's own ``related_k``
-  keeps its best ones: the best k' of the best K' are the best k').
+  keeps its best ones: the best k' of the best K' are the best k'); with a cosine floor the name ends in
+  ``-min<floor>`` (``semantic-bleu4-min0.5.parquet``).
 * ``token-swap.parquet``: :class:`~textsmooth.sequence.TokenSwapTargets`, ``n_samples`` copies per
   target, of which a row keeps the best ``related_k`` by BLEU.
 
@@ -113,10 +116,11 @@ NEIGHBOR_DEFAULTS: dict[str, Any] = {
     "encoder": None,
     "index": "flat",
     "num_threads": None,
+    "min_cosine": None,
 }
 TOKEN_SWAP_DEFAULTS: dict[str, Any] = {"n_samples": 10, "tau": 0.5, "bleu_order": 4, "seed": 0}
 # recipe-only keys of a method row (not Seq2SeqConfig fields)
-_ROW_KEYS = ("label", "rerank_bleu", "seeds")
+_ROW_KEYS = ("label", "rerank_bleu", "min_cosine", "seeds")
 # runtime knobs that do not change what a run computes
 _RUNTIME_FIELDS = ("num_threads",)
 # the parts of a default row label: (config field, short name)
@@ -126,6 +130,7 @@ _LABEL_PARTS = (
     ("related_per_step", "m"),
     ("label_smoothing", "ls"),
     ("rerank_bleu", "rerank-bleu"),
+    ("min_cosine", "min-cos"),
 )
 
 
@@ -256,8 +261,20 @@ class Seq2SeqRecipe:
             opts = self.token_swap_options()
             params = {k: opts[k] for k in ("n_samples", "tau", "bleu_order", "seed")}
             return TableSpec(pair, "token-swap", "token-swap", params, int(opts["n_samples"]))
+        name, params = self._semantic_table(pair, row)
+        keep = max(
+            int(self.config_values(r, 0).get("related_k", 5))
+            for r in self.methods
+            if r["method"] in ("semantic", "semantic-no-rerank") and self._semantic_table(pair, r)[0] == name
+        )
+        return TableSpec(pair, name, "semantic", params, keep)
+
+    def _semantic_table(self, pair: str, row: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The name and parameters of a semantic row's table: its re-rank order (none for
+        ``semantic-no-rerank``) and cosine floor (``min_cosine``, the row's or the recipe's)."""
         opts = self.neighbor_options()
-        order = None if method == "semantic-no-rerank" else row.get("rerank_bleu", opts["bleu_order"])
+        order = None if row["method"] == "semantic-no-rerank" else row.get("rerank_bleu", opts["bleu_order"])
+        floor = row.get("min_cosine", opts["min_cosine"])
         name = "semantic-cosine" if order is None else f"semantic-bleu{order}"
         params = {
             "k": opts["k"],
@@ -266,12 +283,9 @@ class Seq2SeqRecipe:
             "encoder": opts["encoder"],
             "index": opts["index"],
         }
-        keep = max(
-            int(self.config_values(r, 0).get("related_k", 5))
-            for r in self.methods
-            if r["method"] == method and (r.get("rerank_bleu", opts["bleu_order"]) == order or order is None)
-        )
-        return TableSpec(pair, name, "semantic", params, keep)
+        if floor is not None:  # only then: tables built before the option existed keep their parameters
+            name, params["min_cosine"] = f"{name}-min{float(floor):g}", float(floor)
+        return name, params
 
     def tables(self) -> list[TableSpec]:
         """Every distinct table the recipe's runs need, in a stable order."""
@@ -405,6 +419,18 @@ def _validate(recipe: Seq2SeqRecipe, path: Path) -> None:
                 f"got {row_seeds!r} in row {recipe.method_label(row)!r}",
                 path=path,
                 column="methods.seeds",
+            )
+        floor = row.get("min_cosine", recipe.neighbor_options()["min_cosine"])
+        own = "min_cosine" in row
+        if (own and row["method"] not in ("semantic", "semantic-no-rerank")) or (
+            floor is not None
+            and (isinstance(floor, bool) or not isinstance(floor, int | float) or not -1 <= floor <= 1)
+        ):
+            raise ConfigError(
+                f"min_cosine is the cosine floor (-1 to 1) of a semantic row's neighbours, got {floor!r}"
+                + (f" in row {recipe.method_label(row)!r}" if own else ""),
+                path=path,
+                column="methods.min_cosine" if own else "neighbors.min_cosine",
             )
         if "rerank_bleu" in row and (row["method"] != "semantic" or not _int_at_least(row["rerank_bleu"], 1)):
             raise ConfigError(
@@ -849,6 +875,7 @@ def _build_table(
                 encoder=params["encoder"],
                 index=params["index"],
                 embed_side=params["embed_side"],
+                min_cosine=params.get("min_cosine"),
                 with_text=True,
             )
             work = path.parent / f"work-{spec.name}"
