@@ -574,11 +574,17 @@ def soft_labels_section(
 
 
 # -- neighbours ----------------------------------------------------------------------------------------
+def _stage_seconds(timings: dict[str, float], key: str) -> float:
+    """A stage of the pipeline table from a fit's ``timings_``: ``index`` is the index build plus the
+    BLEU corpus (one driver stage in this table), the others as they are."""
+    return timings["index"] + timings["bleu_corpus"] if key == "index" else timings[key]
+
+
 def _split_ray_shards(fitted: Any, wall: float) -> tuple[float, float]:
     """The wall seconds of Ray's kNN and re-rank: the fit's wall time less its other stages, split in
     the ratio of the task seconds ``timings_`` sums."""
     t = fitted.timings_
-    shards = max(0.0, wall - t["embed"] - t["index"] - t["assemble"])
+    shards = max(0.0, wall - sum(t[k] for k in ("duplicates", "embed", "index", "bleu_corpus", "assemble")))
     busy = t["knn"] + t["rerank"]
     return (shards * t["knn"] / busy, shards * t["rerank"] / busy) if busy > 0 else (0.0, 0.0)
 
@@ -629,7 +635,7 @@ def pipeline_section(
         sn = SemanticNeighbors(**options, encoder=SentenceEncoder(num_threads=c))
         _, wall, cpu = timed(sn.fit, sample, cache_dir=local_cache)
         for key in ("embed", "index", "knn", "rerank", "assemble"):
-            stages[key, "local"].times.append(sn.timings_[key])
+            stages[key, "local"].times.append(_stage_seconds(sn.timings_, key))
         stages["total", "local"].times.append(wall)
         stages["total", "local"].cpu.append(cpu)
         (table, fitted), wall, _ = timed(
@@ -639,7 +645,7 @@ def pipeline_section(
         stages["knn", "ray"].times.append(knn_wall)
         stages["rerank", "ray"].times.append(rerank_wall)
         for key in ("embed", "index", "assemble"):
-            stages[key, "ray"].times.append(fitted.timings_[key])
+            stages[key, "ray"].times.append(_stage_seconds(fitted.timings_, key))
         stages["total", "ray"].times.append(wall)
         same = same and all(
             np.array_equal(getattr(table, col), getattr(sn.table_, col))
@@ -691,7 +697,8 @@ def knn_section(args: argparse.Namespace, base: np.ndarray) -> tuple[list[Stage]
             )
             t = fitted.timings_
             ray_build.times.append(t["index"])
-            ray_search.times.append(max(0.0, wall - t["embed"] - t["index"] - t["assemble"]))
+            others = ("duplicates", "embed", "index", "bleu_corpus", "assemble")
+            ray_search.times.append(max(0.0, wall - sum(t[k] for k in others)))
             if index == "hnsw":
                 recall.append(getattr(fitted, "knn_recall_", None))
         stages += [local_build, ray_build, local_search, ray_search]

@@ -93,7 +93,9 @@ def pipeline(targets: list[str], args) -> np.ndarray:
     rows = [
         ["model load + fingerprint", load_s],
         [f"embed ({len(sn.first_rows_):,} distinct targets, {sn.encoder_info_['precision']})", tm["embed"]],
-        ["index build (faiss flat) + BLEU n-gram counting", tm["index"]],
+        ["duplicate grouping", tm["duplicates"]],
+        ["index build (faiss flat)", tm["index"]],
+        ["BLEU n-gram counting", tm["bleu_corpus"]],
         ["kNN search (k=100, exact)", tm["knn"]],
         ["BLEU-4 re-rank (2.9M pairs) + keep 5", tm["rerank"]],
         ["assemble table", tm["assemble"]],

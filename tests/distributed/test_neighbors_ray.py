@@ -66,7 +66,8 @@ def test_exact_indexes_give_the_local_table(ray_local, targets, tmp_path_factory
     assert fitted.short_rows_ == local.short_rows_ and fitted.k_ == local.k_
     assert fitted.describe() == local.describe()
     assert not hasattr(fitted, "knn_recall_")  # measured for hnsw only
-    assert set(fitted.timings_) == {"embed", "index", "knn", "rerank", "assemble"}
+    stages = {"duplicates", "embed", "index", "bleu_corpus", "knn", "rerank", "assemble"}
+    assert set(fitted.timings_) == set(local.timings_) == stages
     assert len(list(cache.glob("embeddings-*.npy"))) == 1  # the same cache entry for both runs
 
 

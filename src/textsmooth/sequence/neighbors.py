@@ -281,7 +281,9 @@ class SemanticNeighbors(ParamsMixin):
         table_: the :class:`~textsmooth.sequence.NeighborTable`.
         k_, keep_: the ``k`` and ``k'`` actually used (smaller when the corpus is).
         groups_, first_rows_: duplicate groups of the rows and each group's first row.
-        timings_: seconds per stage (``embed``, ``index``, ``knn``, ``rerank``, ``assemble``).
+        timings_: seconds per stage: ``duplicates`` (grouping equal targets), ``embed``, ``index``
+            (the kNN index), ``bleu_corpus`` (the n-gram counts of the re-ranking), ``knn``, ``rerank``,
+            ``assemble``; on Ray ``knn`` and ``rerank`` sum the tasks' seconds.
         short_rows_: ``(below_keep, without_related)``: targets with fewer than ``keep_`` related
             targets, and with none (``min_cosine``, or a corpus of one distinct target).
         knn_recall_: only when fitted on Ray with ``index="hnsw"``
@@ -442,9 +444,10 @@ class SemanticNeighbors(ParamsMixin):
         """:meth:`fit` with its stages run by ``stages`` (here, or on Ray): one sequence for both."""
         self._validate()
         targets, side = self._check_inputs(targets, sources)
+        t0 = time.perf_counter()
         self._group_targets(targets)
+        timings: dict[str, float] = {"duplicates": time.perf_counter() - t0}
         work = Path(work_dir) if work_dir is not None else None
-        timings: dict[str, float] = {}
         t0 = time.perf_counter()
         cache = cache_dir if cache_dir is not None else work
         vectors = self._embed(side, embeddings, cache, progress, stages)
@@ -453,8 +456,10 @@ class SemanticNeighbors(ParamsMixin):
             self._prepare_work(work, self._run_key(targets, side))
         t0 = time.perf_counter()
         knn = self._build_index(vectors, work)
-        bleu = self._bleu_corpus(targets)
         timings["index"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        bleu = self._bleu_corpus(targets)
+        timings["bleu_corpus"] = time.perf_counter() - t0
         shards = self._run_shards(knn, bleu, work, timings, stages, progress=progress, on_shard=on_shard)
         t0 = time.perf_counter()
         self._assemble(targets, shards)
