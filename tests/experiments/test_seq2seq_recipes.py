@@ -135,6 +135,10 @@ def test_bad_recipes_fail_before_training(tmp_path, multi30k):
         assert message in str(info.value) and str(path) in str(info.value), (changes, info.value)
     check = invoke("experiment", "check", CI_RECIPE)
     assert check.exit_code == 0 and "2 runs" in check.output and "semantic-bleu4" in check.output
+    assert "row none: seed 0" in check.output and "row semantic alpha=0.1 k=3 m=2: seed 0" in check.output
+    methods = [{"method": "none"}, {"method": "token-ls", "seeds": [1]}]
+    two = invoke("experiment", "check", write_recipe(tmp_path, seeds=[0, 1], methods=methods))
+    assert "row none: seeds 0, 1" in two.output and "row token-ls: seed 1" in two.output, two.output
 
 
 def test_a_row_with_its_own_seeds_runs_only_those(tmp_path, multi30k):

@@ -212,6 +212,12 @@ def _check_seq2seq(recipe: Path) -> None:
         )
     for table in parsed.tables():
         console.print(f"table {table.pair}/{table.name}: {table.params}")
+    seeds: dict[str, list[int]] = {}
+    for run in runs:
+        seeds.setdefault(run.method_label, []).append(run.seed)
+    for label, values in seeds.items():
+        numbers = ", ".join(map(str, sorted(set(values))))
+        console.print(f"row {label}: seed{'s' * (len(set(values)) > 1)} {numbers}", highlight=False)
     console.print(f"{len(runs)} runs, e.g. {runs[0].run_id}")
 
 
