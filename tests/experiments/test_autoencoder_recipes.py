@@ -109,6 +109,22 @@ def test_check_lists_the_data_tables_and_runs(shared_data):
     assert "2 runs" in result.output
 
 
+def test_a_row_with_its_own_seeds_runs_only_those(tmp_path, shared_data):
+    methods = [{"method": "none"}, {"method": "weighted-ce", "seeds": [1]}]
+    path = write_recipe(tmp_path, seeds=[0, 1], methods=methods)
+    recipe = load_autoencoder_recipe(path)
+    runs = [recipe.run_id(row, seed) for row, seed in recipe.runs()]
+    assert runs == ["cross-entropy__seed0", "cross-entropy__seed1", "weighted-ce__seed1"]
+    assert [recipe.run_id(row, seed) for row, seed in recipe.runs(seeds=[0])] == runs[:1]
+    assert recipe.config(methods[1], 1).method == "weighted-ce"  # `seeds` is not a training field
+    with pytest.raises(ConfigError, match="seed"):
+        recipe.runs(seeds=[2])
+    check = runner.invoke(app, ["experiment", "check", str(path)])
+    assert check.exit_code == 0, check.output
+    assert "row cross-entropy: seeds 0, 1" in check.output and "row weighted-ce: seed 1" in check.output
+
+
+
 def test_the_split_is_seeded_and_disjoint(shared_data):
     data = load_autoencoder_data(load_autoencoder_recipe(CI_RECIPE))
     again = load_autoencoder_data(load_autoencoder_recipe(CI_RECIPE))
@@ -125,6 +141,8 @@ def test_the_split_is_seeded_and_disjoint(shared_data):
         ({"methods": [{"lr": 1e-3}]}, "methods"),
         ({"holdout": {"val": 0}}, "holdout"),
         ({"seeds": ["a"]}, "seeds"),
+        ({"seeds": [0, 0]}, "repeat"),
+        ({"methods": [{"method": "none", "seeds": [3]}]}, "row 'cross-entropy'"),
         ({"shuffle": True}, "unknown field"),
         ({"task": "seq2seq-ae"}, "task"),
     ],

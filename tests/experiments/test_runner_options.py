@@ -123,6 +123,33 @@ def test_seeds_the_recipe_does_not_list_are_refused(tmp_path):
         load_recipe(CI_RECIPE).check_seeds([7])
 
 
+def test_a_row_with_its_own_seeds_runs_only_those(tmp_path):
+    methods = [{"method": "none"}, {"method": "classic", "epsilon": 0.1, "seeds": [1]}]
+    recipe = load_recipe(write_recipe(tmp_path, methods=methods))
+    ids = [spec.run_id for spec in recipe.runs(n_classes=6)]
+    assert ids == [
+        "balanced__textcnn__none__seed0",
+        "balanced__textcnn__none__seed1",
+        "balanced__textcnn__classic__seed1",
+    ]
+    assert [spec.run_id for spec in recipe.runs(n_classes=6, seeds=[0])] == ids[:1]
+    # `seeds` is the row's, not a training field (TrainConfig would refuse an unknown one)
+    assert all(spec.config.epsilon == 0.1 for spec in recipe.runs(n_classes=6)[2:])
+    check = run_cli("experiment", "check", write_recipe(tmp_path, methods=methods))
+    assert check.exit_code == 0, check.output
+    assert "row none: seeds 0, 1" in check.output and "row classic: seed 1" in check.output
+    assert "3 runs" in check.output
+
+
+@pytest.mark.parametrize("row_seeds", [[5], [], 0, [0, 0], [True]])
+def test_bad_row_seeds_name_the_row_and_field(tmp_path, row_seeds):
+    methods = [{"method": "none"}, {"method": "classic", "seeds": row_seeds}]
+    path = write_recipe(tmp_path, methods=methods)
+    with pytest.raises(ConfigError, match="row 'classic'") as error:
+        load_recipe(path)
+    assert error.value.column == "methods.seeds" and path.name in str(error.value)
+
+
 def test_classes_by_name_or_id(tmp_path):
     from textsmooth.experiments.runner import load_recipe_data
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ def register(app: typer.Typer) -> None:
         runs = parsed.runs(label_names=train.label_names)
         console.print(f"[bold]{parsed.name}[/]: {parsed.setting}, budget: {parsed.budget}")
         console.print(f"data: {len(train):,} training and {len(test):,} test rows, {train.n_classes} classes")
+        _print_row_seeds((run.method_label, run.seed) for run in runs)
         console.print(f"{len(runs)} runs, e.g. {runs[0].run_id}")
 
     @experiment.command(
@@ -212,13 +213,18 @@ def _check_seq2seq(recipe: Path) -> None:
         )
     for table in parsed.tables():
         console.print(f"table {table.pair}/{table.name}: {table.params}")
-    seeds: dict[str, list[int]] = {}
-    for run in runs:
-        seeds.setdefault(run.method_label, []).append(run.seed)
-    for label, values in seeds.items():
-        numbers = ", ".join(map(str, sorted(set(values))))
-        console.print(f"row {label}: seed{'s' * (len(set(values)) > 1)} {numbers}", highlight=False)
+    _print_row_seeds((run.method_label, run.seed) for run in runs)
     console.print(f"{len(runs)} runs, e.g. {runs[0].run_id}")
+
+
+def _print_row_seeds(runs: Iterable[tuple[str, int]]) -> None:
+    """One line per method row (first-seen order) with the seeds it runs: ``row semantic: seeds 0, 1``."""
+    seeds: dict[str, set[int]] = {}
+    for label, seed in runs:
+        seeds.setdefault(label, set()).add(seed)
+    for label, values in seeds.items():
+        numbers = ", ".join(map(str, sorted(values)))
+        console.print(f"row {label}: seed{'s' * (len(values) > 1)} {numbers}", highlight=False)
 
 
 def _check_autoencoder(recipe: Path) -> None:
@@ -233,5 +239,6 @@ def _check_autoencoder(recipe: Path) -> None:
     )
     for top_n, normalized in parsed.tables():
         console.print(f"similarity table: top {top_n}, {'normalised' if normalized else 'raw similarities'}")
-    runs = [parsed.run_id(row, seed) for seed in parsed.seeds for row in parsed.methods]
-    console.print(f"{len(runs)} runs, e.g. {runs[0]}")
+    runs = parsed.runs()
+    _print_row_seeds((parsed.label(row), seed) for row, seed in runs)
+    console.print(f"{len(runs)} runs, e.g. {parsed.run_id(*runs[0])}")

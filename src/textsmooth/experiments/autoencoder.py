@@ -21,9 +21,10 @@ stats_top_n: 10                               # near-synonym = among the word's 
 probe: {tasks: [mrpc, sick-e], folds: 5, max_train: null, max_test: null}
 seeds: [0, 1]
 train: {architecture: lstm, d_model: 256, encoder_layers: 1, decoder_layers: 1, vocab_kind: word}
-methods:                                      # Seq2SeqConfig fields per row (+ label)
+methods:                                      # Seq2SeqConfig fields per row (+ label, seeds)
   - {method: none, lr: 1.0e-3}
   - {method: similarity-soft, similarity_top_n: 3}
+  - {method: weighted-ce, seeds: [0]}         # a row on fewer of the recipe's seeds (default: all)
 poster: {"cross-entropy": {mrpc_f1: 79.0, mrpc_acc: 66.9, sick_e: 56.8}}   # the poster's Table 2 by label
 examples: 8                                   # reconstruction examples in the report
 ```
@@ -118,9 +119,10 @@ class AutoencoderRecipe:
         return method
 
     def config(self, row: dict[str, Any], seed: int) -> Any:
+        from textsmooth.experiments.recipe import ROW_FIELDS
         from textsmooth.seq2seq.config import Seq2SeqConfig
 
-        values = {**_DEFAULT_TRAIN, **self.train, **{k: v for k, v in row.items() if k != "label"}}
+        values = {**_DEFAULT_TRAIN, **self.train, **{k: v for k, v in row.items() if k not in ROW_FIELDS}}
         try:
             return Seq2SeqConfig.from_dict({**values, "seed": seed})
         except ConfigError as exc:
@@ -144,12 +146,17 @@ class AutoencoderRecipe:
         return self.probe.get(name, defaults[name])
 
     def check_seeds(self, seeds: Sequence[int], *, option: str | None = None) -> list[int]:
-        unknown = sorted(set(seeds) - set(self.seeds))
-        if unknown or not seeds:
-            raise ConfigError(
-                f"seeds {list(seeds)} are not a non-empty subset of the recipe's {self.seeds}", option=option
-            )
-        return [s for s in self.seeds if s in seeds]
+        """``seeds`` if every one is among the recipe's (a smaller grid, never another one)."""
+        from textsmooth.experiments.recipe import select_seeds
+
+        return select_seeds(self.seeds, seeds, path=self.path, option=option)
+
+    def runs(self, seeds: Sequence[int] | None = None) -> list[tuple[dict[str, Any], int]]:
+        """Every ``(method row, seed)`` to run, seed by seed; a row with ``seeds`` runs only those."""
+        from textsmooth.experiments.recipe import row_runs_seed
+
+        chosen = self.seeds if seeds is None else self.check_seeds(seeds)
+        return [(row, seed) for seed in chosen for row in self.methods if row_runs_seed(row, seed)]
 
 
 def load_autoencoder_recipe(path: str | Path) -> AutoencoderRecipe:
@@ -158,7 +165,7 @@ def load_autoencoder_recipe(path: str | Path) -> AutoencoderRecipe:
     Raises:
         ConfigError: naming the file and the field.
     """
-    from textsmooth.experiments.recipe import check_resources, read_recipe_fields
+    from textsmooth.experiments.recipe import check_resources, check_row_seeds, read_recipe_fields
 
     path = Path(path)
     raw = read_recipe_fields(path, _FIELDS)
@@ -190,11 +197,15 @@ def load_autoencoder_recipe(path: str | Path) -> AutoencoderRecipe:
             path=path,
             column="probe",
         )
+    if len(set(recipe.seeds)) != len(recipe.seeds):
+        raise ConfigError(f"seeds repeat an entry: {recipe.seeds}", path=path, column="seeds")
     for row in recipe.methods:
         recipe.config(row, recipe.seeds[0])  # every row's configuration is checked now, not mid-run
     labels = [recipe.label(row) for row in recipe.methods]
     if len(set(labels)) != len(labels):
         raise ConfigError(f"two method rows have the same label: {labels}", path=path, column="methods")
+    for row, label in zip(recipe.methods, labels, strict=True):
+        check_row_seeds(row, recipe.seeds, path=path, label=label)
     if not recipe.corpus and not recipe.files:
         raise ConfigError("give a corpus or files", path=path, column="corpus")
     check_resources(recipe.resources, path)
@@ -342,11 +353,10 @@ def run_autoencoder_recipe(
     instead (see :func:`textsmooth.experiments.runner.training_executor`). Same records either way.
     """
     out = Path(out)
-    chosen = list(seeds) if seeds is not None else list(recipe.seeds)
+    specs = recipe.runs(seeds)
     data = load_autoencoder_data(recipe)
     _write_run_folder(recipe, data, out)
     _build_tables(recipe, data, out, log)
-    specs = [(row, seed) for seed in chosen for row in recipe.methods]
     results: dict[str, dict[str, Any]] = {}
     todo = []
     for row, seed in specs:

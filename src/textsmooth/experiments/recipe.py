@@ -22,10 +22,11 @@ models: [textcnn]
 seeds: [0, 1, 2]
 train: {epochs: 3, max_length: 256}          # TrainConfig fields shared by every run
 model_train: {minilm: {lr: 5.0e-5, batch_size: 32}}   # optional: per-model overrides of `train`
-methods:                                     # TrainConfig fields per method row
+methods:                                     # TrainConfig fields per method row (+ label, seeds)
   - {method: none}
   - {method: classic, epsilon: 0.1}
   - {method: kwls, alpha: 1.0, kwls_variant: mixture}
+  - {method: kwls, alpha: 0.5, label: kwls-0.5, seeds: [0]}   # a row on fewer of the recipe's seeds
 paper: {none: 91.62, classic: 91.70, kwls: 92.43}   # optional: the paper's accuracy per method row
 resources: {cpus: 1, gpus: 0}                # optional: what one training asks of Ray (--backend ray)
 ```
@@ -62,10 +63,16 @@ __all__ = [
     "Recipe",
     "RunSpec",
     "check_resources",
+    "check_row_seeds",
     "load_recipe",
     "recipe_task",
+    "row_runs_seed",
     "run_dir_task",
+    "select_seeds",
 ]
+
+#: Keys of a method row that are not configuration fields: its report name and the seeds it runs.
+ROW_FIELDS = ("label", "seeds")
 
 #: What one training of a recipe asks of a Ray cluster (the recipe field ``resources``), by default.
 RESOURCE_DEFAULTS: dict[str, float] = {"cpus": 1, "gpus": 0}
@@ -141,29 +148,15 @@ class Recipe:
         return str(row.get("label") or row["method"])
 
     def check_seeds(self, seeds: Sequence[int], *, option: str | None = None) -> list[int]:
-        """``seeds`` if every one is among the recipe's seeds (a smaller grid, never another one).
-
-        Raises:
-            ConfigError: a seed the recipe does not list (named with ``option``, e.g. ``"--seeds"``).
-        """
-        chosen = [int(s) for s in seeds]
-        unknown = [s for s in chosen if s not in self.seeds]
-        if unknown or not chosen:
-            what = f"seed(s) {', '.join(map(str, unknown))} not in the recipe" if unknown else "no seed given"
-            raise ConfigError(
-                what,
-                path=self.path,
-                option=option,
-                hint=f"the recipe's seeds are {self.seeds}; choose among them or edit the recipe",
-            )
-        return list(dict.fromkeys(chosen))
+        """``seeds`` if every one is among the recipe's seeds (see :func:`select_seeds`)."""
+        return select_seeds(self.seeds, seeds, path=self.path, option=option)
 
     def train_values(self, model: str, row: dict[str, Any], seed: int) -> dict[str, Any]:
         """The TrainConfig fields of one run: ``train`` < ``model_train[model]`` < the method row."""
         return {
             **self.train,
             **self.model_train.get(model, {}),
-            **{k: v for k, v in row.items() if k != "label"},
+            **{k: v for k, v in row.items() if k not in ROW_FIELDS},
             "model": model,
             "seed": seed,
         }
@@ -193,6 +186,8 @@ class Recipe:
         for (variant, change), model, row, seed in itertools.product(
             variants, self.models, self.methods, chosen
         ):
+            if not row_runs_seed(row, seed):
+                continue
             values = self.train_values(model, row, seed)
             config = TrainConfig.from_dict(values, where=f"{self.path}: methods")
             label = self.method_label(row)
@@ -421,6 +416,8 @@ def _validate(recipe: Recipe, path: Path) -> None:
             raise ConfigError(
                 f"{name} must be a list without repeated entries, got {values!r}", path=path, column=name
             )
+    for row in recipe.methods:
+        check_row_seeds(row, recipe.seeds, path=path, label=recipe.method_label(row))
     for name in ("max_train", "max_test"):
         value = getattr(recipe, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -453,6 +450,58 @@ def _validate(recipe: Recipe, path: Path) -> None:
                 path=path,
                 column="model_path",
             )
+
+
+def select_seeds(
+    recipe_seeds: Sequence[int], seeds: Sequence[int], *, path: str | Path | None, option: str | None = None
+) -> list[int]:
+    """``seeds`` (repeats dropped, order kept) if every one is among ``recipe_seeds``: ``--seeds`` runs a
+    smaller grid than the recipe's, never another one.
+
+    Raises:
+        ConfigError: no seed, or a seed the recipe does not list (named with ``option``, e.g. ``"--seeds"``).
+    """
+    chosen = [int(s) for s in seeds]
+    unknown = [s for s in chosen if s not in recipe_seeds]
+    if unknown or not chosen:
+        what = f"seed(s) {', '.join(map(str, unknown))} not in the recipe" if unknown else "no seed given"
+        raise ConfigError(
+            what,
+            path=path,
+            option=option,
+            hint=f"the recipe's seeds are {list(recipe_seeds)}; choose among them or edit the recipe",
+        )
+    return list(dict.fromkeys(chosen))
+
+
+def check_row_seeds(
+    row: dict[str, Any], recipe_seeds: Sequence[int], *, path: str | Path, label: str
+) -> None:
+    """A method row's optional ``seeds``: a non-empty list of the recipe's seeds (an ablation row on
+    fewer seeds than the main comparison); without it the row runs every seed.
+
+    Raises:
+        ConfigError: naming the recipe file, the field ``methods.seeds`` and the row.
+    """
+    row_seeds = row.get("seeds", list(recipe_seeds))
+    if (
+        not isinstance(row_seeds, list)
+        or not row_seeds
+        or not all(isinstance(s, int) and not isinstance(s, bool) for s in row_seeds)
+        or not set(row_seeds) <= set(recipe_seeds)
+        or len(set(row_seeds)) != len(row_seeds)
+    ):
+        raise ConfigError(
+            f"a row's seeds must be a non-empty list of distinct seeds among the recipe's "
+            f"{list(recipe_seeds)}, got {row_seeds!r} in row {label!r}",
+            path=path,
+            column="methods.seeds",
+        )
+
+
+def row_runs_seed(row: dict[str, Any], seed: int) -> bool:
+    """Whether a method row runs ``seed`` (a row without ``seeds`` runs every seed of the recipe)."""
+    return seed in row.get("seeds", [seed])
 
 
 def _validate_classes(recipe: Recipe, path: Path) -> None:

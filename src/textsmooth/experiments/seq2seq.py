@@ -227,14 +227,9 @@ class Seq2SeqRecipe:
 
     def check_seeds(self, seeds: Sequence[int], *, option: str | None = None) -> list[int]:
         """``seeds`` if every one is among the recipe's (a smaller grid, never another one)."""
-        chosen = [int(s) for s in seeds]
-        unknown = [s for s in chosen if s not in self.seeds]
-        if unknown or not chosen:
-            what = f"seed(s) {', '.join(map(str, unknown))} not in the recipe" if unknown else "no seed given"
-            raise ConfigError(
-                what, path=self.path, option=option, hint=f"the recipe's seeds are {self.seeds}"
-            )
-        return list(dict.fromkeys(chosen))
+        from textsmooth.experiments.recipe import select_seeds
+
+        return select_seeds(self.seeds, seeds, path=self.path, option=option)
 
     def config_values(self, row: dict[str, Any], seed: int) -> dict[str, Any]:
         """The Seq2SeqConfig fields of one run: ``train`` < the method row, and the seed."""
@@ -298,12 +293,13 @@ class Seq2SeqRecipe:
 
     def runs(self, seeds: Sequence[int] | None = None) -> list[Seq2SeqRunSpec]:
         """Every run of the recipe, in a stable order (pair, method row, seed)."""
+        from textsmooth.experiments.recipe import row_runs_seed
         from textsmooth.seq2seq.config import Seq2SeqConfig
 
         chosen = self.seeds if seeds is None else self.check_seeds(seeds)
         out = []
         for pair, row, seed in itertools.product(self.pairs, self.methods, chosen):
-            if seed not in row.get("seeds", chosen):
+            if not row_runs_seed(row, seed):
                 continue
             config = Seq2SeqConfig.from_dict(self.config_values(row, seed), where=f"{self.path}: methods")
             label = self.method_label(row)
@@ -353,7 +349,7 @@ def _int_at_least(value: Any, low: int) -> bool:
 
 
 def _validate(recipe: Seq2SeqRecipe, path: Path) -> None:
-    from textsmooth.experiments.recipe import check_resources
+    from textsmooth.experiments.recipe import check_resources, check_row_seeds
     from textsmooth.seq2seq.config import Seq2SeqConfig
 
     check_resources(recipe.resources, path)
@@ -407,19 +403,7 @@ def _validate(recipe: Seq2SeqRecipe, path: Path) -> None:
             column="methods",
         )
     for row in recipe.methods:
-        row_seeds = row.get("seeds", recipe.seeds)
-        if (
-            not isinstance(row_seeds, list)
-            or not row_seeds
-            or not all(isinstance(s, int) and not isinstance(s, bool) for s in row_seeds)
-            or not set(row_seeds) <= set(recipe.seeds)
-        ):
-            raise ConfigError(
-                f"a row's seeds must be a non-empty list of the recipe's seeds {recipe.seeds}, "
-                f"got {row_seeds!r} in row {recipe.method_label(row)!r}",
-                path=path,
-                column="methods.seeds",
-            )
+        check_row_seeds(row, recipe.seeds, path=path, label=recipe.method_label(row))
         floor = row.get("min_cosine", recipe.neighbor_options()["min_cosine"])
         own = "min_cosine" in row
         if (own and row["method"] not in ("semantic", "semantic-no-rerank")) or (
