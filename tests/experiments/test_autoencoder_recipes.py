@@ -124,7 +124,6 @@ def test_a_row_with_its_own_seeds_runs_only_those(tmp_path, shared_data):
     assert "row cross-entropy: seeds 0, 1" in check.output and "row weighted-ce: seed 1" in check.output
 
 
-
 def test_the_split_is_seeded_and_disjoint(shared_data):
     data = load_autoencoder_data(load_autoencoder_recipe(CI_RECIPE))
     again = load_autoencoder_data(load_autoencoder_recipe(CI_RECIPE))
