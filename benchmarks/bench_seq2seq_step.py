@@ -14,15 +14,18 @@ is that of semantic neighbours of similar length, without loading the sentence e
 
 Time: all variants in one process, interleaved (A B C D A B C D ...), each on the same batches, after a
 warm-up; the table gives the median and min-max over the repeats, sentences per second, and the ratio of
-medians to ``plain`` measured in the same run. Peak memory: each variant in a fresh subprocess, the
-peak resident set (``VmHWM``, reset through ``/proc/self/clear_refs``) of a few steps above the resident
-set after the model and the batches are built.
+medians to ``plain`` measured in the same run. Peak memory on the CPU: each variant in a fresh
+subprocess, the peak resident set (``VmHWM``, reset through ``/proc/self/clear_refs``) of a few steps
+above the resident set after the model and the batches are built. With ``--device cuda``: the same
+interleaved timing (the GPU synchronised at the end of each timed run), and the peak of
+``torch.cuda.max_memory_allocated`` during each variant's steps above what was allocated before them.
 
 Usage::
 
     python benchmarks/bench_seq2seq_step.py                     # batch 64, 1 thread, 7 repeats
     python benchmarks/bench_seq2seq_step.py --threads 2 --batch-size 128 --repeats 11
     python benchmarks/bench_seq2seq_step.py --quick             # tiny model, a smoke run
+    python benchmarks/bench_seq2seq_step.py --device cuda --batch-size 128 --repeats 11   # on a GPU
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--pairs", type=int, default=4000, help="Multi30k pairs the vocabulary is learned on")
     p.add_argument("--quick", action="store_true", help="tiny model and few steps")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (a GPU: memory is measured in-process)")
     p.add_argument("--memory-only", default=None, help=argparse.SUPPRESS)  # subprocess: one variant
     return p.parse_args(argv)
 
@@ -82,7 +86,7 @@ def setup(args: argparse.Namespace):
         if args.quick
         else ModelShape()
     )
-    model = build_seq2seq_model(vocab, shape, seed=0)
+    model = build_seq2seq_model(vocab, shape, seed=0).to(args.device)
     n = args.batch_size * args.batches
     sources = vocab.encode_sources(corpus.sources[:n], 64)
     targets = vocab.encode_targets(corpus.targets[:n], 64)
@@ -95,12 +99,15 @@ def setup(args: argparse.Namespace):
             vocab.pad_id, related=related if v["m"] else None, related_per_step=v["m"] or None
         )
         batches[name] = [
-            collator(
-                [
-                    {"index": i, "input_ids": sources[i], "labels": targets[i]}
-                    for i in range(b * args.batch_size, (b + 1) * args.batch_size)
-                ]
-            )
+            {
+                k: v.to(args.device)
+                for k, v in collator(
+                    [
+                        {"index": i, "input_ids": sources[i], "labels": targets[i]}
+                        for i in range(b * args.batch_size, (b + 1) * args.batch_size)
+                    ]
+                ).items()
+            }
             for b in range(args.batches)
         ]
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -150,6 +157,25 @@ def memory_only(args: argparse.Namespace) -> None:
     print(json.dumps({"mib": peak_extra_mib(steps)}))
 
 
+def gpu_peak_memory(steps, name: str) -> float:
+    """MiB of GPU memory above what was allocated before ``steps(name)``, at its peak."""
+    import torch
+
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    steps(name)
+    return (torch.cuda.max_memory_allocated() - before) / 2**20
+
+
+def device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        import torch
+
+        return f"{torch.cuda.get_device_name(torch.device(device))} (torch {torch.__version__})"
+    return platform.processor() or platform.machine()
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.memory_only:
@@ -161,22 +187,27 @@ def main(argv: list[str] | None = None) -> None:
     for name, variant in VARIANTS.items():  # warm-up
         step(model, optimizer, batches[name][0], variant)
 
+    cuda = args.device.startswith("cuda")
+
     def steps(name: str) -> None:
         for batch in batches[name]:
             step(model, optimizer, batch, VARIANTS[name])
+        if cuda:
+            import torch
+
+            torch.cuda.synchronize()
 
     runs = interleave({name: (lambda n=name: steps(n)) for name in VARIANTS}, args.repeats)
     times = {name: [t / args.batches for t in ts] for name, ts in runs.items()}
-    memory = {name: peak_memory(args, name) for name in VARIANTS}
+    memory = {name: gpu_peak_memory(steps, name) if cuda else peak_memory(args, name) for name in VARIANTS}
     base_t, base_m = statistics.median(times["plain"]), memory["plain"]
     print(
-        f"bench_seq2seq_step {date.today()} · {platform.processor() or platform.machine()} · torch threads "
+        f"bench_seq2seq_step {date.today()} · {device_name(args.device)} · torch threads "
         f"{args.threads} · batch {args.batch_size} · {args.batches} batches x {args.repeats} repeats"
         + (" · QUICK" if args.quick else "")
     )
-    print(
-        "| variant | step median (min-max) | sentences/s | time vs plain | peak extra MiB | memory vs plain |"
-    )
+    what = "peak extra GPU MiB" if cuda else "peak extra MiB"
+    print(f"| variant | step median (min-max) | sentences/s | time vs plain | {what} | memory vs plain |")
     print("|---|---|---|---|---|---|")
     for name in VARIANTS:
         t = statistics.median(times[name])
