@@ -305,3 +305,25 @@ def test_import_does_not_import_transformers():
     code = "import sys, textsmooth.seq2seq.hf; print('transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_forward_replaced_stands_in_once_and_puts_back_an_instance_forward(tiny_model):
+    from textsmooth.seq2seq.hf import _forward_replaced
+
+    seen = []
+
+    def stand_in(**kwargs):
+        seen.append(sorted(kwargs))
+        # a call the stand-in makes reaches the model's own forward (no recursion into the stand-in)
+        return tiny_model(input_ids=kwargs["input_ids"], labels=kwargs["input_ids"]).loss
+
+    ids = torch.tensor([[5, 6, 2]])
+    with _forward_replaced(tiny_model, stand_in):
+        loss = tiny_model(input_ids=ids, related_mask=None)
+    assert seen == [["input_ids", "related_mask"]] and loss.dim() == 0
+    assert "forward" not in tiny_model.__dict__  # the class's method again
+    wrapper = tiny_model.forward  # accelerate's mixed precision sets an instance forward like this one
+    tiny_model.forward = wrapper
+    with _forward_replaced(tiny_model, stand_in):
+        pass  # never called: the instance forward must still come back
+    assert tiny_model.__dict__["forward"] is wrapper

@@ -32,12 +32,17 @@ A step without a count (a Trainer that passes none) returns the micro-batch mean
 scaled, so the Trainer divides it by the number of accumulation steps, as the classification integration
 (:mod:`textsmooth.training.hf`) does.
 
-Devices. Single process, CPU or one GPU, and ``DataParallel`` (several GPUs in one process: the loss runs
+Devices. Single process, CPU or one GPU; ``DataParallel`` (several GPUs in one process: the loss runs
 on the unwrapped model with the whole batch, the count of the whole batch is restored as in
-:mod:`textsmooth.training.hf`). Several processes (DDP, FSDP, DeepSpeed) are refused with a
-:class:`~textsmooth.errors.ConfigError`: the loss calls the encoder and the decoder of the unwrapped model
-(so that the encoder runs once), and a distributed wrapper only synchronises gradients of passes through
-its own ``forward``.
+:mod:`textsmooth.training.hf`); and DDP (several processes, e.g. ``torchrun`` or ``accelerate launch``).
+The loss calls the encoder and the decoder of the unwrapped model (so that the encoder runs once), and
+DDP only synchronises gradients of passes through its own ``forward``: under DDP the loss is computed
+*inside* the wrapper's forward (the unwrapped model's ``forward`` stands in for loss (2) during that call),
+the window's count is gathered over the processes by the Trainer and the loss multiplied by the number
+of processes, as ``Trainer.compute_loss`` does, so that DDP's gradient mean gives the gradient of the
+whole global batch (tested: two CPU processes over gloo take the step one process takes on their
+joint batch). FSDP and DeepSpeed shard or own the parameters and are refused with a
+:class:`~textsmooth.errors.ConfigError`.
 
 Related targets of evaluation data. The training collator looks related targets up by the ``index`` of
 the *training* corpus; evaluation and test data go through ``eval_data_collator`` (default: a plain
@@ -174,6 +179,31 @@ def _without_related(inputs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in inputs.items() if k not in RELATED_COLUMNS and k != INDEX_COLUMN}
 
 
+@contextlib.contextmanager
+def _forward_replaced(module: torch.nn.Module, forward: Any) -> Iterator[None]:
+    """The next call of ``module.forward`` inside the block is ``forward`` (an instance attribute shadowing
+    the class's method, removed as that call starts, so the calls ``forward`` itself makes reach the model's
+    own ``forward``); a ``forward`` already set on the instance (accelerate's mixed-precision wrapper) is
+    put back."""
+    before = module.__dict__.get("forward")
+
+    def restore() -> None:
+        if before is None:
+            module.__dict__.pop("forward", None)
+        else:
+            module.forward = before
+
+    def once(*args: Any, **kwargs: Any) -> Any:
+        restore()
+        return forward(*args, **kwargs)
+
+    module.forward = once
+    try:
+        yield
+    finally:
+        restore()
+
+
 def _trainer_class() -> type:
     from textsmooth._extras import require
 
@@ -204,7 +234,7 @@ def _trainer_class() -> type:
 
         Raises:
             ConfigError: a bad option, ``args.label_smoothing_factor`` or ``compute_loss_func`` given, or
-                several processes.
+                FSDP / DeepSpeed.
         """
 
         loss_is_scaled_for_ga = True
@@ -240,11 +270,13 @@ def _trainer_class() -> type:
                     "SemanticSeq2SeqTrainer computes its own loss; compute_loss_func would be ignored",
                     column="compute_loss_func",
                 )
-            if self.args.world_size > 1:
+            sharded = [name for name in ("fsdp", "deepspeed") if getattr(self, f"is_{name}_enabled", False)]
+            if sharded:
                 raise ConfigError(
-                    f"SemanticSeq2SeqTrainer runs in one process, got world size {self.args.world_size}",
-                    hint="the loss calls the unwrapped encoder and decoder, which a distributed wrapper "
-                    "does not synchronise; use one process (DataParallel over several GPUs works)",
+                    f"SemanticSeq2SeqTrainer does not run under {sharded[0].upper()}",
+                    hint="the loss calls the encoder and the decoder of the model apart, which a sharding "
+                    "wrapper does not allow; use DDP (torchrun / accelerate launch without FSDP or "
+                    "DeepSpeed), DataParallel or one device",
                 )
             self.alpha = float(alpha)
             self.label_smoothing = float(label_smoothing)
@@ -298,14 +330,28 @@ def _trainer_class() -> type:
             self.loss_is_scaled_for_ga = num_items is not None
             if num_items is None and self.normalize == "tokens":
                 num_items = inputs["labels"].ne(-100).sum()  # this micro-batch's tokens
-            out = seq2seq_loss(
-                self.accelerator.unwrap_model(model),
-                inputs,
-                alpha=self.alpha,
-                label_smoothing=self.label_smoothing,
-                num_items=num_items,
-            )
-            return (out.loss, {"loss": out.loss}) if return_outputs else out.loss
+            unwrapped = self.accelerator.unwrap_model(model)
+
+            def loss_2(**batch: Any) -> dict[str, torch.Tensor]:
+                out = seq2seq_loss(
+                    unwrapped,
+                    batch,
+                    alpha=self.alpha,
+                    label_smoothing=self.label_smoothing,
+                    num_items=num_items,
+                )
+                return {"loss": out.loss}
+
+            if model is unwrapped or isinstance(model, torch.nn.DataParallel):
+                loss = loss_2(**inputs)["loss"]
+            else:  # DDP: only passes through the wrapper's forward have their gradients synchronised
+                with _forward_replaced(unwrapped, loss_2):
+                    loss = model(**inputs)["loss"]
+                if num_items_in_batch is not None and self.args.average_tokens_across_devices:
+                    # the count is the global batch's; DDP averages gradients over the processes
+                    tp_size = self.get_tp_size() if hasattr(self, "get_tp_size") else 1
+                    loss = loss * max(self.accelerator.num_processes // tp_size, 1)
+            return (loss, {"loss": loss}) if return_outputs else loss
 
         def prediction_step(
             self,
