@@ -26,6 +26,7 @@ Usage::
     python benchmarks/bench_seq2seq_step.py --threads 2 --batch-size 128 --repeats 11
     python benchmarks/bench_seq2seq_step.py --quick             # tiny model, a smoke run
     python benchmarks/bench_seq2seq_step.py --device cuda --batch-size 128 --repeats 11   # on a GPU
+    python benchmarks/bench_seq2seq_step.py --bf16              # also under bfloat16 autocast
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ VARIANTS = {
     "semantic m=1": {"alpha": 0.1, "label_smoothing": 0.0, "m": 1},
     "semantic m=5": {"alpha": 0.1, "label_smoothing": 0.0, "m": 5},
 }
+# --bf16: the same steps under bfloat16 autocast (Seq2SeqConfig(precision="bf16"))
+BF16_VARIANTS = {
+    "plain bf16": {"alpha": 0.0, "label_smoothing": 0.0, "m": 0, "bf16": True},
+    "semantic m=1 bf16": {"alpha": 0.1, "label_smoothing": 0.0, "m": 1, "bf16": True},
+    "semantic m=5 bf16": {"alpha": 0.1, "label_smoothing": 0.0, "m": 5, "bf16": True},
+}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -60,6 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pairs", type=int, default=4000, help="Multi30k pairs the vocabulary is learned on")
     p.add_argument("--quick", action="store_true", help="tiny model and few steps")
     p.add_argument("--device", default="cpu", help="cpu or cuda (a GPU: memory is measured in-process)")
+    p.add_argument("--bf16", action="store_true", help="also time the steps under bfloat16 autocast")
     p.add_argument("--memory-only", default=None, help=argparse.SUPPRESS)  # subprocess: one variant
     return p.parse_args(argv)
 
@@ -115,9 +123,13 @@ def setup(args: argparse.Namespace):
 
 
 def step(model, optimizer, batch, variant) -> None:
+    import torch
+
     from textsmooth.seq2seq import seq2seq_loss
 
-    out = seq2seq_loss(model, batch, alpha=variant["alpha"], label_smoothing=variant["label_smoothing"])
+    device = next(model.parameters()).device.type
+    with torch.autocast(device, dtype=torch.bfloat16, enabled=bool(variant.get("bf16"))):
+        out = seq2seq_loss(model, batch, alpha=variant["alpha"], label_smoothing=variant["label_smoothing"])
     optimizer.zero_grad(set_to_none=True)
     out.loss.backward()
     optimizer.step()
@@ -141,6 +153,8 @@ def peak_memory(args: argparse.Namespace, name: str) -> float:
     ]
     if args.quick:
         cmd.append("--quick")
+    if args.bf16:
+        cmd.append("--bf16")
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return float(json.loads(out.stdout.strip().splitlines()[-1])["mib"])
 
@@ -178,6 +192,8 @@ def device_name(device: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.bf16:
+        VARIANTS.update(BF16_VARIANTS)
     if args.memory_only:
         memory_only(args)
         return

@@ -156,9 +156,10 @@ def test_new_fields_at_their_defaults_keep_old_fingerprints():
     values = {
         k: v for k, v in old.to_dict().items() if k not in ("num_threads", "device", "checkpoint_every")
     }
-    values = {k: v for k, v in values.items() if k not in ("architecture", "length_buckets")}
+    values = {k: v for k, v in values.items() if k not in ("architecture", "length_buckets", "precision")}
     assert old.fingerprint() == Seq2SeqConfig.hash_values(values)
     assert Seq2SeqConfig(length_buckets=True).fingerprint() != old.fingerprint()
+    assert Seq2SeqConfig(precision="bf16").fingerprint() != old.fingerprint()
 
 
 def test_length_buckets_visit_every_example_once_in_batches_of_similar_length():
@@ -221,7 +222,8 @@ def test_checkpoints_hashed_before_similarity_top_n_existed_still_resume():
     values = {
         k: v for k, v in config.to_dict().items() if k not in ("num_threads", "device", "checkpoint_every")
     }
-    old = {k: v for k, v in values.items() if k not in ("architecture", "length_buckets", "similarity_top_n")}
+    later = ("architecture", "length_buckets", "similarity_top_n", "precision")
+    old = {k: v for k, v in values.items() if k not in later}
     assert Seq2SeqConfig.hash_values(old) in config.accepted_fingerprints()
     assert config.fingerprint() in config.accepted_fingerprints()
     # a non-default similarity_top_n did not exist then: only the current fingerprint is accepted

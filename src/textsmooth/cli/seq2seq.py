@@ -122,6 +122,9 @@ def register(app: typer.Typer) -> None:
             None, "--checkpoint-every", help="Also checkpoint every N steps (default: every epoch)."
         ),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, mps ..."),
+        precision: str = typer.Option(
+            "fp32", "--precision", help="fp32, or bf16: training forward passes under bfloat16 autocast."
+        ),
     ) -> None:
         from textsmooth.errors import ConfigError, TextsmoothError
         from textsmooth.io.atomic import atomic_write_text
@@ -138,7 +141,7 @@ def register(app: typer.Typer) -> None:
                 patience=patience, seed=seed, num_threads=threads, checkpoint_every=checkpoint_every,
                 model_path=None if model is None else str(model),
                 similarity_top_n=similarity_top_n,
-                device=device,
+                device=device, precision=precision,
             )  # fmt: skip
         except ConfigError as exc:  # name the command-line option, not the config field
             option = f"--{(exc.column or '').replace('_', '-')}" if exc.column else None

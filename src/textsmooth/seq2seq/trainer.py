@@ -362,6 +362,9 @@ def _train_epoch(
     batches = epoch_batches(lengths, config.batch_size, config.seed, state.epoch, config.length_buckets)
     collator.set_epoch(state.epoch)
     alpha = config.alpha if config.uses_related else 0.0
+    autocast = torch.autocast(
+        torch.device(config.device).type, dtype=torch.bfloat16, enabled=config.precision == "bf16"
+    )
     state.model.train()
     bar = tqdm(
         total=len(batches),
@@ -376,13 +379,14 @@ def _train_epoch(
             rows = batches[b]
             batch = collator([{"index": i, "input_ids": sources[i], "labels": targets[i]} for i in rows])
             batch = {k: v.to(config.device) for k, v in batch.items()}
-            out_loss = seq2seq_loss(
-                state.model,
-                batch,
-                alpha=alpha,
-                label_smoothing=float(config.label_smoothing or 0),
-                similarity=similarity,
-            )
+            with autocast:
+                out_loss = seq2seq_loss(
+                    state.model,
+                    batch,
+                    alpha=alpha,
+                    label_smoothing=float(config.label_smoothing or 0),
+                    similarity=similarity,
+                )
             state.optimizer.zero_grad(set_to_none=True)
             out_loss.loss.backward()
             if config.clip_norm > 0:
