@@ -10,11 +10,13 @@
 # under $OUT (default /tmp/device-check):
 #   tests.txt            tests/seq2seq/test_cuda.py: loss (2) and its gradients on CUDA equal the CPU's;
 #                        a CUDA training resumes and its saved model translates the same on the CPU
-#   bench_step_cuda.txt  benchmarks/bench_seq2seq_step.py --device cuda: step time and GPU memory of
-#                        token LS and semantic m = 1 / m = 5 against plain training, batch 128
-#   epoch_*.txt          one Multi30k DE->EN epoch of the recipes' model and settings on the GPU, plain
-#                        and semantic (alpha 0.1, k' 5, m = 5, the GPU grid's setting), from the
-#                        DE->EN BLEU-4 table built here: seconds per epoch (the GPU grid's budget line)
+#   bench_step_cuda.txt  benchmarks/bench_seq2seq_step.py --device cuda --bf16: step time and GPU memory
+#                        of token LS and semantic m = 1 / m = 5 against plain training, batch 128, in
+#                        float32 and under bfloat16 autocast
+#   epoch_*.txt          one Multi30k DE->EN epoch of the recipes' model and settings on the GPU: plain,
+#                        plain in bf16, and semantic (alpha 0.1, k' 5, m = 5, the GPU grid's setting)
+#                        from the DE->EN BLEU-4 table built here: seconds per epoch and validation BLEU
+#                        (the GPU grid's budget line, and whether precision: bf16 keeps the BLEU)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DEVICE_DIR=.device
@@ -53,7 +55,7 @@ echo "== tests"
 python3 -m pytest -q -p no:cacheprovider tests/seq2seq/test_cuda.py 2>&1 | tee "$OUT/tests.txt" || status=1
 
 echo "== step benchmark"
-python3 benchmarks/bench_seq2seq_step.py --device cuda --batch-size 128 --repeats 11 2>&1 \
+python3 benchmarks/bench_seq2seq_step.py --device cuda --bf16 --batch-size 128 --repeats 7 2>&1 \
     | tee "$OUT/bench_step_cuda.txt" || status=1
 
 # the recipes' training settings (recipes/multi30k-de-en.yaml), one epoch
@@ -62,11 +64,14 @@ common=(--pair de-en --device cuda --epochs 1 --batch-size 64 --lr 1e-3 --warmup
 echo "== one epoch, plain"
 textsmooth seq2seq train "${common[@]}" --method none -o /tmp/epoch-none 2>&1 \
     | tee "$OUT/epoch_none.txt" || status=1
+echo "== one epoch, plain, bf16"
+textsmooth seq2seq train "${common[@]}" --method none --precision bf16 -o /tmp/epoch-none-bf16 2>&1 \
+    | tee "$OUT/epoch_none_bf16.txt" || status=1
 echo "== one epoch, semantic m = 5"
 textsmooth seq2seq train "${common[@]}" --method semantic --alpha 0.1 --related-k 5 --related-per-step 5 \
     --table "$DEVICE_DIR/tables/semantic-bleu4.parquet" -o /tmp/epoch-semantic 2>&1 \
     | tee "$OUT/epoch_semantic.txt" || status=1
-for run in none semantic; do
+for run in none none-bf16 semantic; do
     echo "$run: $(cat /tmp/epoch-$run/metrics.jsonl 2>/dev/null)" | tee -a "$OUT/epochs.txt"
 done
 exit $status
