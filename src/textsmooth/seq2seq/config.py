@@ -30,11 +30,7 @@ from typing import Literal, get_args
 from textsmooth._params import ConfigMixin
 from textsmooth.errors import ConfigError
 
-__all__ = ["ARCHITECTURES", "METHODS", "PRECISIONS", "TABLE_METHODS", "Method", "Seq2SeqConfig"]
-
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
-"""``fp32``: everything in float32; ``bf16``: the training forward passes under ``torch.autocast`` to
-bfloat16 (weights, optimiser and losses in float32; validation and test decoding in float32)."""
+__all__ = ["ARCHITECTURES", "METHODS", "TABLE_METHODS", "Method", "Seq2SeqConfig"]
 
 ARCHITECTURES: tuple[str, ...] = ("transformer", "lstm")
 """``transformer``: a Marian model (:func:`~textsmooth.seq2seq.model.build_seq2seq_model`); ``lstm``: an
@@ -125,10 +121,10 @@ class Seq2SeqConfig(ConfigMixin):
     Decoding: ``beam_size`` and ``length_penalty`` for the test set, ``val_beam_size`` for model
     selection (greedy by default: cheaper, and it ranks epochs alike), ``eval_batch_size``.
 
-    Precision: ``precision`` (:data:`PRECISIONS`): ``bf16`` runs the training forward passes under
-    ``torch.autocast`` to bfloat16 on the run's device (faster on GPUs and CPUs with bfloat16 units; the
-    logits are cast to float32 before the loss). It changes what a run computes, so it is part of the
-    fingerprint (``fp32``, the default, is left out: runs from before the field resume).
+    Precision: ``precision`` (:data:`textsmooth.training.config.PRECISIONS`): ``bf16`` runs the training
+    forward passes under ``torch.autocast`` to bfloat16 on the run's device (faster on GPUs and CPUs with
+    bfloat16 units; the logits are cast to float32 before the loss). It changes what a run computes, so it
+    is part of the fingerprint (``fp32``, the default, is left out: runs from before the field resume).
 
     Execution: ``device``, ``num_threads`` (torch CPU threads), ``checkpoint_every`` (also checkpoint every
     N optimiser steps inside an epoch; ``None``: at the end of each epoch only).
@@ -245,15 +241,10 @@ class Seq2SeqConfig(ConfigMixin):
             raise ConfigError(f"max_length must be >= 2, got {self.max_length}", column="max_length")
         if self.model_path is not None and not isinstance(self.model_path, str):
             self.model_path = str(self.model_path)
-        if self.precision not in PRECISIONS:
-            raise ConfigError(
-                f"unknown precision {self.precision!r}",
-                column="precision",
-                hint=f"use one of {', '.join(PRECISIONS)}",
-            )
-        from textsmooth.training.config import check_device_name
+        from textsmooth.training.config import check_device_name, check_precision
 
         check_device_name(self.device)
+        check_precision(self.precision)
 
     @property
     def uses_table(self) -> bool:

@@ -13,7 +13,12 @@ from textsmooth._params import ConfigMixin
 from textsmooth.errors import ConfigError
 from textsmooth.training.objectives import KWLS_VARIANTS, METHODS
 
-__all__ = ["MODELS", "SELECTION_METRICS", "TrainConfig", "check_device_name"]
+__all__ = ["MODELS", "PRECISIONS", "SELECTION_METRICS", "TrainConfig", "check_device_name", "check_precision"]
+
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+"""Training precision of ``TrainConfig`` and ``Seq2SeqConfig``: ``fp32`` (everything in float32) or
+``bf16`` (the training forward passes under ``torch.autocast`` to bfloat16 on the run's device; weights,
+optimiser and losses in float32, evaluation in float32)."""
 
 MODELS = ("textcnn", "bilstm", "minilm")
 _INT_FIELDS = (
@@ -52,6 +57,14 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
+def check_precision(precision: Any) -> None:
+    """Raise :class:`ConfigError` (column ``precision``) unless ``precision`` is one of :data:`PRECISIONS`."""
+    if precision not in PRECISIONS:
+        raise ConfigError(
+            f"unknown precision {precision!r}", column="precision", hint=f"use one of {', '.join(PRECISIONS)}"
+        )
+
+
 def check_device_name(device: str, *, option: str | None = None) -> None:
     """Raise :class:`ConfigError` unless ``device`` is written like a torch device (``cpu``, ``cuda``,
     ``cuda:1``, ``mps``); whether it is present on this machine is checked where a model is placed."""
@@ -86,7 +99,9 @@ class TrainConfig(ConfigMixin):
     its dev ``select_by`` beats the best so far by *more than* ``min_delta``, in the metric's own units:
     ``0.001`` is 0.1 point of macro-F1; ``0.0``, the default, counts any gain), ``select_by`` (``macro_f1`` by
     default: accuracy is useless for early stopping on unbalanced dev splits), ``seed``, ``device``,
-    ``num_threads`` (torch CPU threads for the run, restored afterwards; ``None`` keeps the process's).
+    ``num_threads`` (torch CPU threads for the run, restored afterwards; ``None`` keeps the process's),
+    ``precision`` (:data:`PRECISIONS`; ``bf16``: the training forward passes under bfloat16 autocast, the
+    logits cast to float32 before the objective).
 
     :meth:`fingerprint` ignores ``num_threads`` (how a run is executed, not what it computes), so a run
     checkpointed with one thread count resumes with another.
@@ -122,6 +137,7 @@ class TrainConfig(ConfigMixin):
     seed: int = 0
     device: str = "cpu"
     num_threads: int | None = None
+    precision: str = "fp32"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -206,16 +222,20 @@ class TrainConfig(ConfigMixin):
         if not isinstance(self.extra, dict):
             raise ConfigError(f"extra must be a mapping, got {self.extra!r}", column="extra")
         check_device_name(self.device)
+        check_precision(self.precision)
 
     def fingerprint(self) -> str:
         """Short hash of the fields that change what a run computes: a checkpoint is resumed only by the
         same configuration.
 
-        ``num_threads`` is left out (an execution setting), and so is ``min_delta`` at its default ``0.0``,
-        so configurations written before that field existed keep their fingerprint.
+        ``num_threads`` is left out (an execution setting), and so are ``min_delta`` at its default ``0.0``
+        and ``precision`` at ``fp32``, so configurations written before those fields existed keep their
+        fingerprint.
         """
         values = self.to_dict()
         values.pop("num_threads")
         if values["min_delta"] == 0:
             values.pop("min_delta")
+        if values["precision"] == "fp32":
+            values.pop("precision")
         return self.hash_values(values)

@@ -464,10 +464,15 @@ def _train_epoch(
     n = len(targets)
     order = torch.randperm(n, generator=generator)
     total, seen = 0.0, 0
+    autocast = torch.autocast(
+        torch.device(config.device).type, dtype=torch.bfloat16, enabled=config.precision == "bf16"
+    )
     for start in _progress(range(0, n, config.batch_size), title, progress):
         idx = order[start : start + config.batch_size]
         batch = {k: v[idx].to(config.device) for k, v in features.items()}
-        logits, aux = split_logits(state.model(**batch))
+        with autocast:
+            logits, aux = split_logits(state.model(**batch))
+        logits, aux = logits.float(), None if aux is None else aux.float()  # the objective in float32
         batch_soft = None if soft is None else soft[idx].to(config.device)
         result = objective(logits, targets[idx].to(config.device), batch_soft, aux)
         state.optimizer.zero_grad(set_to_none=True)
