@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -35,3 +36,31 @@ def run_worker(worker: Path, args: list[str], cwd: Path, *, processes: int = 1) 
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
+
+
+def save_step(out: str, weights: dict[str, Any], **extra: Any) -> None:
+    """Write this process's weights (and ``extra`` numbers) to ``OUT.<rank>`` with ``torch.save``."""
+    import torch
+    import torch.distributed as dist
+
+    rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+    torch.save({"weights": weights, "world_size": world, **extra}, f"{out}.{rank}")
+
+
+def ddp_step_and_one_process_step(worker: Path, tmp_path: Path, batch: int = 8) -> tuple[dict, list[dict]]:
+    """Run ``worker`` in one process on ``batch`` rows and in two DDP processes on half as many each;
+    assert that both processes hold the one-process weights. Returns the one-process record and the two
+    processes' records (``torch.load(weights_only=True)`` of what :func:`save_step` wrote)."""
+    import torch
+
+    one, two = tmp_path / "one.pt", tmp_path / "two.pt"
+    run_worker(worker, [str(one), str(batch)], tmp_path)
+    run_worker(worker, [str(two), str(batch // 2)], tmp_path, processes=2)
+    single = torch.load(f"{one}.0", weights_only=True)
+    ranks = [torch.load(f"{two}.{rank}", weights_only=True) for rank in (0, 1)]
+    assert single["world_size"] == 1 and [r["world_size"] for r in ranks] == [2, 2]
+    for ddp in ranks:  # both processes hold the weights of the one-process step
+        assert ddp["weights"].keys() == single["weights"].keys()
+        for name, weight in single["weights"].items():
+            torch.testing.assert_close(ddp["weights"][name], weight, rtol=1e-5, atol=1e-6, msg=name)
+    return single, ranks

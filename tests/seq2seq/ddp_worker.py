@@ -6,8 +6,7 @@
 Everything is built the same way in every process (the sample pairs, a 300-token BPE vocabulary, a tiny
 Marian model of seed 0, related targets from a seeded table, all of them scored: no sampling, no
 dropout), so the only difference between the runs is how the batch is split. Each process writes its
-weights after the step and its reported loss to ``OUT.<rank>`` (``torch.save`` of tensors; the test
-loads them with ``weights_only=True``).
+weights after the step and its reported loss to ``OUT.<rank>`` (:func:`ddp_helpers.save_step`).
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))  # conftest's tiny shape and test_hf's related table and arguments
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # conftest's shape, test_hf's table and arguments; ddp_helpers
 
 
 def main(out: str, batch_size: int) -> None:
@@ -26,6 +25,7 @@ def main(out: str, batch_size: int) -> None:
     from test_hf import ALPHA, EPS, MAX_LEN, related_table, training_args
 
     from conftest import N_PAIRS, SAMPLE, TINY_SHAPE
+    from ddp_helpers import save_step
     from textsmooth.seq2seq.data import read_parallel
     from textsmooth.seq2seq.hf import SemanticSeq2SeqTrainer, seq2seq_collator, seq2seq_dataset
     from textsmooth.seq2seq.model import build_seq2seq_model
@@ -47,10 +47,8 @@ def main(out: str, batch_size: int) -> None:
         label_smoothing=EPS,
     )
     loss = trainer.train().training_loss  # this process's: its share of the batch's loss
-    weights = {name: p.detach().clone() for name, p in model.named_parameters()}
-    torch.save(
-        {"weights": weights, "loss": torch.tensor(loss), "world_size": trainer.args.world_size},
-        f"{out}.{trainer.args.process_index}",
+    save_step(
+        out, {name: p.detach().clone() for name, p in model.named_parameters()}, loss=torch.tensor(loss)
     )
 
 
