@@ -311,3 +311,15 @@ def test_long_sentences_are_truncated_with_one_counting_warning(splits):
     message = f"{vocab_cut['source']} source and {vocab_cut['target']} target sentences of 96 are longer"
     with pytest.warns(UserWarning, match=message):
         train_seq2seq(train, val, config(method="none", epochs=1, max_length=8), progress=False)
+
+
+def test_a_missing_device_or_a_torchrun_launch_is_refused_before_any_work(tmp_path, splits, monkeypatch):
+    train, val, _ = splits
+    with pytest.raises(ConfigError, match="'cuda:99' is not available") as error:
+        train_seq2seq(train, val, config(method="none", device="cuda:99"), out_dir=tmp_path / "a")
+    assert error.value.column == "device" and not (tmp_path / "a").exists()
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    with pytest.raises(ConfigError, match="process 1 of 2") as error:
+        train_seq2seq(train, val, config(method="none"), out_dir=tmp_path / "b")
+    assert "SemanticSeq2SeqTrainer" in error.value.hint and not (tmp_path / "b").exists()

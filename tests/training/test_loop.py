@@ -266,3 +266,13 @@ print(json.dumps({{"losses": [h["train_loss"] for h in result.history], "probs":
     there = json.loads(out.strip().splitlines()[-1])
     assert there["losses"] == [h["train_loss"] for h in here.history]
     np.testing.assert_array_equal(np.asarray(there["probs"], dtype=np.float32), here.dev_probs)
+
+
+def test_a_torchrun_launch_is_refused_before_any_work(splits, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("RANK", "0")
+    with pytest.raises(ConfigError, match="process 0 of 4") as error:
+        train_classifier(*splits, small(), out_dir=tmp_path / "run", progress=False)
+    assert "SoftLabelTrainer" in error.value.hint and not (tmp_path / "run").exists()
+    monkeypatch.setenv("WORLD_SIZE", "1")  # one process of one: trains
+    assert train_classifier(*splits, small(), progress=False).history

@@ -476,14 +476,18 @@ def train_seq2seq(
 
     Raises:
         ConfigError: a method without its table (or a table it does not use), a checkpoint of another
-            configuration in ``out_dir``.
+            configuration in ``out_dir``, a device this machine lacks, or a process started as one of
+            several by ``torchrun`` (:func:`~textsmooth.training.saved.check_single_process`).
         StaleArtifactError: a table built for other targets. InputError: empty data.
         ArtifactError: a damaged checkpoint or vocabulary.
     """
     from textsmooth.seq2seq.model import ModelShape, build_seq2seq_model, load_seq2seq_model
     from textsmooth.sequence._threads import thread_limit
+    from textsmooth.training.saved import check_device, check_single_process
 
     config = config or Seq2SeqConfig()
+    check_single_process("train_seq2seq")
+    check_device(config.device)
     _check_inputs(train, val, config, table)
     out = None if out_dir is None else Path(out_dir)
     if out is not None:

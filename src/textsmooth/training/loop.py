@@ -305,10 +305,12 @@ def train_classifier(
             loop did not write, or a ``model`` that is not a saved classifier.
         ArtifactError: ``out_dir/checkpoint.pt`` is truncated or corrupt.
 
-    ``config.device`` must be one this machine has (a ``ConfigError`` otherwise, before any work).
+    ``config.device`` must be one this machine has, and the process must not be one of several started by
+    ``torchrun`` (a ``ConfigError`` otherwise, before any work).
     """
-    from textsmooth.training.saved import check_device
+    from textsmooth.training.saved import check_device, check_single_process
 
+    check_single_process("train_classifier")
     check_device(config.device)
     check_splits(train, dev)
     if test is not None and (test.labels is None or list(test.label_names) != list(train.label_names)):

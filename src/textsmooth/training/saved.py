@@ -434,6 +434,22 @@ def check_device(device: str, *, option: str | None = None) -> None:
         )
 
 
+def check_single_process(trainer: str) -> None:
+    """Raise :class:`ConfigError` when this process is one of several launched together (``torchrun``,
+    ``accelerate launch``: ``WORLD_SIZE`` > 1). ``trainer`` (``"train_seq2seq"``) trains in one process:
+    under such a launcher every process would train the same model and write the same folder.
+    """
+    world = os.environ.get("WORLD_SIZE", "1")
+    if world.strip().isdigit() and int(world) > 1:
+        rank = os.environ.get("RANK", "?")
+        raise ConfigError(
+            f"{trainer} trains in one process, but this is process {rank} of {world} (WORLD_SIZE={world}): "
+            "every process would train the same model into the same folder",
+            hint="start it once with python; for several GPUs use the Hugging Face Trainer integration "
+            "(SoftLabelTrainer, SemanticSeq2SeqTrainer), which runs under torchrun with DDP",
+        )
+
+
 def load_classifier(path: str | Path, *, device: str = "cpu") -> SavedClassifier:
     """Load a classifier folder written by :func:`save_classifier` (or by ``train_classifier(out_dir=D)``
     into ``D/model``), after verifying its manifest and the checksum of every file.
