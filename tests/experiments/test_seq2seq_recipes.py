@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -217,3 +218,44 @@ def test_the_report_sets_ablations_against_the_first_semantic_row(tmp_path, fini
     assert len(table) > 0 and table.cosine.min() >= 0.6 - 1e-6 and len(table) < len(full)
     assert "Ablations of the semantic row" in (out / "report.html").read_text()
     assert "Ablations" not in (finished / "results.md").read_text()  # one semantic row: no section
+
+
+def test_status_and_the_run_time_of_a_resumed_run(tmp_path, multi30k, monkeypatch):
+    from textsmooth.seq2seq import objective
+
+    raw = yaml.safe_load(CI_RECIPE.read_text())
+    methods = [{"method": "none"}, {"method": "token-ls", "label_smoothing": 0.1}]
+    path = write_recipe(tmp_path, train={**raw["train"], "epochs": 2}, methods=methods)
+    out = tmp_path / "run"
+    calls = {"n": 0}
+    original = objective.seq2seq_loss
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 15:  # 10 steps an epoch: in the first run's second epoch
+            raise KeyboardInterrupt
+        if calls["n"] <= 10:
+            time.sleep(0.5)  # a first epoch longer than what the resuming process spends (5 s)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(objective, "seq2seq_loss", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_seq2seq_recipe(load_seq2seq_recipe(path), out, progress=False, log=lambda _: None)
+    monkeypatch.setattr(objective, "seq2seq_loss", original)
+    status = invoke("experiment", "status", path, "-o", out)
+    assert status.exit_code == 0, status.output
+    assert "de-en__none__seed0: started: 1 of 2 epochs" in status.output
+    assert "de-en__token-ls_ls=0.1__seed0: waiting" in status.output
+    assert "0 of 2 runs finished, 1 started, 1 waiting" in status.output
+    first_epoch = json.loads((out / "runs" / "de-en__none__seed0" / "metrics.jsonl").read_text())["seconds"]
+
+    records = run_seq2seq_recipe(load_seq2seq_recipe(path), out, progress=False, log=lambda _: None)
+    resumed = next(r for r in records if r.run_id == "de-en__none__seed0")
+    assert resumed.resumed and len(resumed.history) == 2
+    # the epoch trained before the interruption (over 5 s) counts in the run's time, with this process's
+    assert first_epoch >= 5 and resumed.seconds >= first_epoch + resumed.history[1]["seconds"]
+    done = invoke("experiment", "status", path, "-o", out)
+    assert "2 of 2 runs finished, 0 started, 0 waiting" in done.output, done.output
+    assert "de-en__none__seed0: finished (2 epochs" in done.output
+    missing = invoke("experiment", "status", path, "-o", tmp_path / "nowhere")
+    assert missing.exit_code == 2 and "is not a run folder" in missing.output

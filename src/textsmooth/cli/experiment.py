@@ -131,6 +131,43 @@ def register(app: typer.Typer) -> None:
         if report:
             console.print(f"report: [bold]{build_any(out)}[/]")
 
+    @experiment.command(
+        "status",
+        help="Show which runs of a recipe are finished, started (epochs so far) or waiting in a run folder; "
+        "trains and writes nothing.\n\nExample:\n\n"
+        "  textsmooth experiment status recipes/multi30k-de-en.yaml -o docs/results/runs/multi30k-de-en",
+    )
+    @friendly_errors
+    def status(
+        recipe: Path = typer.Argument(..., help="Recipe file (.yaml)."),
+        out: Path = typer.Option(..., "-o", "--out", help="Run directory of `experiment run`."),
+    ) -> None:
+        from textsmooth.errors import ConfigError
+        from textsmooth.experiments.records import format_duration
+        from textsmooth.experiments.status import run_states
+
+        if not out.is_dir():
+            raise ConfigError("is not a run folder (no such folder)", option="-o", path=out)
+        name, runs = _planned_runs(recipe)
+        states = run_states(out, runs)
+        for s in states:
+            if s.state == "finished":
+                what = f"finished ({s.epochs_done} epochs, {format_duration(s.seconds)})"
+            elif s.state == "started":
+                what = (
+                    f"started: {s.epochs_done} of {s.run.epochs} epochs ({format_duration(s.seconds)} so far)"
+                )
+            else:
+                what = "waiting"
+            console.print(f"{s.run.run_id}: {what}", highlight=False)
+        count = {k: sum(s.state == k for s in states) for k in ("finished", "started", "waiting")}
+        spent = sum(s.seconds for s in states)
+        console.print(
+            f"[bold]{name}[/]: {count['finished']} of {len(states)} runs finished, "
+            f"{count['started']} started, {count['waiting']} waiting; "
+            f"{format_duration(spent)} of run time so far"
+        )
+
     @app.command(
         "report",
         help="Write RUN_DIR/report.html (self-contained) and RUN_DIR/results.md from a recipe run.\n\n"
@@ -198,6 +235,33 @@ def _executor(backend: Backend, recipe: Any, address: str | None) -> Iterator[An
     finally:
         if started and ray.is_initialized():
             ray.shutdown()
+
+
+def _planned_runs(recipe: Path) -> tuple[str, list[Any]]:
+    """The recipe's name and every run it plans, as :class:`~textsmooth.experiments.status.PlannedRun`."""
+    from textsmooth.experiments.autoencoder import is_autoencoder_recipe, load_autoencoder_recipe
+    from textsmooth.experiments.recipe import load_recipe
+    from textsmooth.experiments.runner import load_recipe_data
+    from textsmooth.experiments.seq2seq import is_seq2seq_recipe, load_seq2seq_recipe
+    from textsmooth.experiments.status import PlannedRun
+
+    if is_seq2seq_recipe(recipe):
+        parsed: Any = load_seq2seq_recipe(recipe)
+        plan = [PlannedRun(r.run_id, r.method_label, r.seed, r.config.epochs) for r in parsed.runs()]
+    elif is_autoencoder_recipe(recipe):
+        parsed = load_autoencoder_recipe(recipe)
+        plan = [
+            PlannedRun(parsed.run_id(row, seed), parsed.label(row), seed, parsed.config(row, seed).epochs)
+            for row, seed in parsed.runs()
+        ]
+    else:
+        parsed = load_recipe(recipe)
+        train, _ = load_recipe_data(parsed)  # the data variants need the class names
+        plan = [
+            PlannedRun(r.run_id, r.method_label, r.seed, r.config.epochs)
+            for r in parsed.runs(label_names=train.label_names)
+        ]
+    return str(parsed.name), plan
 
 
 def _check_seq2seq(recipe: Path) -> None:

@@ -1,0 +1,95 @@
+"""Where a recipe's run folder stands: which runs are finished, which have begun (and how many epochs
+they have), which wait. ``textsmooth experiment status RECIPE -o RUN_DIR`` prints it; long grids that
+run over several sessions resume from it.
+
+A run is *finished* when its record ``RUN_DIR/results/<run>.json`` exists (the runners write it last,
+atomically), *started* when its folder ``RUN_DIR/runs/<run>/`` exists (the epochs so far are the lines
+of its ``metrics.jsonl``), else *waiting*. Nothing is trained, loaded or written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from textsmooth.errors import ArtifactError
+
+__all__ = ["PlannedRun", "RunState", "epoch_lines", "run_states"]
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A run of a recipe: its id, the method row's label, its seed and its most epochs."""
+
+    run_id: str
+    label: str
+    seed: int
+    epochs: int
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What the run folder holds for one :class:`PlannedRun`.
+
+    Attributes:
+        state: ``finished``, ``started`` or ``waiting``.
+        epochs_done: epochs in the run's ``metrics.jsonl`` (all of them for a finished run that stopped
+            early or kept no folder: then the record's own count where it has one, else 0).
+        seconds: the record's run time (finished), or the sum of the finished epochs' times (started).
+    """
+
+    run: PlannedRun
+    state: str
+    epochs_done: int
+    seconds: float
+
+
+def epoch_lines(path: Path) -> list[dict]:
+    """The epoch lines of a run's ``metrics.jsonl`` (none when the file is absent).
+
+    Raises:
+        ArtifactError: a line that is not JSON, naming the file and the line.
+    """
+    if not path.is_file():
+        return []
+    lines = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ArtifactError(f"line {number} is not JSON ({exc.msg})", path=path) from exc
+        if isinstance(value, dict):
+            lines.append(value)
+    return lines
+
+
+def run_states(run_dir: str | Path, runs: Iterable[PlannedRun]) -> list[RunState]:
+    """The state of every run in ``run_dir`` (module docstring), in the order of ``runs``.
+
+    Raises:
+        ArtifactError: a record or a ``metrics.jsonl`` line that is not JSON (naming the file).
+    """
+    out = Path(run_dir)
+    states = []
+    for run in runs:
+        record_path = out / "results" / f"{run.run_id}.json"
+        folder = out / "runs" / run.run_id
+        epochs = epoch_lines(folder / "metrics.jsonl")
+        if record_path.is_file():
+            try:
+                record = json.loads(record_path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise ArtifactError(f"the run record is not JSON ({exc.msg})", path=record_path) from exc
+            history = record.get("history") if isinstance(record, dict) else None
+            done = len(history) if isinstance(history, list) else len(epochs)
+            states.append(RunState(run, "finished", done, float(record.get("seconds") or 0.0)))
+        elif folder.is_dir():  # begun: its vocabulary, checkpoint or first epochs are there
+            seconds = sum(float(e.get("seconds") or 0.0) for e in epochs)
+            states.append(RunState(run, "started", len(epochs), seconds))
+        else:
+            states.append(RunState(run, "waiting", 0, 0.0))
+    return states
