@@ -89,6 +89,13 @@ def test_a_rerun_trains_nothing_and_the_report_command_rewrites_the_report(finis
     assert (finished / "report.html").is_file()
 
 
+def test_status_of_the_finished_folder(finished):
+    result = runner.invoke(app, ["experiment", "status", str(CI_RECIPE), "-o", str(finished)])
+    assert result.exit_code == 0, result.output
+    assert "2 of 2 runs finished, 0 started, 0 waiting" in result.output
+    assert "cross-entropy__seed0: finished (" in result.output
+
+
 def test_results_of_other_settings_or_other_data_are_refused(finished, tmp_path):
     import shutil
 

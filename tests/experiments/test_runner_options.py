@@ -111,6 +111,15 @@ def test_format_duration(seconds, text):
     assert format_duration(seconds) == text
 
 
+def test_status_lists_finished_and_waiting_runs(tiny_runs):
+    recipe, outputs = tiny_runs
+    result = run_cli("experiment", "status", recipe, "-o", outputs[1][0])
+    assert result.exit_code == 0, result.output
+    assert "balanced__textcnn__none__seed0: finished (1 epochs" in result.output
+    assert "balanced__textcnn__none__seed1: waiting" in result.output  # the folder ran --seeds 0
+    assert "3 of 6 runs finished, 0 started, 3 waiting" in result.output
+
+
 def test_seeds_the_recipe_does_not_list_are_refused(tmp_path):
     out = tmp_path / "run"
     result = run_cli("experiment", "run", CI_RECIPE, "-o", out, "--seeds", "0,5")
