@@ -159,13 +159,14 @@ def register(app: typer.Typer) -> None:
                 )
             else:
                 what = "waiting"
-            console.print(f"{s.run.run_id}: {what}", highlight=False)
+            console.print(f"{s.run.run_id}: {what}", highlight=False, soft_wrap=True)
         count = {k: sum(s.state == k for s in states) for k in ("finished", "started", "waiting")}
         spent = sum(s.seconds for s in states)
         console.print(
             f"[bold]{name}[/]: {count['finished']} of {len(states)} runs finished, "
             f"{count['started']} started, {count['waiting']} waiting; "
-            f"{format_duration(spent)} of run time so far"
+            f"{format_duration(spent)} of run time so far",
+            soft_wrap=True,
         )
 
     @app.command(
