@@ -342,8 +342,8 @@ def _trainer_class() -> type:
                 )
                 return {"loss": out.loss}
 
-            if model is unwrapped or isinstance(model, torch.nn.DataParallel):
-                loss = loss_2(**inputs)["loss"]
+            if not isinstance(model, torch.nn.parallel.DistributedDataParallel):
+                loss = loss_2(**inputs)["loss"]  # one device, or DataParallel: the whole batch here
             else:  # DDP: only passes through the wrapper's forward have their gradients synchronised
                 with _forward_replaced(unwrapped, loss_2):
                     loss = model(**inputs)["loss"]
