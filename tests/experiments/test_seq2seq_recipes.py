@@ -247,6 +247,7 @@ def test_status_and_the_run_time_of_a_resumed_run(tmp_path, multi30k, monkeypatc
     assert "de-en__none__seed0: started: 1 of 2 epochs" in status.output
     assert "de-en__token-ls_ls=0.1__seed0: waiting" in status.output
     assert "0 of 2 runs finished, 1 started, 1 waiting" in status.output
+    assert "of training left at the epoch times measured so far" in status.output
     first_epoch = json.loads((out / "runs" / "de-en__none__seed0" / "metrics.jsonl").read_text())["seconds"]
 
     records = run_seq2seq_recipe(load_seq2seq_recipe(path), out, progress=False, log=lambda _: None)

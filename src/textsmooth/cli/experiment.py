@@ -144,7 +144,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from textsmooth.errors import ConfigError
         from textsmooth.experiments.records import format_duration
-        from textsmooth.experiments.status import run_states
+        from textsmooth.experiments.status import remaining_seconds, run_states
 
         if not out.is_dir():
             raise ConfigError("is not a run folder (no such folder)", option="-o", path=out)
@@ -168,6 +168,13 @@ def register(app: typer.Typer) -> None:
             f"{format_duration(spent)} of run time so far",
             soft_wrap=True,
         )
+        left = remaining_seconds(states)
+        if left is not None and count["finished"] < len(states):
+            console.print(
+                f"about {format_duration(left)} of training left at the epoch times measured so far (one "
+                "run at a time; at most: early stopping may end runs sooner)",
+                soft_wrap=True,
+            )
 
     @app.command(
         "report",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from textsmooth.errors import ArtifactError
 
-__all__ = ["PlannedRun", "RunState", "epoch_lines", "run_states"]
+__all__ = ["PlannedRun", "RunState", "epoch_lines", "remaining_seconds", "run_states"]
 
 
 @dataclass(frozen=True)
@@ -38,12 +38,14 @@ class RunState:
         epochs_done: epochs in the run's ``metrics.jsonl`` (all of them for a finished run that stopped
             early or kept no folder: then the record's own count where it has one, else 0).
         seconds: the record's run time (finished), or the sum of the finished epochs' times (started).
+        epoch_times: the seconds of each finished epoch (from the record's history or ``metrics.jsonl``).
     """
 
     run: PlannedRun
     state: str
     epochs_done: int
     seconds: float
+    epoch_times: tuple[float, ...] = ()
 
 
 def epoch_lines(path: Path) -> list[dict]:
@@ -67,6 +69,30 @@ def epoch_lines(path: Path) -> list[dict]:
     return lines
 
 
+def _times(lines: list[dict]) -> tuple[float, ...]:
+    return tuple(float(e.get("seconds") or 0.0) for e in lines)
+
+
+def remaining_seconds(states: list[RunState]) -> float | None:
+    """Training time left at the measured epoch times: for each unfinished run, its epochs still to go
+    times the mean epoch time of the runs of the same method row (of all runs where that row has no
+    finished epoch yet). An upper bound where early stopping ends runs sooner; ``None`` before any epoch.
+    """
+    by_label: dict[str, list[float]] = {}
+    for state in states:
+        by_label.setdefault(state.run.label, []).extend(state.epoch_times)
+    every = [t for times in by_label.values() for t in times]
+    if not every:
+        return None
+    left = 0.0
+    for state in states:
+        if state.state == "finished":
+            continue
+        times = by_label[state.run.label] or every
+        left += max(state.run.epochs - state.epochs_done, 0) * sum(times) / len(times)
+    return left
+
+
 def run_states(run_dir: str | Path, runs: Iterable[PlannedRun]) -> list[RunState]:
     """The state of every run in ``run_dir`` (module docstring), in the order of ``runs``.
 
@@ -85,11 +111,12 @@ def run_states(run_dir: str | Path, runs: Iterable[PlannedRun]) -> list[RunState
             except json.JSONDecodeError as exc:
                 raise ArtifactError(f"the run record is not JSON ({exc.msg})", path=record_path) from exc
             history = record.get("history") if isinstance(record, dict) else None
-            done = len(history) if isinstance(history, list) else len(epochs)
-            states.append(RunState(run, "finished", done, float(record.get("seconds") or 0.0)))
+            lines = [h for h in history if isinstance(h, dict)] if isinstance(history, list) else epochs
+            seconds = float(record.get("seconds") or 0.0)
+            states.append(RunState(run, "finished", len(lines), seconds, _times(lines)))
         elif folder.is_dir():  # begun: its vocabulary, checkpoint or first epochs are there
-            seconds = sum(float(e.get("seconds") or 0.0) for e in epochs)
-            states.append(RunState(run, "started", len(epochs), seconds))
+            times = _times(epochs)
+            states.append(RunState(run, "started", len(epochs), sum(times), times))
         else:
             states.append(RunState(run, "waiting", 0, 0.0))
     return states
