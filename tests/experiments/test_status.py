@@ -8,7 +8,7 @@ from textsmooth.experiments.status import PlannedRun, RunState, remaining_second
 
 
 def state(label: str, kind: str, epochs: int, times: tuple[float, ...]) -> RunState:
-    return RunState(PlannedRun(f"{label}-{kind}", label, 0, epochs), kind, len(times), sum(times), times)
+    return RunState(PlannedRun(f"{label}-{kind}", label, 0, epochs), kind, sum(times), times)
 
 
 def test_remaining_time_uses_each_rows_epoch_times_else_all():

@@ -35,17 +35,20 @@ class RunState:
 
     Attributes:
         state: ``finished``, ``started`` or ``waiting``.
-        epochs_done: epochs in the run's ``metrics.jsonl`` (all of them for a finished run that stopped
-            early or kept no folder: then the record's own count where it has one, else 0).
         seconds: the record's run time (finished), or the sum of the finished epochs' times (started).
-        epoch_times: the seconds of each finished epoch (from the record's history or ``metrics.jsonl``).
+        epoch_times: the seconds of each finished epoch (from a finished run's record history, else
+            its ``metrics.jsonl``).
     """
 
     run: PlannedRun
     state: str
-    epochs_done: int
     seconds: float
     epoch_times: tuple[float, ...] = ()
+
+    @property
+    def epochs_done(self) -> int:
+        """The epochs the run has finished (fewer than planned where early stopping ended it)."""
+        return len(self.epoch_times)
 
 
 def epoch_lines(path: Path) -> list[dict]:
@@ -113,10 +116,10 @@ def run_states(run_dir: str | Path, runs: Iterable[PlannedRun]) -> list[RunState
             history = record.get("history") if isinstance(record, dict) else None
             lines = [h for h in history if isinstance(h, dict)] if isinstance(history, list) else epochs
             seconds = float(record.get("seconds") or 0.0)
-            states.append(RunState(run, "finished", len(lines), seconds, _times(lines)))
+            states.append(RunState(run, "finished", seconds, _times(lines)))
         elif folder.is_dir():  # begun: its vocabulary, checkpoint or first epochs are there
             times = _times(epochs)
-            states.append(RunState(run, "started", len(epochs), sum(times), times))
+            states.append(RunState(run, "started", sum(times), times))
         else:
-            states.append(RunState(run, "waiting", 0, 0.0))
+            states.append(RunState(run, "waiting", 0.0))
     return states
