@@ -42,7 +42,7 @@ table shows the median and min-max wall time):
   stage function both backends run) on 100 candidates per distinct target (its family and the families
   around it, so near-duplicates are among them), in shards of ``--shard-size`` targets: a loop here vs
   one Ray task per shard against the corpus put once in the object store; then the table is assembled
-  (``SemanticNeighbors._assemble``, the driver's stage), timed.
+  (``assemble_table``, the driver's last stage), timed.
 * **Ray's fixed costs**: ``import ray`` + ``ray.init(num_cpus=cores)`` + the first task + shutdown in a
   fresh subprocess; per-task overhead (``--tasks`` empty tasks, one at a time: median round trip; all
   at once: wall / tasks); ``ray.put`` / ``ray.get`` of a corpus-sized array (the targets' 384-d float32
@@ -740,16 +740,14 @@ def _rerank_shard(
 def rerank_section(
     ray: Any, args: argparse.Namespace, targets: list[str], position: np.ndarray
 ) -> tuple[list[Stage], dict[str, Any]]:
-    from textsmooth.sequence import SemanticNeighbors
+    from textsmooth.sequence.neighbors import assemble_table, duplicate_groups
     from textsmooth.text.bleu import BleuCorpus
 
     n = args.bleu_targets
     if n < len(targets):  # a prefix of the shuffled rows: renumber their places in family order
         targets, position = targets[:n], np.argsort(np.argsort(position[:n]))
     log(f"BLEU re-rank on {n:,} targets: duplicate groups and BLEU corpus (driver)")
-    sn = SemanticNeighbors(k=args.k, keep=args.keep, bleu_order=4)
-    _, dup_s, _ = timed(sn._group_targets, targets)  # the driver's duplicate groups, as fit runs them
-    groups, first = sn.groups_, sn.first_rows_
+    (groups, first), dup_s, _ = timed(duplicate_groups, targets)  # the driver's first stage, as fit runs it
     distinct = [targets[i] for i in first.tolist()]
     bleu, corpus_s, corpus_cpu = timed(BleuCorpus, distinct, max_order=4)
     del distinct
@@ -782,7 +780,7 @@ def rerank_section(
         ]
         local.times.append(time.perf_counter() - t0)
         local.cpu.append(time.process_time() - c0)
-        assemble.times.append(timed(sn._assemble, targets, shards)[1])  # the driver's last stage
+        assemble.times.append(timed(assemble_table, targets, groups, first, shards, keep=args.keep)[1])
         del shards
         log(f"BLEU re-rank of {g * k:,} pairs, round {r + 1}/{args.repeats}: Ray")
         gc.collect()

@@ -10,7 +10,7 @@ from sacrebleu.metrics import BLEU
 
 from textsmooth.errors import ConfigError, DataError, InputError
 from textsmooth.sequence import NeighborTable, SemanticNeighbors, duplicate_groups
-from textsmooth.sequence.neighbors import _normalize
+from textsmooth.sequence.neighbors import _normalize, assemble_table
 
 
 def _fit(targets, encoder, tmp_path=None, **kw):
@@ -320,3 +320,25 @@ def test_every_generator_refuses_empty_targets():
     for gen in (SemanticNeighbors(k=2, keep=1), WithinBatchTargets(), TokenSwapTargets()):
         with pytest.raises(DataError, match="targets is empty"):
             gen.fit([])
+
+
+def test_assemble_table_spreads_group_neighbours_to_every_row():
+    # rows 0 and 2 are one group (g0), row 1 is g1, row 3 is g2; keep = 2
+    targets = ["a cat", "a dog", "A cat.", "a bird"]
+    groups, first = duplicate_groups(targets)
+    assert groups.tolist() == [0, 1, 0, 2] and first.tolist() == [0, 1, 3]
+    shards = [  # in group order, split in two shards; -1 pads g2's second neighbour
+        (
+            np.array([[1, 2], [0, 2]]),
+            np.array([[0.9, 0.8], [0.9, 0.7]], np.float32),
+            np.array([[50.0, 40.0], [50.0, 30.0]]),
+        ),
+        (np.array([[0, -1]]), np.array([[0.8, np.nan]], np.float32), np.array([[40.0, np.nan]])),
+    ]
+    table, short = assemble_table(targets, groups, first, shards, keep=2, with_text=True)
+    expected = {0: [1, 3], 1: [0, 3], 2: [1, 3], 3: [0]}  # group ids named by their first rows
+    assert {t: table.neighbors_of(t).tolist() for t in range(4)} == expected
+    assert short == (1, 0)
+    assert table.related_texts() == [["a dog", "a bird"], ["a cat", "a bird"], ["a dog", "a bird"], ["a cat"]]
+    assert table.bleu.tolist() == [50.0, 40.0, 50.0, 30.0, 50.0, 40.0, 40.0]
+    assert np.allclose(table.cosine, [0.9, 0.8, 0.9, 0.7, 0.9, 0.8, 0.8])

@@ -80,6 +80,7 @@ __all__ = [
     "NeighborParams",
     "SemanticNeighbors",
     "Stages",
+    "assemble_table",
     "duplicate_groups",
     "knn_recall",
     "neighbor_shard",
@@ -222,6 +223,47 @@ def knn_recall(knn: KnnIndex, queries: np.ndarray, k: int) -> tuple[int, int]:
         len(set(a[a >= 0].tolist()) & set(e[e >= 0].tolist())) for a, e in zip(approx, exact, strict=True)
     )
     return int(found), int((exact >= 0).sum())
+
+
+def assemble_table(
+    targets: list[str],
+    groups: np.ndarray,
+    first: np.ndarray,
+    shards: list[Shard],
+    *,
+    keep: int,
+    with_text: bool = False,
+) -> tuple[NeighborTable, tuple[int, int]]:
+    """The last stage, on the driver: the shards' per-group neighbours spread back to every row.
+
+    ``groups``/``first`` are :func:`duplicate_groups`'s; the shards hold, in group order, each distinct
+    target's ``keep`` neighbour groups (-1: padding). Each row gets its group's neighbours, named by
+    their groups' first rows. Returns the table (one row per target and related target, padding left
+    out) and ``(rows with fewer than keep related targets, rows with none)``.
+    """
+    width, n = keep, len(targets)
+    g_ids = np.concatenate([s[0] for s in shards]) if shards else np.zeros((0, width), dtype=np.int64)
+    g_cos = np.concatenate([s[1] for s in shards]) if shards else np.zeros((0, width), dtype=np.float32)
+    g_bleu = np.concatenate([s[2] for s in shards]) if shards else np.zeros((0, width), dtype=np.float64)
+    row_ids = g_ids[groups]  # (n, keep) group ids of each row's neighbours
+    valid = row_ids >= 0
+    counts = valid.sum(axis=1)
+    short_rows = (int((counts < width).sum()), int((counts == 0).sum()))
+    target_id = np.broadcast_to(np.arange(n, dtype=np.int64)[:, None], row_ids.shape)[valid]
+    rank = np.broadcast_to(np.arange(1, width + 1, dtype=np.int32)[None, :], row_ids.shape)[valid]
+    neighbor_id = first[row_ids[valid]]
+    text = [targets[i] for i in neighbor_id.tolist()] if with_text else None
+    table = NeighborTable(
+        target_id=target_id,
+        rank=rank,
+        neighbor_id=neighbor_id,
+        cosine=g_cos[groups][valid],
+        bleu=g_bleu[groups][valid],
+        n_targets=n,
+        neighbor_text=text,
+        meta=fitted_meta(targets),
+    )
+    return table, short_rows
 
 
 class Stages:
@@ -598,28 +640,9 @@ class SemanticNeighbors(ParamsMixin):
         return shards  # type: ignore[return-value]  # every shard is set here
 
     def _assemble(self, targets: list[str], shards: list[Shard]) -> None:
-        """``table_`` (one row per target and related target) and ``short_rows_`` from the shards."""
-        groups, first, width, n = self.groups_, self.first_rows_, self.keep_, len(targets)
-        g_ids = np.concatenate([s[0] for s in shards]) if shards else np.zeros((0, width), dtype=np.int64)
-        g_cos = np.concatenate([s[1] for s in shards]) if shards else np.zeros((0, width), dtype=np.float32)
-        g_bleu = np.concatenate([s[2] for s in shards]) if shards else np.zeros((0, width), dtype=np.float64)
-        row_ids = g_ids[groups]  # (n, keep) group ids of each row's neighbours
-        valid = row_ids >= 0
-        counts = valid.sum(axis=1)
-        self.short_rows_ = (int((counts < width).sum()), int((counts == 0).sum()))
-        target_id = np.broadcast_to(np.arange(n, dtype=np.int64)[:, None], row_ids.shape)[valid]
-        rank = np.broadcast_to(np.arange(1, width + 1, dtype=np.int32)[None, :], row_ids.shape)[valid]
-        neighbor_id = first[row_ids[valid]]
-        text = [targets[i] for i in neighbor_id.tolist()] if self.with_text else None
-        self.table_ = NeighborTable(
-            target_id=target_id,
-            rank=rank,
-            neighbor_id=neighbor_id,
-            cosine=g_cos[groups][valid],
-            bleu=g_bleu[groups][valid],
-            n_targets=n,
-            neighbor_text=text,
-            meta=fitted_meta(targets),
+        """``table_`` and ``short_rows_`` from the shards (:func:`assemble_table`)."""
+        self.table_, self.short_rows_ = assemble_table(
+            targets, self.groups_, self.first_rows_, shards, keep=self.keep_, with_text=self.with_text
         )
 
     def _run_key(self, targets: list[str], side: list[str]) -> str:
