@@ -29,6 +29,10 @@ def require_ray(feature: str = "textsmooth.distributed") -> ModuleType:
     return _extras.require("ray", extra="ray", feature=feature)
 
 
+#: the logger of Ray's "token authentication is enabled" notice (ray 2.5x)
+_RAY_TOKEN_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
 def connect(
     address: str | None = None, *, num_cpus: int | None = None, feature: str = "textsmooth.distributed"
 ) -> ModuleType:
@@ -60,7 +64,15 @@ def connect(
         check_reachable(address)
         ray.init(address=address, **options)
     else:
-        ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **options)
+        # Ray turns token authentication on for every new local instance (RAY_AUTH_MODE unset) and warns
+        # that it did, at each start; keep the default, drop the warning (its logger, during this call)
+        token_log = logging.getLogger(_RAY_TOKEN_LOGGER)
+        level = token_log.level
+        token_log.setLevel(logging.ERROR)
+        try:
+            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, **options)
+        finally:
+            token_log.setLevel(level)
     return ray
 
 
