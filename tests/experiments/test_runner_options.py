@@ -116,6 +116,8 @@ def test_status_lists_finished_and_waiting_runs(tiny_runs):
     result = run_cli("experiment", "status", recipe, "-o", outputs[1][0])
     assert result.exit_code == 0, result.output
     assert "balanced__textcnn__none__seed0: finished (1 epochs" in result.output
+    record = json.loads((outputs[1][0] / "results" / "balanced__textcnn__none__seed0.json").read_text())
+    assert f"test accuracy {record['test']['accuracy']:.4f})" in result.output
     assert "balanced__textcnn__none__seed1: waiting" in result.output  # the folder ran --seeds 0
     assert "3 of 6 runs finished, 0 started, 3 waiting" in result.output
 

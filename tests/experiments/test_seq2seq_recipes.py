@@ -245,6 +245,8 @@ def test_status_and_the_run_time_of_a_resumed_run(tmp_path, multi30k, monkeypatc
     status = invoke("experiment", "status", path, "-o", out)
     assert status.exit_code == 0, status.output
     assert "de-en__none__seed0: started: 1 of 2 epochs" in status.output
+    val_bleu = json.loads((out / "runs" / "de-en__none__seed0" / "metrics.jsonl").read_text())["val_bleu"]
+    assert f"so far, val BLEU-4 {val_bleu:.2f})" in status.output
     assert "de-en__token-ls_ls=0.1__seed0: waiting" in status.output
     assert "0 of 2 runs finished, 1 started, 1 waiting" in status.output
     assert "of training left at the epoch times measured so far" in status.output
@@ -258,5 +260,6 @@ def test_status_and_the_run_time_of_a_resumed_run(tmp_path, multi30k, monkeypatc
     done = invoke("experiment", "status", path, "-o", out)
     assert "2 of 2 runs finished, 0 started, 0 waiting" in done.output, done.output
     assert "de-en__none__seed0: finished (2 epochs" in done.output
+    assert f"test BLEU-4 {resumed.test['bleu']:.2f})" in done.output
     missing = invoke("experiment", "status", path, "-o", tmp_path / "nowhere")
     assert missing.exit_code == 2 and "is not a run folder" in missing.output

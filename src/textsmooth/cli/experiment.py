@@ -151,11 +151,13 @@ def register(app: typer.Typer) -> None:
         name, runs = _planned_runs(recipe)
         states = run_states(out, runs)
         for s in states:
+            score = "" if s.score is None else f", {s.score}"
             if s.state == "finished":
-                what = f"finished ({s.epochs_done} epochs, {format_duration(s.seconds)})"
+                what = f"finished ({s.epochs_done} epochs, {format_duration(s.seconds)}{score})"
             elif s.state == "started":
                 what = (
-                    f"started: {s.epochs_done} of {s.run.epochs} epochs ({format_duration(s.seconds)} so far)"
+                    f"started: {s.epochs_done} of {s.run.epochs} epochs "
+                    f"({format_duration(s.seconds)} so far{score})"
                 )
             else:
                 what = "waiting"

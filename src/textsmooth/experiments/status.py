@@ -4,7 +4,8 @@ run over several sessions resume from it.
 
 A run is *finished* when its record ``RUN_DIR/results/<run>.json`` exists (the runners write it last,
 atomically), *started* when its folder ``RUN_DIR/runs/<run>/`` exists (the epochs so far are the lines
-of its ``metrics.jsonl``), else *waiting*. Nothing is trained, loaded or written.
+of its ``metrics.jsonl``), else *waiting*. Each finished run shows its test score and each started run
+its last validation score (:func:`headline`). Nothing is trained, loaded or written.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from textsmooth.errors import ArtifactError
 
-__all__ = ["PlannedRun", "RunState", "epoch_lines", "remaining_seconds", "run_states"]
+__all__ = ["PlannedRun", "RunState", "Score", "epoch_lines", "headline", "remaining_seconds", "run_states"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,18 @@ class PlannedRun:
 
 
 @dataclass(frozen=True)
+class Score:
+    """A named score shown with ``digits`` decimals (``str(score)``: ``"test BLEU-4 36.41"``)."""
+
+    name: str
+    value: float
+    digits: int
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.value:.{self.digits}f}"
+
+
+@dataclass(frozen=True)
 class RunState:
     """What the run folder holds for one :class:`PlannedRun`.
 
@@ -38,12 +51,15 @@ class RunState:
         seconds: the record's run time (finished), or the sum of the finished epochs' times (started).
         epoch_times: the seconds of each finished epoch (from a finished run's record history, else
             its ``metrics.jsonl``).
+        score: a finished run's test score, a started run's last validation score (:func:`headline`);
+            ``None`` before the first epoch or where the files have none.
     """
 
     run: PlannedRun
     state: str
     seconds: float
     epoch_times: tuple[float, ...] = ()
+    score: Score | None = None
 
     @property
     def epochs_done(self) -> int:
@@ -70,6 +86,27 @@ def epoch_lines(path: Path) -> list[dict]:
         if isinstance(value, dict):
             lines.append(value)
     return lines
+
+
+#: the score shown, first found first: (key of a record's ``test`` / of an epoch line, name, decimals)
+_TEST_SCORES = (("bleu", "test BLEU-4", 2), ("accuracy", "test accuracy", 4))
+_EPOCH_SCORES = (("val_bleu", "val BLEU-4", 2), ("accuracy", "dev accuracy", 4))
+
+
+def headline(values: object, keys: tuple[tuple[str, str, int], ...]) -> Score | None:
+    """The first of ``keys`` (``(key, name, decimals)``) that ``values`` holds as a number, as a
+    :class:`Score`.
+
+    Seq2seq and autoencoder runs score BLEU-4 (test ``bleu``, epoch ``val_bleu``), classification runs
+    accuracy (test and dev ``accuracy``); anything else, or a value that is not a number, gives ``None``.
+    """
+    if not isinstance(values, dict):
+        return None
+    for key, name, digits in keys:
+        value = values.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return Score(name, float(value), digits)
+    return None
 
 
 def _times(lines: list[dict]) -> tuple[float, ...]:
@@ -116,10 +153,12 @@ def run_states(run_dir: str | Path, runs: Iterable[PlannedRun]) -> list[RunState
             history = record.get("history") if isinstance(record, dict) else None
             lines = [h for h in history if isinstance(h, dict)] if isinstance(history, list) else epochs
             seconds = float(record.get("seconds") or 0.0)
-            states.append(RunState(run, "finished", seconds, _times(lines)))
+            score = headline(record.get("test") if isinstance(record, dict) else None, _TEST_SCORES)
+            states.append(RunState(run, "finished", seconds, _times(lines), score))
         elif folder.is_dir():  # begun: its vocabulary, checkpoint or first epochs are there
             times = _times(epochs)
-            states.append(RunState(run, "started", sum(times), times))
+            score = headline(epochs[-1], _EPOCH_SCORES) if epochs else None
+            states.append(RunState(run, "started", sum(times), times, score))
         else:
             states.append(RunState(run, "waiting", 0.0))
     return states
