@@ -9,6 +9,8 @@ grid searches work without importing scikit-learn. Used by the soft-label genera
 
 :class:`ConfigMixin` is the same idea for the dataclass configurations of a training run: building one
 from a recipe's mapping (unknown fields are errors), back to a dict, and a short hash of its values.
+
+:func:`check_int` is the one check of an integer parameter (a count, a size, a seed).
 """
 
 from __future__ import annotations
@@ -17,11 +19,31 @@ import dataclasses
 import hashlib
 import inspect
 import json
-from typing import Any, Self
+import numbers
+from typing import Any, Literal, Self, overload
 
 from textsmooth.errors import ConfigError
 
-__all__ = ["ConfigMixin", "ParamsMixin"]
+__all__ = ["ConfigMixin", "ParamsMixin", "check_int"]
+
+
+@overload
+def check_int(name: str, value: Any, *, low: int = 1, allow_none: Literal[False] = False) -> int: ...
+@overload
+def check_int(name: str, value: Any, *, low: int = 1, allow_none: bool) -> int | None: ...
+def check_int(name: str, value: Any, *, low: int = 1, allow_none: bool = False) -> int | None:
+    """``value`` as an ``int`` when it is an integer ``>= low`` (a Python or numpy integer, not a bool);
+    ``None`` passes with ``allow_none``.
+
+    Raises:
+        ConfigError: anything else, naming ``name`` as its column: ``"k must be an integer >= 1, got 0"``.
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        also = " or null" if allow_none else ""
+        raise ConfigError(f"{name} must be an integer >= {low}{also}, got {value!r}", column=name)
+    return int(value)
 
 
 class ParamsMixin:

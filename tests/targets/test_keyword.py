@@ -352,5 +352,5 @@ def test_n_jobs_bounds_the_threads_and_changes_no_bit(kwls_example, monkeypatch,
     assert len({a.tobytes() for a in soft.values()}) == 1
     saved = {(tmp_path / f"{n}.npz").read_bytes() for n in (1, 3, None)}
     assert len(saved) == 1 and load_smoother(tmp_path / "1.npz").n_jobs is None
-    with pytest.raises(ConfigError, match="n_jobs must be a positive integer"):
+    with pytest.raises(ConfigError, match="n_jobs must be an integer >= 1"):
         cls(n_jobs=0).fit(texts, labels)

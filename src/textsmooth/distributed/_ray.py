@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from textsmooth import _extras
+from textsmooth._params import check_int
 from textsmooth.errors import ConfigError, TextsmoothError
 
 __all__ = ["completed", "connect", "get", "remote", "require_ray"]
@@ -46,11 +47,10 @@ def connect(
 
     Raises:
         MissingDependencyError: ray is not installed (extra ``ray``).
-        ConfigError: ``num_cpus`` is not a positive integer, or is given with ``address``.
+        ConfigError: ``num_cpus`` is not an integer >= 1, or is given with ``address``.
     """
     ray = require_ray(feature)
-    if num_cpus is not None and (isinstance(num_cpus, bool) or not isinstance(num_cpus, int) or num_cpus < 1):
-        raise ConfigError(f"num_cpus must be a positive integer, got {num_cpus!r}", column="num_cpus")
+    check_int("num_cpus", num_cpus, allow_none=True)
     if ray.is_initialized():
         return ray
     options: dict[str, Any] = {"logging_level": logging.WARNING, "include_dashboard": False}

@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from textsmooth._params import check_int
 from textsmooth.distributed import _ray
 from textsmooth.distributed._shards import Shards, shard_input
 from textsmooth.errors import ConfigError, TextsmoothError
@@ -223,8 +224,8 @@ def transform_soft_labels(
             f"transform_soft_labels takes a KeywordSmoother or TfidfSmoother, not {type(smoother).__name__}"
         )
     smoother._check_fitted()
-    _check_count("num_shards", num_shards, allow_none=True)
-    _check_count("max_retries", max_retries, low=0)
+    check_int("num_shards", num_shards, allow_none=True)
+    check_int("max_retries", max_retries, low=0)
     smoother._check_params()
     shards = shard_input(
         texts,
@@ -269,8 +270,8 @@ def _fit(
 ) -> tuple[_Smoother, Shards, Any]:
     """Check everything, shard, count (map), sum (reduce), finish; ``Shards.counts``: the map's counts."""
     smoother = _build_smoother(method, dtype, params)
-    _check_count("num_shards", num_shards, allow_none=True)
-    _check_count("max_retries", max_retries, low=0)
+    check_int("num_shards", num_shards, allow_none=True)
+    check_int("max_retries", max_retries, low=0)
     shards = shard_input(
         texts,
         labels,
@@ -361,13 +362,6 @@ def _build_smoother(method: str | _Smoother, dtype: Any, params: dict[str, Any])
     except TypeError as exc:
         raise ConfigError(f"dtype {smoother.dtype!r} is not a numpy dtype", column="dtype") from exc
     return smoother
-
-
-def _check_count(name: str, value: Any, *, low: int = 1, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}", column=name)
 
 
 # -- the tasks (module level, so the workers import them by name) ----------------------------------

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from textsmooth._params import check_int
 from textsmooth.distributed import _ray
 from textsmooth.distributed._shards import is_folder, is_text_source, read_text_column
 from textsmooth.errors import ConfigError
@@ -164,12 +165,12 @@ def semantic_neighbors(
             column="options",
             hint=f"its parameters: {', '.join(_OPTIONS)}",
         )
-    _check_count("embed_actors", embed_actors, allow_none=True)
-    _check_count("embed_block_size", embed_block_size, allow_none=True)
-    _check_count("cpus_per_task", cpus_per_task)
+    check_int("embed_actors", embed_actors, allow_none=True)
+    check_int("embed_block_size", embed_block_size, allow_none=True)
+    check_int("cpus_per_task", cpus_per_task)
     _check_gpus(gpus_per_actor)
-    _check_count("max_retries", max_retries, low=0)
-    _check_count("recall_queries", recall_queries, low=0)
+    check_int("max_retries", max_retries, low=0)
+    check_int("recall_queries", recall_queries, low=0)
     _ray.require_ray(_FEATURE)
     sn = SemanticNeighbors(**options)
     sn._validate()  # before a folder is read
@@ -394,13 +395,6 @@ def read_text_source(value: Any, column: str, *, option: str) -> Any:
     if not texts:  # every file empty: the error of no targets, naming the folder
         check_texts(texts, name=column, path=str(value) if is_folder(value) else "<datasets.Dataset>")
     return texts
-
-
-def _check_count(name: str, value: Any, *, low: int = 1, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}", column=name)
 
 
 def _check_gpus(value: Any) -> None:

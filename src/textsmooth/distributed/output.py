@@ -31,9 +31,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from textsmooth._params import check_int
 from textsmooth.distributed import _ray
 from textsmooth.distributed._shards import describe_folder, is_folder, shard_input
-from textsmooth.distributed.keyword import _FEATURE, _check_count, _soft_labels_of_texts
+from textsmooth.distributed.keyword import _FEATURE, _soft_labels_of_texts
 from textsmooth.errors import ArtifactError, ConfigError, InputError, StaleArtifactError
 from textsmooth.io.atomic import atomic_path
 from textsmooth.io.manifest import hash_texts, read_manifest, sha256_file, write_manifest
@@ -92,8 +93,8 @@ def write_soft_labels_sharded(
         )
     smoother._check_fitted()
     smoother._check_params()
-    _check_count("num_shards", num_shards, allow_none=True)
-    _check_count("max_retries", max_retries, low=0)
+    check_int("num_shards", num_shards, allow_none=True)
+    check_int("max_retries", max_retries, low=0)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"{out_dir} is a file, not a folder", path=out_dir, option="--out-dir")

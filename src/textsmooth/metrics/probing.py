@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from textsmooth._params import check_int
 from textsmooth.errors import ConfigError, InputError
 
 __all__ = ["DEFAULT_CS", "ProbeResult", "pair_features", "probe_pairs"]
@@ -106,8 +107,7 @@ def probe_pairs(
 
     if not cs or any(c <= 0 for c in cs):
         raise ConfigError("cs must be a non-empty list of positive numbers", column="cs")
-    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
-        raise ConfigError(f"folds must be an integer >= 2, got {folds!r}", column="folds")
+    check_int("folds", folds, low=2)
     x_train, y_train = _encode_pairs(encode, train), np.asarray(train.labels)
     x_test, y_test = _encode_pairs(encode, test), np.asarray(test.labels)
     from threadpoolctl import threadpool_limits

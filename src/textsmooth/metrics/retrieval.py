@@ -27,6 +27,7 @@ from typing import overload
 
 import numpy as np
 
+from textsmooth._params import check_int
 from textsmooth.errors import ConfigError, InputError
 from textsmooth.metrics._inputs import ArrayLike, as_numpy
 
@@ -40,10 +41,7 @@ def _ks(k: int | Sequence[int]) -> list[int]:
     values = [k] if isinstance(k, int | np.integer) else list(k)
     if not values:
         raise ConfigError("k must be a positive integer or a non-empty list of them", column="k")
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ConfigError(f"k must be a positive integer, got {value!r}", column="k")
-    return [int(v) for v in values]
+    return [check_int("k", v) for v in values]
 
 
 def _top_ids(scores: ArrayLike | None, ranked_ids: ArrayLike | None, depth: int) -> tuple[np.ndarray, int]:

@@ -12,7 +12,6 @@ from textsmooth.errors import ConfigError, InputError
 __all__ = [
     "ClassifierOutput",
     "OutputHeads",
-    "check_positive",
     "check_probability",
     "resolve_mask",
     "split_logits",
@@ -38,13 +37,6 @@ def split_logits(output: ClassifierOutput) -> tuple[Tensor, Tensor | None]:
         logits, aux = output
         return logits, aux
     return output, None
-
-
-def check_positive(value: Any, name: str) -> int:
-    """``value`` as an int >= 1, else ``ConfigError``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}", column=name)
-    return int(value)
 
 
 def check_probability(value: Any, name: str) -> float:

@@ -8,12 +8,12 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from textsmooth._params import check_int
 from textsmooth.errors import ConfigError
 from textsmooth.models._common import (
     ClassifierOutput,
     OutputHeads,
     check_padding_idx,
-    check_positive,
     check_probability,
     make_embedding,
     resolve_mask,
@@ -78,17 +78,17 @@ class BiLSTM(nn.Module):
         freeze_embeddings: bool = False,
     ) -> None:
         super().__init__()
-        vocab_size = check_positive(vocab_size, "vocab_size")
-        n_classes = check_positive(n_classes, "n_classes")
+        vocab_size = check_int("vocab_size", vocab_size)
+        n_classes = check_int("n_classes", n_classes)
         padding_idx = check_padding_idx(padding_idx, vocab_size)
-        embedding_dim = check_positive(embedding_dim, "embedding_dim")
-        hidden_size = check_positive(hidden_size, "hidden_size")
-        num_layers = check_positive(num_layers, "num_layers")
+        embedding_dim = check_int("embedding_dim", embedding_dim)
+        hidden_size = check_int("hidden_size", hidden_size)
+        num_layers = check_int("num_layers", num_layers)
         dropout = check_probability(dropout, "dropout")
         if pooling not in ("mean", "max", "last"):
             raise ConfigError(f"pooling must be 'mean', 'max' or 'last', got {pooling!r}", column="pooling")
         if n_aux_classes is not None:
-            n_aux_classes = check_positive(n_aux_classes, "n_aux_classes")
+            n_aux_classes = check_int("n_aux_classes", n_aux_classes)
         self._config = {
             "vocab_size": vocab_size,
             "n_classes": n_classes,

@@ -10,11 +10,11 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from textsmooth._params import check_int
 from textsmooth.errors import ConfigError, ModelLoadError
 from textsmooth.models._common import (
     ClassifierOutput,
     OutputHeads,
-    check_positive,
     check_probability,
     resolve_mask,
 )
@@ -79,14 +79,14 @@ class HFEncoderClassifier(nn.Module):
         pretrained: bool = True,
     ) -> None:
         super().__init__()
-        n_classes = check_positive(n_classes, "n_classes")
+        n_classes = check_int("n_classes", n_classes)
         dropout = check_probability(dropout, "dropout")
         if pooling not in ("mean", "cls"):
             raise ConfigError(f"pooling must be 'mean' or 'cls', got {pooling!r}", column="pooling")
         if max_length is not None:
-            max_length = check_positive(max_length, "max_length")
+            max_length = check_int("max_length", max_length)
         if n_aux_classes is not None:
-            n_aux_classes = check_positive(n_aux_classes, "n_aux_classes")
+            n_aux_classes = check_int("n_aux_classes", n_aux_classes)
         folder = default_model_path() if model_path is None else Path(model_path).expanduser()
         self.model_path = folder
         self.encoder, self.tokenizer, model_max = _load_encoder(folder, pretrained=bool(pretrained))
@@ -126,7 +126,7 @@ class HFEncoderClassifier(nn.Module):
         ``max_length`` (default: the model's)."""
         if padding not in ("longest", "max_length"):
             raise ConfigError(f"padding must be 'longest' or 'max_length', got {padding!r}", column="padding")
-        limit = self.max_length if max_length is None else check_positive(max_length, "max_length")
+        limit = self.max_length if max_length is None else check_int("max_length", max_length)
         batch = self.tokenizer(
             [str(t) for t in texts],
             padding=padding,

@@ -9,12 +9,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from textsmooth._params import check_int
 from textsmooth.errors import ConfigError
 from textsmooth.models._common import (
     ClassifierOutput,
     OutputHeads,
     check_padding_idx,
-    check_positive,
     check_probability,
     make_embedding,
     resolve_mask,
@@ -80,18 +80,18 @@ class TextCNN(nn.Module):
         freeze_embeddings: bool = False,
     ) -> None:
         super().__init__()
-        vocab_size = check_positive(vocab_size, "vocab_size")
-        n_classes = check_positive(n_classes, "n_classes")
+        vocab_size = check_int("vocab_size", vocab_size)
+        n_classes = check_int("n_classes", n_classes)
         padding_idx = check_padding_idx(padding_idx, vocab_size)
-        embedding_dim = check_positive(embedding_dim, "embedding_dim")
+        embedding_dim = check_int("embedding_dim", embedding_dim)
         sizes = tuple(filter_sizes)
         if not sizes:
             raise ConfigError("filter_sizes must not be empty", column="filter_sizes")
-        sizes = tuple(check_positive(h, "filter_sizes") for h in sizes)
-        n_filters = check_positive(n_filters, "n_filters")
+        sizes = tuple(check_int("filter_sizes", h) for h in sizes)
+        n_filters = check_int("n_filters", n_filters)
         dropout = check_probability(dropout, "dropout")
         if n_aux_classes is not None:
-            n_aux_classes = check_positive(n_aux_classes, "n_aux_classes")
+            n_aux_classes = check_int("n_aux_classes", n_aux_classes)
         self._config = {
             "vocab_size": vocab_size,
             "n_classes": n_classes,

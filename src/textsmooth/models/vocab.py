@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import torch
 from torch import Tensor
 
+from textsmooth._params import check_int
 from textsmooth.errors import ArtifactError, ConfigError
 from textsmooth.io.atomic import atomic_write_text
 from textsmooth.text.tokenize import Tokenizer, resolve_tokenizer, tokenize_many
@@ -110,14 +111,8 @@ class WordVocab:
             ConfigError: ``min_freq < 1`` or ``max_size < 0``.
             DataError: a text is not a string.
         """
-        if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
-            raise ConfigError(f"min_freq must be an integer >= 1, got {min_freq!r}", column="min_freq")
-        if max_size is not None and (
-            isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0
-        ):
-            raise ConfigError(
-                f"max_size must be an integer >= 0 or None, got {max_size!r}", column="max_size"
-            )
+        check_int("min_freq", min_freq)
+        check_int("max_size", max_size, low=0, allow_none=True)
         pad_token, unk_token = "<pad>", "<unk>"
         tokens = tokenize_many(list(texts), tokenizer)
         flat = (
@@ -181,12 +176,7 @@ class WordVocab:
             ``input_ids`` (int64) and ``attention_mask`` (int64, 1 for real tokens), both
             ``(len(texts), width)`` CPU tensors. Empty texts become one ``<unk>``.
         """
-        if max_length is not None and (
-            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
-        ):
-            raise ConfigError(
-                f"max_length must be a positive integer or None, got {max_length!r}", column="max_length"
-            )
+        check_int("max_length", max_length, allow_none=True)
         if padding not in ("longest", "max_length"):
             raise ConfigError(f"padding must be 'longest' or 'max_length', got {padding!r}", column="padding")
         if padding == "max_length" and max_length is None:

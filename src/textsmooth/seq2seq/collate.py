@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from textsmooth._params import check_int
 from textsmooth.errors import ConfigError, InputError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -71,15 +72,7 @@ class Seq2SeqCollator:
     ) -> None:
         if related is not None and within_batch:
             raise ConfigError("pass related ids or within_batch=True, not both", column="within_batch")
-        if related_per_step is not None and (
-            isinstance(related_per_step, bool)
-            or not isinstance(related_per_step, int)
-            or related_per_step < 1
-        ):
-            raise ConfigError(
-                f"related_per_step must be an integer >= 1 or None, got {related_per_step!r}",
-                column="related_per_step",
-            )
+        check_int("related_per_step", related_per_step, allow_none=True)
         self.pad_id = int(pad_id)
         self.related = related
         self.related_per_step = related_per_step

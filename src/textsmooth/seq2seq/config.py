@@ -27,7 +27,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from textsmooth._params import ConfigMixin
+from textsmooth._params import ConfigMixin, check_int
 from textsmooth.errors import ConfigError
 
 __all__ = ["ARCHITECTURES", "METHODS", "TABLE_METHODS", "Method", "Seq2SeqConfig"]
@@ -174,17 +174,10 @@ class Seq2SeqConfig(ConfigMixin):
                 f"unknown method {self.method!r}", column="method", hint=f"use one of {', '.join(METHODS)}"
             )
         for name in _INTS:
-            value = getattr(self, name)
             low = {"warmup_steps": 0, "seed": 0, "similarity_top_n": 2}.get(name, 1)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}", column=name)
-            setattr(self, name, int(value))
+            setattr(self, name, check_int(name, getattr(self, name), low=low))
         for name in ("related_per_step", "num_threads", "checkpoint_every"):
-            value = getattr(self, name)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1
-            ):
-                raise ConfigError(f"{name} must be an integer >= 1 or null, got {value!r}", column=name)
+            setattr(self, name, check_int(name, getattr(self, name), allow_none=True))
         if self.label_smoothing is None:
             self.label_smoothing = 0.1 if self.method == "token-ls" else 0.0
         for name, (low, high, low_open) in _NUMBERS.items():

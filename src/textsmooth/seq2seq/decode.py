@@ -13,7 +13,8 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from textsmooth.errors import ConfigError, InputError
+from textsmooth._params import check_int
+from textsmooth.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     from textsmooth.seq2seq.vocab import SubwordVocab
@@ -55,8 +56,7 @@ def translate(
         ("batch_size", batch_size, 1),
         ("max_length", max_length, 2),
     ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}", column=name)
+        check_int(name, value, low=low)
     from textsmooth.seq2seq.collate import pad_sequences
 
     ids = vocab.encode_sources(list(sources), max_length)

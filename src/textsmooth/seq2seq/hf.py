@@ -67,6 +67,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import torch
 
+from textsmooth._params import check_int
 from textsmooth.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -106,8 +107,7 @@ def seq2seq_dataset(corpus: ParallelCorpus, vocab: SubwordVocab, *, max_length: 
     from textsmooth._extras import require
 
     datasets = require("datasets", extra="seq2seq", feature="seq2seq_dataset")
-    if not isinstance(max_length, int) or max_length < 2:
-        raise ConfigError(f"max_length must be an integer >= 2, got {max_length!r}", column="max_length")
+    check_int("max_length", max_length, low=2)
     cut = {
         side: vocab.count_truncated(texts, max_length, side)
         for side, texts in (("source", corpus.sources), ("target", corpus.targets))

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textsmooth._params import check_int
 from textsmooth.errors import ArtifactError, ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,9 +64,7 @@ class ModelShape:
 
     def __post_init__(self) -> None:
         for name in ("d_model", "encoder_layers", "decoder_layers", "heads", "ffn_dim", "max_positions"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}", column=name)
+            check_int(name, getattr(self, name))
         if self.d_model % self.heads:
             raise ConfigError(f"heads ({self.heads}) must divide d_model ({self.d_model})", column="heads")
         if not isinstance(self.dropout, int | float) or not 0 <= self.dropout < 1:

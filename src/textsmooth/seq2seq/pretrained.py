@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
-from textsmooth.errors import ArtifactError, ConfigError, InputError
+from textsmooth._params import check_int
+from textsmooth.errors import ArtifactError, InputError
 from textsmooth.seq2seq.vocab import Side
 
 __all__ = ["PretrainedVocab"]
@@ -75,8 +76,7 @@ class PretrainedVocab:
 
     def encode(self, texts: Sequence[str], max_length: int, side: Side) -> list[list[int]]:
         """Token ids with the checkpoint's special tokens, at most ``max_length`` (the tokenizer cuts)."""
-        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2:
-            raise ConfigError(f"max_length must be an integer >= 2, got {max_length!r}", column="max_length")
+        check_int("max_length", max_length, low=2)
         return self._ids(texts, side, max_length)
 
     def encode_sources(self, texts: Sequence[str], max_length: int) -> list[list[int]]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from textsmooth._params import check_int
 from textsmooth.errors import ArtifactError, ConfigError, InputError
 
 __all__ = ["SPECIAL_TOKENS", "Side", "SubwordKind", "SubwordVocab", "train_subword_vocab"]
@@ -96,8 +97,7 @@ class SubwordVocab:
     def encode(self, texts: Sequence[str], max_length: int, side: Side) -> list[list[int]]:
         """Token ids of each text followed by ``</s>``, at most ``max_length`` ids (longer ones are cut
         and keep their ``</s>``)."""
-        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2:
-            raise ConfigError(f"max_length must be an integer >= 2, got {max_length!r}", column="max_length")
+        check_int("max_length", max_length, low=2)
         encodings = self._tokenizer(side).encode_batch(list(texts), add_special_tokens=False)
         return [[*e.ids[: max_length - 1], self.eos_id] for e in encodings]
 
@@ -244,12 +244,8 @@ def train_subword_vocab(
         raise ConfigError(
             f"unknown vocabulary kind {kind!r}", column="vocab_kind", hint="use bpe, unigram or word"
         )
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 16:
-        raise ConfigError(f"vocab_size must be an integer >= 16, got {vocab_size!r}", column="vocab_size")
-    if isinstance(min_frequency, bool) or not isinstance(min_frequency, int) or min_frequency < 1:
-        raise ConfigError(
-            f"min_frequency must be an integer >= 1, got {min_frequency!r}", column="min_frequency"
-        )
+    check_int("vocab_size", vocab_size, low=16)
+    check_int("min_frequency", min_frequency)
     if not sources or not targets:
         raise InputError("no training sentences to learn a vocabulary from", column="sources")
     if joint:

@@ -23,24 +23,16 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
-from textsmooth._params import ParamsMixin
+from textsmooth._params import ParamsMixin, check_int
 from textsmooth.errors import ConfigError, InputError, NotFittedError
 from textsmooth.sequence.data import check_texts
 from textsmooth.sequence.table import NeighborTable, fitted_meta
 from textsmooth.text.bleu import BleuCorpus
 
 __all__ = ["TokenSwapTargets", "WithinBatchTargets", "within_batch_related"]
-
-
-def _positive_int(name: str, value: Any, *, allow_none: bool = False) -> None:
-    if allow_none and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}", column=name)
 
 
 def within_batch_related(batch_size: int) -> np.ndarray:
@@ -50,7 +42,7 @@ def within_batch_related(batch_size: int) -> np.ndarray:
         >>> within_batch_related(3).tolist()
         [[1, 2], [0, 2], [0, 1]]
     """
-    _positive_int("batch_size", batch_size)
+    check_int("batch_size", batch_size)
     full = np.broadcast_to(np.arange(batch_size), (batch_size, batch_size))
     mask = ~np.eye(batch_size, dtype=bool)
     return full[mask].reshape(batch_size, batch_size - 1)
@@ -77,9 +69,9 @@ class WithinBatchTargets(ParamsMixin):
 
     def fit(self, targets: Sequence[str], *, batches: np.ndarray | None = None) -> WithinBatchTargets:
         """Build ``table_``. ``batches`` (optional): the batch number of every target."""
-        _positive_int("batch_size", self.batch_size)
-        _positive_int("keep", self.keep, allow_none=True)
-        _positive_int("bleu_order", self.bleu_order or None, allow_none=True)
+        check_int("batch_size", self.batch_size)
+        check_int("keep", self.keep, allow_none=True)
+        check_int("bleu_order", self.bleu_order or None, allow_none=True)
         targets = check_texts(targets, name="targets")
         n = len(targets)
         if batches is None:
@@ -199,7 +191,7 @@ class TokenSwapTargets(ParamsMixin):
 
     def fit(self, targets: Sequence[str]) -> TokenSwapTargets:
         """Sample, score and rank copies of every target into ``table_`` (``neighbor_id`` = -1)."""
-        _positive_int("n_samples", self.n_samples)
+        check_int("n_samples", self.n_samples)
         if self.bleu_order is None or (self.bleu_order == 0 and not isinstance(self.bleu_order, bool)):
             raise ConfigError(
                 f"token-swap scores and ranks its copies by BLEU, so bleu_order must be >= 1, "
@@ -207,8 +199,8 @@ class TokenSwapTargets(ParamsMixin):
                 column="bleu_order",
                 hint="None or 0 (no BLEU re-rank) is only for SemanticNeighbors and WithinBatchTargets",
             )
-        _positive_int("bleu_order", self.bleu_order)
-        _positive_int("keep", self.keep, allow_none=True)
+        check_int("bleu_order", self.bleu_order)
+        check_int("keep", self.keep, allow_none=True)
         if not (isinstance(self.tau, int | float) and math.isfinite(self.tau) and self.tau > 0):
             raise ConfigError(f"tau must be a positive number, got {self.tau!r}", column="tau")
         targets = check_texts(targets, name="targets")

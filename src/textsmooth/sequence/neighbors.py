@@ -65,7 +65,7 @@ from typing import Any, get_args
 
 import numpy as np
 
-from textsmooth._params import ParamsMixin
+from textsmooth._params import ParamsMixin, check_int
 from textsmooth.errors import ConfigError, InputError, NotFittedError
 from textsmooth.io.atomic import atomic_path, atomic_write_text
 from textsmooth.io.manifest import hash_texts
@@ -379,9 +379,7 @@ class SemanticNeighbors(ParamsMixin):
 
     def _validate(self) -> None:
         for name in ("k", "keep", "shard_size", "block_size", "hnsw_m", "ef_search"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}", column=name)
+            check_int(name, getattr(self, name))
         if self.keep > self.k:
             raise ConfigError(
                 f"keep (k' = {self.keep}) is larger than k = {self.k}",

@@ -14,6 +14,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
+from textsmooth._params import check_int
 from textsmooth.errors import ConfigError, InputError
 from textsmooth.similarity.vectors import WordVectors
 
@@ -58,8 +59,7 @@ def train_word_vectors(
     if model not in get_args(VectorModel):
         raise ConfigError(f"unknown model {model!r}", column="model", hint="word2vec or fasttext")
     for name, value in (("dim", dim), ("window", window), ("min_count", min_count), ("epochs", epochs)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be an integer >= 1, got {value!r}", column=name)
+        check_int(name, value)
     corpus = [tokenizer(s) if isinstance(s, str) else list(s) for s in sentences]
     corpus = [tokens for tokens in corpus if tokens]
     if not corpus:

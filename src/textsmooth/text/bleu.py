@@ -67,6 +67,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from textsmooth._params import check_int
 from textsmooth.errors import ConfigError, InputError
 from textsmooth.io.checks import check_texts
 from textsmooth.text.counts import number_tokens
@@ -91,8 +92,7 @@ _PAIR_BLOCK = 1 << 17
 
 
 def _check_params(max_order: int, smooth_method: str, smooth_value: float | None) -> float:
-    if isinstance(max_order, bool) or not isinstance(max_order, int | np.integer) or max_order < 1:
-        raise ConfigError(f"max_order must be a positive integer, got {max_order!r}", column="max_order")
+    check_int("max_order", max_order)
     if smooth_method not in SMOOTH_METHODS:
         raise ConfigError(
             f"unknown smooth_method {smooth_method!r}",

@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from textsmooth.errors import ConfigError
+from textsmooth._params import check_int
 from textsmooth.text.spans import (
     PAD,
     TokenSpans,
@@ -111,7 +111,7 @@ def count_texts(
             Only the speed depends on it: the result is the same for any value.
 
     Raises:
-        ConfigError: ``n_jobs`` is not a positive integer.
+        ConfigError: ``n_jobs`` is not an integer >= 1.
         DataError: a text is missing or not a string (the row is named, 1-based).
     """
     n_jobs = resolve_jobs(n_jobs)
@@ -182,9 +182,7 @@ def resolve_jobs(n_jobs: int | None) -> int:
     """The number of threads for ``n_jobs`` (``None``: ``os.cpu_count()``); raises ``ConfigError`` if < 1."""
     if n_jobs is None:
         return os.cpu_count() or 1
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or n_jobs < 1:
-        raise ConfigError(f"n_jobs must be a positive integer, got {n_jobs!r}", column="n_jobs")
-    return int(n_jobs)
+    return check_int("n_jobs", n_jobs)
 
 
 def map_threads(fn: Callable[[_T], _R], items: Sequence[_T], n_jobs: int) -> list[_R]:

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from textsmooth._params import ConfigMixin
+from textsmooth._params import ConfigMixin, check_int
 from textsmooth.errors import ConfigError
 from textsmooth.training.objectives import KWLS_VARIANTS, METHODS
 
@@ -159,8 +159,7 @@ class TrainConfig(ConfigMixin):
         for name in ("epochs", "batch_size", "max_length", "embed_dim", "hidden_dim", "n_filters"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}", column=name)
-        if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 1:
-            raise ConfigError(f"patience must be an integer >= 1, got {self.patience!r}", column="patience")
+        check_int("patience", self.patience)
         if (
             isinstance(self.min_delta, bool)
             or not isinstance(self.min_delta, int | float)
@@ -187,14 +186,7 @@ class TrainConfig(ConfigMixin):
                 raise ConfigError(f"{name} must be an integer, got {value!r}", column=name)
             if type(value) is not int:  # a numpy integer: JSON-ready, same fingerprint as the int
                 setattr(self, name, int(value))
-        if self.num_threads is not None and (
-            isinstance(self.num_threads, bool)
-            or not isinstance(self.num_threads, numbers.Integral)
-            or self.num_threads < 1
-        ):
-            raise ConfigError(
-                f"num_threads must be an integer >= 1 or null, got {self.num_threads!r}", column="num_threads"
-            )
+        self.num_threads = check_int("num_threads", self.num_threads, allow_none=True)
         for name, (low, high, low_open) in _NUMBER_FIELDS.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
