@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from textsmooth.errors import ConfigError
-from textsmooth.io.atomic import _file_mode
+from textsmooth.io.atomic import file_mode
 from textsmooth.training import load_classifier, save_classifier
 from textsmooth.training.config import TrainConfig, check_device_name
 from textsmooth.training.factory import build_model
@@ -85,6 +85,6 @@ def test_saved_model_files_get_the_usual_mode(tmp_path):
     files = [p for p in folder.rglob("*") if p.is_file()]
     assert {p.name for p in files} >= {"model.safetensors", "vocab.json", "manifest.json"}
     for path in files:  # model.safetensors was 0o600 while vocab.json and manifest.json were 0o644
-        assert stat.S_IMODE(os.stat(path).st_mode) == _file_mode(), path.name
+        assert stat.S_IMODE(os.stat(path).st_mode) == file_mode(), path.name
     assert stat.S_IMODE(os.stat(folder).st_mode) & 0o500 == 0o500
     assert load_classifier(folder).predict_proba(TEXTS).shape == (4, 2)

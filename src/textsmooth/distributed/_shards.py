@@ -124,13 +124,13 @@ def shard_input(
             )
         return _from_folder(Path(texts), text_column, label_column, num_shards, connect)
     _refuse_other_sources(texts)
-    if _is_ray_dataset(texts) or _is_hf_dataset(texts):
+    if is_ray_dataset(texts) or is_hf_dataset(texts):
         if want_labels and labels is not None:
             raise InputError(
                 "labels come from the dataset's label column, not from the labels argument",
                 hint=f"drop labels=..., or name the column with label_column= (now {label_column!r})",
             )
-        if _is_ray_dataset(texts):
+        if is_ray_dataset(texts):
             return _from_ray_dataset(texts, text_column, label_column, num_shards, connect)
         return _from_hf_dataset(texts, text_column, label_column, num_shards, connect)
     if want_labels and labels is None:
@@ -157,7 +157,7 @@ def is_text_source(value: Any) -> bool:
     when not a folder), a Hugging Face dataset or a ``DatasetDict`` (refused). A ``str`` naming no
     folder is not: as a sequence of texts it gets the local path's error (one string, not a list)."""
     return (
-        is_folder(value) or isinstance(value, os.PathLike) or _is_hf_dataset(value) or _is_dataset_dict(value)
+        is_folder(value) or isinstance(value, os.PathLike) or is_hf_dataset(value) or _is_dataset_dict(value)
     )
 
 
@@ -196,7 +196,7 @@ def read_text_column(
             infos.append(info)
         _gather(tables, infos, column, None, source=str(source), files=files, option=option)
         parts = [(str(path), t) for path, t in zip(files, tables, strict=True) if t.num_rows]
-    elif _is_hf_dataset(source):
+    elif is_hf_dataset(source):
         parts = [(_HF_SOURCE, _hf_table(source, column, None, option))]
     else:
         _refuse_other_sources(source)
@@ -229,7 +229,7 @@ def _refuse_other_sources(value: Any) -> None:
 _HF_SOURCE = "<datasets.Dataset>"
 
 
-def _is_hf_dataset(value: Any) -> bool:
+def is_hf_dataset(value: Any) -> bool:
     datasets = sys.modules.get("datasets")
     return datasets is not None and isinstance(value, datasets.Dataset)
 
@@ -401,7 +401,7 @@ def _read_file(
 _RAY_SOURCE = "<ray.data.Dataset>"
 
 
-def _is_ray_dataset(value: Any) -> bool:
+def is_ray_dataset(value: Any) -> bool:
     data = sys.modules.get("ray.data")
     return data is not None and isinstance(value, data.Dataset)
 

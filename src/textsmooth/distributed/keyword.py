@@ -237,7 +237,7 @@ def transform_soft_labels(
     )
     ray = shards.connect()
     smoother._check_memory(shards.n_rows, 0, smoother.dtype, "soft labels")  # the driver's array
-    task = _ray.remote(_soft_labels_of_texts, max_retries=max_retries)
+    task = _ray.remote(soft_labels_of_texts, max_retries=max_retries)
     smoother_ref = ray.put(smoother)
     refs = [
         task.remote(smoother_ref, ref, shards.column, start)
@@ -419,7 +419,7 @@ def _soft_labels_of_counts(smoother: _Smoother, counts: CountMatrix) -> tuple[np
     return smoother._soft_labels(fitted, n_jobs=_TASK_THREADS, warn=False), rows_without_words(fitted)
 
 
-def _soft_labels_of_texts(
+def soft_labels_of_texts(
     smoother: _Smoother, shard: Any, column: str | None, start: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Transform any shard: count it against the fitted vocabulary, then eqs. (4)-(8)."""

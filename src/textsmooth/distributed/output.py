@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from textsmooth._params import check_int
 from textsmooth.distributed import _ray
 from textsmooth.distributed._shards import describe_folder, is_folder, shard_input
-from textsmooth.distributed.keyword import _FEATURE, _soft_labels_of_texts
+from textsmooth.distributed.keyword import soft_labels_of_texts
 from textsmooth.errors import ArtifactError, ConfigError, InputError, StaleArtifactError
 from textsmooth.io.atomic import atomic_path
 from textsmooth.io.manifest import hash_texts, read_manifest, sha256_file, write_manifest
@@ -46,6 +46,7 @@ FOLDER_KIND = "soft-labels-sharded"
 PART_KIND = "soft-labels-part"
 _PART = re.compile(r"^part-(\d{5,})\.parquet$")
 _METADATA_KEY = b"textsmooth"
+_FEATURE = "textsmooth.distributed.write_soft_labels_sharded"
 
 
 def part_name(i: int) -> str:
@@ -133,7 +134,7 @@ def write_soft_labels_sharded(
         final.unlink(missing_ok=True)  # the folder is unfinished until the manifest is written again
     empty = []
     if todo:
-        task = _ray.remote(_soft_labels_of_texts, max_retries=max_retries)
+        task = _ray.remote(soft_labels_of_texts, max_retries=max_retries)
         smoother_ref = ray.put(smoother)
         refs = [task.remote(smoother_ref, shards.refs[i], shards.column, shards.bounds[i][0]) for i in todo]
         for j, (soft, rows) in _ray.completed(ray, refs, desc="soft labels", progress=progress):
@@ -203,15 +204,15 @@ def _identity(source: Any, text_column: str) -> dict[str, Any]:
         raise InputError(
             f"{source} is not a folder", path=source, hint="pass a folder of .parquet or .jsonl files"
         )
-    from textsmooth.distributed._shards import _is_hf_dataset, _is_ray_dataset
+    from textsmooth.distributed._shards import is_hf_dataset, is_ray_dataset
 
-    if _is_ray_dataset(source):
+    if is_ray_dataset(source):
         raise ConfigError(
             "a Ray Dataset has no identity to resume against",
             column="source",
             hint="write it to Parquet (dataset.write_parquet(folder)) and pass the folder",
         )
-    texts = list(source[text_column]) if _is_hf_dataset(source) else source
+    texts = list(source[text_column]) if is_hf_dataset(source) else source
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise InputError("source must be a folder, a sequence of str or a Hugging Face dataset")
     return {"kind": "texts", "n_rows": len(texts), "content_sha256": hash_texts(texts)}

@@ -16,7 +16,7 @@ from pathlib import Path
 __all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text"]
 
 
-def _file_mode() -> int:
+def file_mode() -> int:
     """``0o666`` minus the process umask (read without changing it where /proc allows)."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
@@ -50,7 +50,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         if tmp.exists():
-            os.chmod(tmp, _file_mode())
+            os.chmod(tmp, file_mode())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -18,7 +18,7 @@ from textsmooth.models._common import (
     check_probability,
     resolve_mask,
 )
-from textsmooth.sequence.encoder import _transformer_folder, default_model_path
+from textsmooth.sequence.encoder import default_model_path, transformer_folder
 
 __all__ = ["HFEncoderClassifier"]
 
@@ -168,7 +168,7 @@ def _load_encoder(folder: Path, *, pretrained: bool = True) -> tuple[nn.Module, 
         raise ModelLoadError("model path does not exist", path=folder, hint=hint)
     if not folder.is_dir():
         raise ModelLoadError("model path is a file, expected a model folder", path=folder, hint=hint)
-    hf_folder, st_max_length = _transformer_folder(folder)
+    hf_folder, st_max_length = transformer_folder(folder)
     if not (hf_folder / "config.json").is_file():
         raise ModelLoadError(
             "folder has no config.json, so it is not a Hugging Face / sentence-transformers model",

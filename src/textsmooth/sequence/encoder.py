@@ -176,7 +176,7 @@ def _model_fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def _transformer_folder(folder: Path) -> tuple[Path, int | None]:
+def transformer_folder(folder: Path) -> tuple[Path, int | None]:
     """The folder that holds the Hugging Face weights and the max length of a sentence-transformers model."""
     max_length = None
     modules = folder / "modules.json"
@@ -339,7 +339,7 @@ class SentenceEncoder:
             )
         if not folder.is_dir():
             raise ModelLoadError("model path is a file, expected a model folder", path=folder)
-        hf_folder, st_max_length = _transformer_folder(folder)
+        hf_folder, st_max_length = transformer_folder(folder)
         if not (hf_folder / "config.json").is_file():
             raise ModelLoadError(
                 "folder has no config.json, so it is not a Hugging Face / sentence-transformers model",

@@ -49,7 +49,7 @@ from textsmooth.text.spans import (
     spans_from_strings,
     word_spans,
 )
-from textsmooth.text.tokenize import Tokenizer, _to_arrow_strings, resolve_tokenizer, tokenize_many
+from textsmooth.text.tokenize import Tokenizer, resolve_tokenizer, to_arrow_strings, tokenize_many
 
 __all__ = [
     "CountMatrix",
@@ -118,7 +118,7 @@ def count_texts(
     tokenizer = resolve_tokenizer(tokenizer)
     if tokenizer not in ("space", "words"):
         return count_matrix(tokenize_many(texts, tokenizer), vocabulary, n_jobs=n_jobs)
-    array = texts if isinstance(texts, pa.Array) else _to_arrow_strings(texts)
+    array = texts if isinstance(texts, pa.Array) else to_arrow_strings(texts)
     if array.null_count:
         return count_matrix(tokenize_many(array, tokenizer), vocabulary)  # raises the DataError
     split = space_spans if tokenizer == "space" else word_spans

@@ -109,7 +109,7 @@ def tokenize_many(texts: Sequence[str] | pa.Array, tokenizer: Tokenizer | None =
                 )
             lists.append(tokens)
         return pa.chunked_array([pa.array(lists, type=pa.list_(pa.string()))])
-    array = texts if isinstance(texts, pa.Array) else _to_arrow_strings(texts)
+    array = texts if isinstance(texts, pa.Array) else to_arrow_strings(texts)
     chunks = [array.slice(start, _CHUNK_TEXTS) for start in range(0, len(array), _CHUNK_TEXTS)]
     if len(chunks) <= 1:
         parts = [_split_chunk(array, tokenizer)]
@@ -125,7 +125,7 @@ def tokenize(text: str, tokenizer: Tokenizer | None = None) -> list[str]:
     return tokenize_many([text], tokenizer).chunk(0)[0].as_py()
 
 
-def _to_arrow_strings(texts: Sequence[str]) -> pa.Array:
+def to_arrow_strings(texts: Sequence[str]) -> pa.Array:
     try:
         array = pa.array(texts, type=pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):

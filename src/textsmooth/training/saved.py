@@ -92,9 +92,9 @@ def _manifest_digest(manifest: Mapping[str, Any]) -> str:
 
 
 def _dir_mode() -> int:
-    from textsmooth.io.atomic import _file_mode
+    from textsmooth.io.atomic import file_mode
 
-    mode = _file_mode()
+    mode = file_mode()
     return mode | ((mode & 0o444) >> 2)  # x wherever r is allowed: 0o644 -> 0o755
 
 
@@ -124,10 +124,10 @@ def _share_like_other_outputs(folder: Path) -> None:
     """Give every file and folder under ``folder`` the mode ``open()`` would (``0o644`` with umask 022):
     safetensors writes its file private (``0o600``), which would leave a model folder shared with a group
     or another account with readable vocabulary and manifest but unreadable weights."""
-    from textsmooth.io.atomic import _file_mode
+    from textsmooth.io.atomic import file_mode
 
     for item in folder.rglob("*"):
-        os.chmod(item, _dir_mode() if item.is_dir() else _file_mode())
+        os.chmod(item, _dir_mode() if item.is_dir() else file_mode())
 
 
 @contextlib.contextmanager
