@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -83,6 +84,17 @@ def test_a_second_run_trains_nothing_and_edited_settings_are_refused(tmp_path, f
     assert changed.exit_code == 2 and "computed on other data (de-en train)" in changed.output
     wrong_seed = invoke("experiment", "run", CI_RECIPE, "-o", finished, "--seeds", "3")
     assert wrong_seed.exit_code == 2 and "--seeds" in wrong_seed.output
+
+
+def test_runtime_settings_keep_finished_results(tmp_path, finished):
+    # how a run executes (threads, device, mid-epoch checkpoints) is not what it computes
+    raw = yaml.safe_load(CI_RECIPE.read_text())
+    runtime = write_recipe(tmp_path, train={**raw["train"], "checkpoint_every": 3, "num_threads": 2})
+    copy = tmp_path / "copy"
+    shutil.copytree(finished, copy)
+    again = invoke("experiment", "run", runtime, "-o", copy, "--no-progress", "--no-report")
+    assert again.exit_code == 0, again.output
+    assert "[1/2]" not in again.output and "2 runs finished" in again.output
 
 
 def test_interrupted_run_resumes_and_parallel_runs_agree(tmp_path, finished, monkeypatch):

@@ -121,8 +121,6 @@ NEIGHBOR_DEFAULTS: dict[str, Any] = {
 TOKEN_SWAP_DEFAULTS: dict[str, Any] = {"n_samples": 10, "tau": 0.5, "bleu_order": 4, "seed": 0}
 # recipe-only keys of a method row (not Seq2SeqConfig fields)
 _ROW_KEYS = ("label", "rerank_bleu", "min_cosine", "seeds")
-# runtime knobs that do not change what a run computes
-_RUNTIME_FIELDS = ("num_threads",)
 # the parts of a default row label: (config field, short name)
 _LABEL_PARTS = (
     ("alpha", "alpha"),
@@ -745,9 +743,10 @@ def _finished_runs(specs: list[Seq2SeqRunSpec], out: Path) -> dict[str, Seq2SeqR
     """The finished records of ``specs``; one made with other settings is refused (nothing trains).
 
     A field the stored configuration lacks (a record written before the field existed) counts as its
-    default value, so adding a configuration field does not turn finished results into stale ones.
+    default value, so adding a configuration field does not turn finished results into stale ones; the
+    runtime fields (``RUNTIME_FIELDS``: threads, device, ``checkpoint_every``) may change between runs.
     """
-    from textsmooth.seq2seq.config import Seq2SeqConfig
+    from textsmooth.seq2seq.config import RUNTIME_FIELDS, Seq2SeqConfig
 
     defaults = _jsonable(Seq2SeqConfig().to_dict())
     finished = {}
@@ -759,9 +758,7 @@ def _finished_runs(specs: list[Seq2SeqRunSpec], out: Path) -> dict[str, Seq2SeqR
         wanted = _jsonable(spec.config.to_dict())
         stored = {**defaults, **_jsonable(record.config)}
         changed = sorted(
-            k
-            for k in set(wanted) | set(stored)
-            if k not in _RUNTIME_FIELDS and wanted.get(k) != stored.get(k)
+            k for k in set(wanted) | set(stored) if k not in RUNTIME_FIELDS and wanted.get(k) != stored.get(k)
         )
         want_table = _jsonable(spec.table.to_json()) if spec.table else None
         have_table = dict(record.table or {})

@@ -30,7 +30,7 @@ from typing import Literal, get_args
 from textsmooth._params import ConfigMixin, check_int
 from textsmooth.errors import ConfigError
 
-__all__ = ["ARCHITECTURES", "METHODS", "TABLE_METHODS", "Method", "Seq2SeqConfig"]
+__all__ = ["ARCHITECTURES", "METHODS", "RUNTIME_FIELDS", "TABLE_METHODS", "Method", "Seq2SeqConfig"]
 
 ARCHITECTURES: tuple[str, ...] = ("transformer", "lstm")
 """``transformer``: a Marian model (:func:`~textsmooth.seq2seq.model.build_seq2seq_model`); ``lstm``: an
@@ -93,8 +93,9 @@ the checkpoints of older runs still resume."""
 _BEFORE_TOP_N = {"similarity_top_n": 5}
 """Checkpoints written before ``similarity_top_n`` existed hashed without it; at its default they still
 resume (:meth:`Seq2SeqConfig.accepted_fingerprints`)."""
-_RUNTIME = ("num_threads", "device", "checkpoint_every")
-"""Fields that change how a run executes, not what it computes: a checkpoint resumes under other values."""
+RUNTIME_FIELDS = ("num_threads", "device", "checkpoint_every")
+"""Fields that change how a run executes, not what it computes: a checkpoint resumes under other values,
+and a recipe's finished result stays valid (``experiment run``)."""
 
 
 @dataclass
@@ -253,11 +254,11 @@ class Seq2SeqConfig(ConfigMixin):
 
     def fingerprint(self) -> str:
         """Short hash of the fields that change what a run computes (a checkpoint resumes only under the
-        same one; :data:`_RUNTIME` fields are left out)."""
+        same one; :data:`RUNTIME_FIELDS` are left out)."""
         values = {
             k: v
             for k, v in self.to_dict().items()
-            if k not in _RUNTIME and not (k in _ADDED_LATER and v == _ADDED_LATER[k])
+            if k not in RUNTIME_FIELDS and not (k in _ADDED_LATER and v == _ADDED_LATER[k])
         }
         return self.hash_values(values)
 
@@ -269,7 +270,7 @@ class Seq2SeqConfig(ConfigMixin):
             values = {
                 k: v
                 for k, v in self.to_dict().items()
-                if k not in _RUNTIME
+                if k not in RUNTIME_FIELDS
                 and k not in _BEFORE_TOP_N
                 and not (k in _ADDED_LATER and v == _ADDED_LATER[k])
             }
