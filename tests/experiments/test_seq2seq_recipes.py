@@ -189,6 +189,26 @@ def test_a_corrupt_result_is_named(tmp_path, finished):
     assert result.exit_code == 2 and bad.name in result.output
 
 
+def test_the_report_shows_each_seed(tmp_path, finished):
+    out = tmp_path / "run"
+    shutil.copytree(finished, out)  # seed 0's two runs are reused; maximum likelihood trains on seed 1
+    raw = yaml.safe_load(CI_RECIPE.read_text())
+    methods = [raw["methods"][0], {**raw["methods"][1], "seeds": [0]}]
+    result = invoke("experiment", "run", write_recipe(tmp_path, seeds=[0, 1], methods=methods), "-o", out,
+                    "--no-progress")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    records = [json.loads(p.read_text()) for p in (out / "results").glob("*.json")]
+    bleu = {(r["method"], r["seed"]): r["test"]["bleu"] for r in records}
+    md = (out / "results.md").read_text()
+    table = md.split("BLEU-4 (test) per seed:")[1].split("\n\n")[1].splitlines()
+    assert table[0] == "| method | seed 0 | seed 1 |"
+    none, semantic = "none", next(label for label, _ in bleu if label != "none")
+    assert f"| {none} | {bleu[none, 0]:.2f} | {bleu[none, 1]:.2f} |" in table
+    assert f"| {semantic} | {bleu[semantic, 0]:.2f} | – |" in table
+    assert "BLEU-4 (test) per seed" in (out / "report.html").read_text()
+    assert "BLEU-4 (test) per seed" not in (finished / "results.md").read_text()  # one seed: no table
+
+
 def test_the_report_sets_ablations_against_the_first_semantic_row(tmp_path, finished):
     import shutil
 

@@ -11,6 +11,8 @@ Sections:
   BLEU-4, run per seed on the two rows' test hypotheses; the column lists the p-value of every seed.
 * **BLEU-3, BLEU-4, BLEU-5 and chrF** (the paper's Tables 3-4: the effect of the BLEU order), means
   over seeds.
+* **BLEU-4 per seed** (where the pair has runs of two or more seeds): each row's test BLEU-4 on every
+  seed, "–" for a seed the row did not run, so a mean ± standard deviation can be read with its values.
 * **Ablations of the semantic row** (the paper's Table 4, the no-pruning ablation, k' and alpha): every
   other ``semantic`` / ``semantic-no-rerank`` row of the pair against the first ``semantic`` row of the
   recipe (the reference), with what it changes (method, re-rank order, alpha, k', m, token LS), the mean
@@ -102,6 +104,19 @@ def _mean_sd(values: list[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.2f}"
     return f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}"
+
+
+def _per_seed(rows: dict[str, list[Seq2SeqRecord]]) -> tuple[list[str], list[list[str]]]:
+    """``(header, rows)`` of test BLEU-4 per row label and seed; no rows below two seeds."""
+    seeds = sorted({r.seed for recs in rows.values() for r in recs})
+    header = ["method", *[f"seed {s}" for s in seeds]]
+    if len(seeds) < 2:
+        return header, []
+    table = []
+    for label, recs in rows.items():
+        by_seed = {r.seed: r.test["bleu"] for r in recs}
+        table.append([label, *[f"{by_seed[s]:.2f}" if s in by_seed else "–" for s in seeds]])
+    return header, table
 
 
 def _method_of(record: Seq2SeqRecord) -> str:
@@ -280,6 +295,10 @@ def build_seq2seq_report(run_dir: str | Path) -> Path:
         body.append(f"<h2>{html.escape(title)}</h2>" + table_html(header, table))
         body.append("<h3>BLEU orders and chrF (the paper's Tables 3-4; means over seeds)</h3>")
         body.append(table_html(orders[0], orders[1:]))
+        seed_head, seed_rows = _per_seed(rows)
+        if seed_rows:
+            md += ["BLEU-4 (test) per seed:", "", table_md(seed_head, seed_rows), ""]
+            body.append("<h3>BLEU-4 (test) per seed</h3>" + table_html(seed_head, seed_rows))
         ablations = _ablations(run_dir, pair, rows)
         if ablations:
             head = ["semantic row", "changes", "BLEU-4 (test)", "difference (shared seeds)", "p (per seed)"]
