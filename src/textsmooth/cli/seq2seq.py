@@ -116,7 +116,9 @@ def register(app: typer.Typer) -> None:
         heads: int = typer.Option(4, "--heads", help="Attention heads (must divide --d-model)."),
         beam_size: int = typer.Option(5, "--beam-size", help="Beam size for the test set."),
         patience: int = typer.Option(3, "--patience", help="Epochs without a val BLEU gain before stopping."),
-        seed: int = typer.Option(0, "--seed"),
+        seed: int = typer.Option(
+            0, "--seed", help="Seed of the initial weights, the shuffling and the sampled related targets."
+        ),
         threads: int | None = typer.Option(None, "--threads", help="torch CPU threads."),
         checkpoint_every: int | None = typer.Option(
             None, "--checkpoint-every", help="Also checkpoint every N steps (default: every epoch)."
