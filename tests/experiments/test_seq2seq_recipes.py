@@ -295,3 +295,31 @@ def test_status_and_the_run_time_of_a_resumed_run(tmp_path, multi30k, monkeypatc
     assert f"test BLEU-4 {resumed.test['bleu']:.2f})" in done.output
     missing = invoke("experiment", "status", path, "-o", tmp_path / "nowhere")
     assert missing.exit_code == 2 and "is not a run folder" in missing.output
+
+
+def test_a_table_another_process_is_building_is_waited_for_then_reused(tmp_path, multi30k):
+    import threading
+
+    from filelock import FileLock
+
+    from textsmooth.experiments.seq2seq import _build_table, _build_table_locked, load_seq2seq_data
+
+    methods = [{"method": "token-swap", "alpha": 0.1, "related_k": 2}]
+    recipe = load_seq2seq_recipe(write_recipe(tmp_path, methods=methods))
+    (spec,) = recipe.tables()
+    train = load_seq2seq_data(recipe)[spec.pair][0]
+    out, logs = tmp_path / "run", []
+    path = spec.path(out)
+    path.parent.mkdir(parents=True)
+    holder = FileLock(str(path) + ".lock")  # another process building this table
+    holder.acquire()
+    worker = threading.Thread(target=_build_table, args=(spec, train, out, 2, False, logs.append))
+    worker.start()
+    worker.join(timeout=2.0)
+    assert worker.is_alive() and not path.exists() and not logs  # it waits; it builds nothing yet
+    table = _build_table_locked(spec, train, out, 2, False, logs.append)  # what the holder does in it
+    holder.release()
+    worker.join(timeout=60)
+    assert not worker.is_alive() and path.is_file()
+    assert logs[0].startswith("  built") and logs[1].startswith("  reusing"), logs  # built once
+    assert len(table) > 0

@@ -267,6 +267,7 @@ def _table_path(out: Path, top_n: int, normalized: bool) -> Path:
 
 def _build_tables(recipe: AutoencoderRecipe, data: AutoencoderData, out: Path, log: Callable) -> None:
     """The vocabulary every run learns (the same function, the same sentences) and its tables."""
+    from textsmooth.io.atomic import exclusive
     from textsmooth.seq2seq.data import ParallelCorpus
     from textsmooth.seq2seq.similarity import build_token_similarity_table, target_tokens
     from textsmooth.seq2seq.trainer import prepare_vocab
@@ -277,21 +278,21 @@ def _build_tables(recipe: AutoencoderRecipe, data: AutoencoderData, out: Path, l
     tokens = target_tokens(vocab)
     for top_n, normalized in recipe.tables():
         path = _table_path(out, top_n, normalized)
-        if path.exists():
-            try:
-                SimilarityTable.read(path, vocab=tokens)
-                continue
-            except StaleArtifactError:
-                log(f"rebuilding {path.name}: built for another vocabulary")
-        started = time.perf_counter()
-        table = build_token_similarity_table(
-            vocab, data.train, top_n=top_n, normalize=normalized, stopwords=load_stopwords("en"),
-            dim=int(recipe.vectors.get("dim", 100)), epochs=int(recipe.vectors.get("epochs", 10)),
-            seed=0, max_length=config.max_length,
-        )  # fmt: skip
-        path.parent.mkdir(parents=True, exist_ok=True)
-        table.write(path, parameters={"built_from": "training sentences", **recipe.vectors})
-        log(f"table {path.name}: {len(tokens):,} words, {time.perf_counter() - started:.1f} s")
+        with exclusive(path, feature="textsmooth experiment run"):  # another process may build it now
+            if path.exists():
+                try:
+                    SimilarityTable.read(path, vocab=tokens)
+                    continue
+                except StaleArtifactError:
+                    log(f"rebuilding {path.name}: built for another vocabulary")
+            started = time.perf_counter()
+            table = build_token_similarity_table(
+                vocab, data.train, top_n=top_n, normalize=normalized, stopwords=load_stopwords("en"),
+                dim=int(recipe.vectors.get("dim", 100)), epochs=int(recipe.vectors.get("epochs", 10)),
+                seed=0, max_length=config.max_length,
+            )  # fmt: skip
+            table.write(path, parameters={"built_from": "training sentences", **recipe.vectors})
+            log(f"table {path.name}: {len(tokens):,} words, {time.perf_counter() - started:.1f} s")
 
 
 def _write_run_folder(recipe: AutoencoderRecipe, data: AutoencoderData, out: Path) -> None:

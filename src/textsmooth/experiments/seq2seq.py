@@ -813,7 +813,21 @@ def _table_matches(path: Path, spec: TableSpec, targets: list[str]) -> bool:
 def _build_table(
     spec: TableSpec, train: Any, out: Path, examples: int, progress: bool, log: Callable[[str], Any]
 ) -> Any:
-    """Build (or reuse) one table into the run folder; return the :class:`NeighborTable`."""
+    """Build (or reuse) one table into the run folder; return the :class:`NeighborTable`.
+
+    Under an exclusive lock on the table (:func:`~textsmooth.io.atomic.exclusive`): a second process of
+    the same run folder (e.g. ``--seeds 1`` beside ``--seeds 0``) waits for the first one's table and
+    reuses it, instead of building it beside it in the same work folder.
+    """
+    from textsmooth.io.atomic import exclusive
+
+    with exclusive(spec.path(out), feature="textsmooth experiment run"):
+        return _build_table_locked(spec, train, out, examples, progress, log)
+
+
+def _build_table_locked(
+    spec: TableSpec, train: Any, out: Path, examples: int, progress: bool, log: Callable[[str], Any]
+) -> Any:
     from textsmooth.sequence import NeighborTable
 
     path = spec.path(out)

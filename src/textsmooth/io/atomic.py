@@ -3,6 +3,9 @@
 A reader therefore sees either the previous file or the complete new one, never a partial one,
 and a failure (exception, Ctrl-C) removes the temporary file. The file gets the permissions a plain
 ``open(path, "w")`` would give it (``0o666`` minus the umask), not ``mkstemp``'s private ``0o600``.
+
+:func:`exclusive` is for an artifact several processes may need at once (a neighbour table shared by
+the runs of two ``experiment run`` processes): one builds it, the others wait and then reuse it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "exclusive"]
 
 
 def file_mode() -> int:
@@ -28,6 +31,26 @@ def file_mode() -> int:
     mask = os.umask(0o022)  # no /proc: read by setting, then restore at once
     os.umask(mask)
     return 0o666 & ~mask
+
+
+@contextlib.contextmanager
+def exclusive(path: str | Path, *, feature: str = "textsmooth.io.atomic.exclusive") -> Iterator[None]:
+    """Hold an exclusive inter-process lock for building ``path``: ``path`` + ``.lock`` beside it.
+
+    A second process (or thread) asking for the same path waits until the first leaves the block; the
+    operating system releases the lock if its holder dies. The lock file stays (removing it could let
+    two holders in). Uses the ``filelock`` package (a dependency of torch; the ``experiments`` extra).
+
+    Raises:
+        MissingDependencyError: filelock is not installed.
+    """
+    from textsmooth._extras import require
+
+    filelock = require("filelock", extra="experiments", feature=feature)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with filelock.FileLock(str(target.with_name(target.name + ".lock"))):
+        yield
 
 
 @contextlib.contextmanager
