@@ -257,7 +257,8 @@ def test_status_and_the_run_time_of_a_resumed_run(tmp_path, multi30k, monkeypatc
 
     raw = yaml.safe_load(CI_RECIPE.read_text())
     methods = [{"method": "none"}, {"method": "token-ls", "label_smoothing": 0.1}]
-    path = write_recipe(tmp_path, train={**raw["train"], "epochs": 2}, methods=methods)
+    train = {**raw["train"], "epochs": 2, "checkpoint_every": 3}
+    path = write_recipe(tmp_path, train=train, methods=methods)
     out = tmp_path / "run"
     calls = {"n": 0}
     original = objective.seq2seq_loss
@@ -276,7 +277,8 @@ def test_status_and_the_run_time_of_a_resumed_run(tmp_path, multi30k, monkeypatc
     monkeypatch.setattr(objective, "seq2seq_loss", original)
     status = invoke("experiment", "status", path, "-o", out)
     assert status.exit_code == 0, status.output
-    assert "de-en__none__seed0: started: 1 of 2 epochs" in status.output
+    # the last checkpoint (step 12 of the 14 trained) was 2 batches into the second epoch
+    assert "de-en__none__seed0: started: 1 of 2 epochs, epoch 2 at batch 2 of 10 (" in status.output
     val_bleu = json.loads((out / "runs" / "de-en__none__seed0" / "metrics.jsonl").read_text())["val_bleu"]
     assert f"so far, val BLEU-4 {val_bleu:.2f})" in status.output
     assert "de-en__token-ls_ls=0.1__seed0: waiting" in status.output

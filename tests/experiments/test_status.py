@@ -1,22 +1,26 @@
-"""``remaining_seconds`` (the training time left at the measured epoch times) and ``headline`` (the
-score shown per run), hand-computed."""
+"""``remaining_seconds`` (the training time left at the measured epoch times), ``headline`` (the score
+shown per run) and ``epoch_progress`` (the position of the last mid-epoch checkpoint), hand-computed."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from textsmooth.errors import ArtifactError
 from textsmooth.experiments.status import (
     _EPOCH_SCORES,
     _TEST_SCORES,
     PlannedRun,
     RunState,
+    epoch_progress,
     headline,
     remaining_seconds,
 )
 
 
-def state(label: str, kind: str, epochs: int, times: tuple[float, ...]) -> RunState:
-    return RunState(PlannedRun(f"{label}-{kind}", label, 0, epochs), kind, sum(times), times)
+def state(label: str, kind: str, epochs: int, times: tuple[float, ...], batches=None) -> RunState:
+    return RunState(PlannedRun(f"{label}-{kind}", label, 0, epochs), kind, sum(times), times, None, batches)
 
 
 def test_remaining_time_uses_each_rows_epoch_times_else_all():
@@ -38,3 +42,26 @@ def test_headline_takes_the_first_numeric_score_of_its_kind():
     assert str(headline({"epoch": 1, "accuracy": 0.75}, _EPOCH_SCORES)) == "dev accuracy 0.7500"
     assert headline({"bleu": None, "accuracy": True}, _TEST_SCORES) is None  # not numbers
     assert headline({"loss": 1.0}, _TEST_SCORES) is None and headline([36.4], _TEST_SCORES) is None
+
+
+def test_remaining_time_counts_the_checkpointed_part_of_the_epoch_in_progress():
+    states = [
+        state("none", "finished", 2, (10.0, 10.0)),
+        state("none", "started", 3, (10.0,), batches=(150, 200)),  # 1.75 epochs to go at 10 s
+    ]
+    assert states[1].epochs_fraction == pytest.approx(1.75)
+    assert remaining_seconds(states) == pytest.approx(1.25 * 10.0)
+
+
+def test_epoch_progress_reads_the_epoch_in_progress_only(tmp_path):
+    path = tmp_path / "progress.json"
+    assert epoch_progress(path, 0) is None  # no mid-epoch checkpoint yet
+    path.write_text(json.dumps({"epoch": 1, "batches_done": 300, "batches": 454, "steps": 754}))
+    assert epoch_progress(path, 1) == (300, 454)
+    assert epoch_progress(path, 2) is None  # left from the second epoch, since finished
+    path.write_text(json.dumps({"epoch": 1, "batches_done": 0, "batches": 454}))
+    assert epoch_progress(path, 1) is None
+    for bad in ("{", json.dumps({"epoch": 1, "batches_done": "3", "batches": 4}), "[1, 2, 3]"):
+        path.write_text(bad)
+        with pytest.raises(ArtifactError, match=r"progress\.json"):
+            epoch_progress(path, 1)

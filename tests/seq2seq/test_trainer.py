@@ -86,6 +86,9 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_result(
         train_seq2seq(train, val, cfg, out_dir=tmp_path / "cut", table=swap_table, test=test, progress=False)
     monkeypatch.setattr(objective, "seq2seq_loss", original)
     assert (tmp_path / "cut" / "checkpoint.pt").is_file() and not (tmp_path / "cut" / "model").exists()
+    # progress.json tells where the last checkpoint (step 8) stands: batch 2 of 6 of the second epoch
+    where = json.loads((tmp_path / "cut" / "progress.json").read_text())
+    assert where == {"epoch": 1, "batches_done": 2, "batches": 6, "steps": 8}
     resumed = train_seq2seq(
         train, val, cfg, out_dir=tmp_path / "cut", table=swap_table, test=test, progress=False
     )

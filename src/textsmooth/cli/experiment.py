@@ -155,8 +155,11 @@ def register(app: typer.Typer) -> None:
             if s.state == "finished":
                 what = f"finished ({s.epochs_done} epochs, {format_duration(s.seconds)}{score})"
             elif s.state == "started":
+                within = ""
+                if s.batches is not None:
+                    within = f", epoch {s.epochs_done + 1} at batch {s.batches[0]} of {s.batches[1]}"
                 what = (
-                    f"started: {s.epochs_done} of {s.run.epochs} epochs "
+                    f"started: {s.epochs_done} of {s.run.epochs} epochs{within} "
                     f"({format_duration(s.seconds)} so far{score})"
                 )
             else:

@@ -5,7 +5,9 @@ run over several sessions resume from it.
 A run is *finished* when its record ``RUN_DIR/results/<run>.json`` exists (the runners write it last,
 atomically), *started* when its folder ``RUN_DIR/runs/<run>/`` exists (the epochs so far are the lines
 of its ``metrics.jsonl``), else *waiting*. Each finished run shows its test score and each started run
-its last validation score (:func:`headline`). Nothing is trained, loaded or written.
+its last validation score (:func:`headline`); a started seq2seq run with mid-epoch checkpoints also shows
+how far its last checkpoint got into the epoch in progress (``progress.json``, :func:`epoch_progress`).
+Nothing is trained, loaded or written.
 """
 
 from __future__ import annotations
@@ -17,7 +19,16 @@ from pathlib import Path
 
 from textsmooth.errors import ArtifactError
 
-__all__ = ["PlannedRun", "RunState", "Score", "epoch_lines", "headline", "remaining_seconds", "run_states"]
+__all__ = [
+    "PlannedRun",
+    "RunState",
+    "Score",
+    "epoch_lines",
+    "epoch_progress",
+    "headline",
+    "remaining_seconds",
+    "run_states",
+]
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,8 @@ class RunState:
             its ``metrics.jsonl``).
         score: a finished run's test score, a started run's last validation score (:func:`headline`);
             ``None`` before the first epoch or where the files have none.
+        batches: a started run's ``(batches done, batches)`` of the epoch in progress at its last
+            mid-epoch checkpoint (:func:`epoch_progress`), else ``None``.
     """
 
     run: PlannedRun
@@ -60,11 +73,19 @@ class RunState:
     seconds: float
     epoch_times: tuple[float, ...] = ()
     score: Score | None = None
+    batches: tuple[int, int] | None = None
 
     @property
     def epochs_done(self) -> int:
         """The epochs the run has finished (fewer than planned where early stopping ended it)."""
         return len(self.epoch_times)
+
+    @property
+    def epochs_fraction(self) -> float:
+        """Finished epochs plus the checkpointed part of the epoch in progress (``2.25``: a quarter into
+        the third epoch)."""
+        done, total = self.batches or (0, 1)
+        return self.epochs_done + done / total
 
 
 def epoch_lines(path: Path) -> list[dict]:
@@ -86,6 +107,31 @@ def epoch_lines(path: Path) -> list[dict]:
         if isinstance(value, dict):
             lines.append(value)
     return lines
+
+
+def epoch_progress(path: Path, epochs_done: int) -> tuple[int, int] | None:
+    """``(batches done, batches)`` of the epoch in progress from a run's ``progress.json`` (written with
+    each mid-epoch checkpoint by :func:`~textsmooth.seq2seq.trainer.train_seq2seq`); ``None`` when the
+    file is absent or describes another epoch than the one after the ``epochs_done`` finished ones (it
+    is left from an epoch since finished).
+
+    Raises:
+        ArtifactError: a file that is not such a JSON object, naming it.
+    """
+    if not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"not JSON ({exc.msg})", path=path) from exc
+    fields = ("epoch", "batches_done", "batches")
+    numbers = [value.get(k) if isinstance(value, dict) else None for k in fields]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers):
+        raise ArtifactError("expected non-negative integers epoch, batches_done and batches", path=path)
+    epoch, done, total = numbers
+    if epoch != epochs_done or not 0 < done <= total:
+        return None
+    return done, total
 
 
 #: the score shown, first found first: (key of a record's ``test`` / of an epoch line, name, decimals)
@@ -115,8 +161,9 @@ def _times(lines: list[dict]) -> tuple[float, ...]:
 
 def remaining_seconds(states: list[RunState]) -> float | None:
     """Training time left at the measured epoch times: for each unfinished run, its epochs still to go
-    times the mean epoch time of the runs of the same method row (of all runs where that row has no
-    finished epoch yet). An upper bound where early stopping ends runs sooner; ``None`` before any epoch.
+    (less the checkpointed part of the epoch in progress) times the mean epoch time of the runs of the
+    same method row (of all runs where that row has no finished epoch yet). An upper bound where early
+    stopping ends runs sooner; ``None`` before any epoch.
     """
     by_label: dict[str, list[float]] = {}
     for state in states:
@@ -129,7 +176,7 @@ def remaining_seconds(states: list[RunState]) -> float | None:
         if state.state == "finished":
             continue
         times = by_label[state.run.label] or every
-        left += max(state.run.epochs - state.epochs_done, 0) * sum(times) / len(times)
+        left += max(state.run.epochs - state.epochs_fraction, 0.0) * sum(times) / len(times)
     return left
 
 
@@ -158,7 +205,8 @@ def run_states(run_dir: str | Path, runs: Iterable[PlannedRun]) -> list[RunState
         elif folder.is_dir():  # begun: its vocabulary, checkpoint or first epochs are there
             times = _times(epochs)
             score = headline(epochs[-1], _EPOCH_SCORES) if epochs else None
-            states.append(RunState(run, "started", sum(times), times, score))
+            batches = epoch_progress(folder / "progress.json", len(epochs))  # trainer.PROGRESS_FILE
+            states.append(RunState(run, "started", sum(times), times, score, batches))
         else:
             states.append(RunState(run, "waiting", 0.0))
     return states

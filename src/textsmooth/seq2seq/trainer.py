@@ -17,7 +17,8 @@ folder. One run:
 
 Resuming. With ``out_dir`` the loop writes ``checkpoint.pt`` (weights, optimiser, scheduler, the torch
 random state, the position in the epoch, history, best weights) at the end of every epoch and every
-``checkpoint_every`` steps, atomically, and ``metrics.jsonl`` (one line per epoch). The order of the
+``checkpoint_every`` steps, atomically, ``metrics.jsonl`` (one line per epoch) and, with each
+mid-epoch checkpoint, ``progress.json`` (its position in the epoch). The order of the
 batches depends only on ``(seed, epoch)`` and the related-target sample on ``(seed, epoch, example)``,
 so a run interrupted anywhere and resumed from its checkpoint ends with the weights, hypotheses and BLEU
 of an uninterrupted run. A finished run's checkpoint stays (its state is final): calling again returns
@@ -46,11 +47,21 @@ if TYPE_CHECKING:  # pragma: no cover
     from textsmooth.sequence.table import NeighborTable
     from textsmooth.similarity import SimilarityTable
 
-__all__ = ["CHECKPOINT_FILE", "Seq2SeqResult", "epoch_batches", "prepare_vocab", "train_seq2seq"]
+__all__ = [
+    "CHECKPOINT_FILE",
+    "PROGRESS_FILE",
+    "Seq2SeqResult",
+    "epoch_batches",
+    "prepare_vocab",
+    "train_seq2seq",
+]
 
 CHECKPOINT_FILE = "checkpoint.pt"
 SIMILARITY_FILE = "similarity.npz"
 METRICS_FILE = "metrics.jsonl"
+PROGRESS_FILE = "progress.json"
+"""Where the last mid-epoch checkpoint stands: ``{"epoch", "batches_done", "batches", "steps"}`` (epoch
+0-based; ``textsmooth experiment status`` shows it)."""
 
 
 @dataclass
@@ -402,6 +413,13 @@ def _train_epoch(
             bar.set_postfix(loss=f"{state.loss_sum / state.examples:.2f}")
             if out is not None and config.checkpoint_every and state.steps % config.checkpoint_every == 0:
                 _save_checkpoint(out, config, state, vocab)
+                where = {
+                    "epoch": state.epoch,
+                    "batches_done": b + 1,
+                    "batches": len(batches),
+                    "steps": state.steps,
+                }
+                atomic_write_text(out / PROGRESS_FILE, json.dumps(where) + "\n")
 
 
 def _end_epoch(
