@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,31 @@ def test_train_with_a_token_swap_table_then_translate(tmp_path, files):
     assert translated.read_text(encoding="utf-8").splitlines() == hyps  # the same beam, the same model
 
 
+def test_model_vocabulary_and_decoding_options_reach_the_saved_config(tmp_path, files):
+    out = tmp_path / "lstm"
+    options = ["--architecture", "lstm", "--vocab-kind", "word", "--separate-vocab", "--dropout", "0.2"]
+    options += ["--length-penalty", "0.6", "--val-beam-size", "2", "--epochs", "1"]
+    result = invoke("seq2seq", "train", *data_options(files), *TINY, *options, "-o", out)
+    assert result.exit_code == 0, result.output
+    saved = json.loads((out / "model" / "textsmooth.json").read_text())["config"]
+    assert saved["architecture"] == "lstm" and saved["vocab_kind"] == "word" and not saved["joint_vocab"]
+    assert (saved["dropout"], saved["length_penalty"], saved["val_beam_size"]) == (0.2, 0.6, 2)
+    assert json.loads((out / "model" / "config.json").read_text())["model_type"] == "textsmooth-lstm"
+    result = invoke(
+        "translate", out / "model", files / "val.de", "-o", tmp_path / "hyp.en", "--beam-size", "2"
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "hyp.en").read_text(encoding="utf-8").splitlines() == (
+        (out / "test.hyp.txt").read_text(encoding="utf-8").splitlines()
+    )
+    out = tmp_path / "transformer"
+    result = invoke(
+        "seq2seq", "train", *data_options(files), *TINY, "--ffn-dim", "48", "--epochs", "1", "-o", out
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "model" / "config.json").read_text())["encoder_ffn_dim"] == 48
+
+
 def test_errors_name_the_option_and_nothing_is_trained(tmp_path, files):
     out = tmp_path / "run"
     cases = [
@@ -68,6 +94,9 @@ def test_errors_name_the_option_and_nothing_is_trained(tmp_path, files):
         (["--method", "token-ls", "--label-smoothing", "1.5"], "--label-smoothing"),
         (["--method", "none", "--layers", "0"], "--layers"),
         (["--method", "none", "--device", "gpu7"], "--device"),
+        (["--method", "none", "--dropout", "1.5"], "--dropout"),
+        (["--method", "none", "--ffn-dim", "0"], "--ffn-dim"),
+        (["--method", "none", "--val-beam-size", "0"], "--val-beam-size"),
     ]
     for extra, option in cases:
         result = invoke("seq2seq", "train", *data_options(files), *extra, "-o", out)

@@ -8,15 +8,19 @@ from pathlib import Path
 import typer
 
 from textsmooth.cli._common import check_writable, console, friendly_errors, literal_enum
-from textsmooth.seq2seq.config import Method
+from textsmooth.seq2seq.config import Architecture, Method
+from textsmooth.seq2seq.vocab import SubwordKind
 
 Seq2SeqMethod = literal_enum("Seq2SeqMethod", Method)
+Seq2SeqArchitecture = literal_enum("Seq2SeqArchitecture", Architecture)
+VocabKind = literal_enum("VocabKind", SubwordKind)
 
 TRAIN_HELP = (
-    "Train a translation model (a compact Marian Transformer with a subword vocabulary learned on the "
-    "training split) with sequence-level label smoothing, loss (2) of the semantic label smoothing "
-    "paper, or a baseline. Data: a Multi30k pair (--pair de-en), or aligned files (--train-src/--train-tgt, "
-    "--val-src/--val-tgt, optionally --test-src/--test-tgt). Methods semantic, semantic-no-rerank and "
+    "Train a translation model (a compact Marian Transformer, or an LSTM encoder-decoder with "
+    "--architecture lstm, with a vocabulary learned on the training split) with sequence-level label "
+    "smoothing, loss (2) of the semantic label smoothing paper, or a baseline. Data: a Multi30k pair "
+    "(--pair de-en), or aligned files (--train-src/--train-tgt, --val-src/--val-tgt, optionally "
+    "--test-src/--test-tgt). Methods semantic, semantic-no-rerank and "
     "token-swap read their related targets from a neighbour table of the training targets (--table, "
     "built with `textsmooth neighbors`). Resumable: run the same command again after an interruption. "
     "Writes OUT/model (loads with from_pretrained; translate with `textsmooth translate`), "
@@ -107,14 +111,31 @@ def register(app: typer.Typer) -> None:
         lr: float = typer.Option(5e-4, "--lr", help="Peak learning rate (AdamW)."),
         warmup_steps: int = typer.Option(1000, "--warmup-steps", help="Linear warm-up steps."),
         vocab_size: int = typer.Option(8000, "--vocab-size", help="Subword vocabulary size."),
+        vocab_kind: VocabKind = typer.Option(
+            "bpe", "--vocab-kind", help="Vocabulary learned on the training split (tokenizers library)."
+        ),
+        joint_vocab: bool = typer.Option(
+            True, "--joint-vocab/--separate-vocab", help="One vocabulary for both sides, or one per side."
+        ),
         max_length: int = typer.Option(64, "--max-length", help="Subword tokens per sentence."),
         model: Path | None = typer.Option(
             None, "--model", help="Fine-tune this local Hugging Face seq2seq checkpoint (with its tokenizer)."
         ),
-        d_model: int = typer.Option(256, "--d-model", help="Transformer hidden size."),
+        architecture: Seq2SeqArchitecture = typer.Option(
+            "transformer", "--architecture", help="A Marian Transformer, or an LSTM encoder-decoder."
+        ),
+        d_model: int = typer.Option(256, "--d-model", help="Hidden size (LSTM: units)."),
         layers: int = typer.Option(3, "--layers", help="Encoder and decoder layers (each)."),
         heads: int = typer.Option(4, "--heads", help="Attention heads (must divide --d-model)."),
+        ffn_dim: int = typer.Option(1024, "--ffn-dim", help="Transformer feed-forward size."),
+        dropout: float = typer.Option(0.1, "--dropout", help="Dropout probability."),
         beam_size: int = typer.Option(5, "--beam-size", help="Beam size for the test set."),
+        length_penalty: float = typer.Option(
+            1.0, "--length-penalty", help="Beam search length penalty (generate's length_penalty)."
+        ),
+        val_beam_size: int = typer.Option(
+            1, "--val-beam-size", help="Beam size for the per-epoch validation BLEU (1: greedy)."
+        ),
         patience: int = typer.Option(3, "--patience", help="Epochs without a val BLEU gain before stopping."),
         seed: int = typer.Option(
             0, "--seed", help="Seed of the initial weights, the shuffling and the sampled related targets."
@@ -138,8 +159,11 @@ def register(app: typer.Typer) -> None:
             config = Seq2SeqConfig(
                 method=str(method.value), alpha=alpha, label_smoothing=label_smoothing, related_k=related_k,
                 related_per_step=related_per_step, epochs=epochs, batch_size=batch_size, lr=lr,
-                warmup_steps=warmup_steps, vocab_size=vocab_size, max_length=max_length, d_model=d_model,
-                encoder_layers=layers, decoder_layers=layers, heads=heads, beam_size=beam_size,
+                warmup_steps=warmup_steps, vocab_size=vocab_size, vocab_kind=str(vocab_kind.value),
+                joint_vocab=joint_vocab, max_length=max_length, architecture=str(architecture.value),
+                d_model=d_model, encoder_layers=layers, decoder_layers=layers, heads=heads, ffn_dim=ffn_dim,
+                dropout=dropout, beam_size=beam_size, length_penalty=length_penalty,
+                val_beam_size=val_beam_size,
                 patience=patience, seed=seed, num_threads=threads, checkpoint_every=checkpoint_every,
                 model_path=None if model is None else str(model),
                 similarity_top_n=similarity_top_n,

@@ -30,9 +30,18 @@ from typing import Literal, get_args
 from textsmooth._params import ConfigMixin, check_int
 from textsmooth.errors import ConfigError
 
-__all__ = ["ARCHITECTURES", "METHODS", "RUNTIME_FIELDS", "TABLE_METHODS", "Method", "Seq2SeqConfig"]
+__all__ = [
+    "ARCHITECTURES",
+    "METHODS",
+    "RUNTIME_FIELDS",
+    "TABLE_METHODS",
+    "Architecture",
+    "Method",
+    "Seq2SeqConfig",
+]
 
-ARCHITECTURES: tuple[str, ...] = ("transformer", "lstm")
+Architecture = Literal["transformer", "lstm"]
+ARCHITECTURES: tuple[str, ...] = get_args(Architecture)
 """``transformer``: a Marian model (:func:`~textsmooth.seq2seq.model.build_seq2seq_model`); ``lstm``: an
 LSTM encoder-decoder with a sentence-vector bottleneck (:mod:`textsmooth.seq2seq.lstm`)."""
 
