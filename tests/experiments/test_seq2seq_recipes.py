@@ -269,6 +269,8 @@ def test_status_and_the_run_time_of_a_resumed_run(tmp_path, multi30k, monkeypatc
             raise KeyboardInterrupt
         if calls["n"] <= 10:
             time.sleep(0.5)  # a first epoch longer than what the resuming process spends (5 s)
+        if calls["n"] in (11, 12):
+            time.sleep(1.0)  # the second epoch's 2 s before its checkpoint at step 12
         return original(*args, **kwargs)
 
     monkeypatch.setattr(objective, "seq2seq_loss", interrupted)
@@ -289,8 +291,10 @@ def test_status_and_the_run_time_of_a_resumed_run(tmp_path, multi30k, monkeypatc
     records = run_seq2seq_recipe(load_seq2seq_recipe(path), out, progress=False, log=lambda _: None)
     resumed = next(r for r in records if r.run_id == "de-en__none__seed0")
     assert resumed.resumed and len(resumed.history) == 2
-    # the epoch trained before the interruption (over 5 s) counts in the run's time, with this process's
-    assert first_epoch >= 5 and resumed.seconds >= first_epoch + resumed.history[1]["seconds"]
+    # the epoch trained before the interruption (over 5 s) and the checkpointed part of the second (2 s)
+    # count in the run's time, with this process's
+    assert first_epoch >= 5 and resumed.history[1]["seconds"] >= 2.0
+    assert resumed.seconds >= first_epoch + resumed.history[1]["seconds"]
     done = invoke("experiment", "status", path, "-o", out)
     assert "2 of 2 runs finished, 0 started, 0 waiting" in done.output, done.output
     assert "de-en__none__seed0: finished (2 epochs" in done.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -79,6 +80,8 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_result(
         calls["n"] += 1
         if calls["n"] == 10:  # step 10 of 12: after the checkpoint of step 8, in the second epoch
             raise KeyboardInterrupt
+        if calls["n"] in (7, 8):  # the second epoch's work before its checkpoint: 2 s this process spends
+            time.sleep(1.0)
         return original(*args, **kwargs)
 
     monkeypatch.setattr(objective, "seq2seq_loss", interrupted)
@@ -93,6 +96,11 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_result(
         train, val, cfg, out_dir=tmp_path / "cut", table=swap_table, test=test, progress=False
     )
     assert resumed.resumed and not full.resumed
+    # the second epoch's time counts the interrupted process's checkpointed 2 s
+    first, second = (h["seconds"] for h in resumed.history)
+    assert second >= 2.0 > full.history[1]["seconds"]
+    assert first + 2.0 <= resumed.seconds_before <= first + second
+    assert full.seconds_before == 0.0
     assert resumed.steps == full.steps == 12
     assert resumed.test_hypotheses == full.test_hypotheses
     assert resumed.test_scores == full.test_scores

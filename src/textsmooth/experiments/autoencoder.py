@@ -441,13 +441,7 @@ def run_one(
     label_row = {k: v for k, v in row.items() if k != "num_threads"}
     run_id = recipe.run_id(label_row, seed)
     config = recipe.config(row, seed)
-    from textsmooth.experiments.status import epoch_lines
-
     run_dir = out / "runs" / run_id
-    # a resumed run's time: its epochs finished before this process, then this process's own time
-    before = 0.0
-    if (run_dir / "checkpoint.pt").exists():
-        before = sum(float(e.get("seconds") or 0.0) for e in epoch_lines(run_dir / "metrics.jsonl"))
     started = time.perf_counter()
     table = None
     if config.uses_similarity:
@@ -505,9 +499,10 @@ def run_one(
         "reconstruction": stats.to_dict(),
         "examples": [{"input": s, "output": h} for s, h in zip(data.test[: recipe.examples],
                                                                  hypotheses, strict=False)],
-        # Training time over all epochs, resumed sessions included; ``seconds`` is this session's wall time.
+        # Training time over all epochs and the run's wall time, both with the checkpointed work of
+        # earlier (interrupted) processes.
         "train_seconds": round(sum(float(h["seconds"]) for h in result.history), 1),
-        "seconds": round(before + time.perf_counter() - started, 1),
+        "seconds": round(result.seconds_before + time.perf_counter() - started, 1),
     }  # fmt: skip
     results = out / "results"
     atomic_write_text(results / f"{run_id}.hyp.txt", "".join(h + "\n" for h in hypotheses))

@@ -1071,16 +1071,7 @@ def _run_one(
     from textsmooth.seq2seq.trainer import train_seq2seq
 
     train, val, test = splits
-    from textsmooth.experiments.status import epoch_lines
-
     run_dir = out / "runs" / spec.run_id
-    resumed = (run_dir / "checkpoint.pt").exists()
-    # a resumed run's time: its epochs finished before this process, then this process's own time
-    before = (
-        sum(float(e.get("seconds") or 0.0) for e in epoch_lines(run_dir / "metrics.jsonl"))
-        if resumed
-        else 0.0
-    )
     started = time.perf_counter()
     result = train_seq2seq(
         train,
@@ -1116,8 +1107,8 @@ def _run_one(
         best_val_bleu=float(result.best_val_bleu),
         best_epoch=int(result.best_epoch),
         history=_jsonable(list(result.history)),
-        seconds=before + time.perf_counter() - started,
-        resumed=resumed,
+        seconds=result.seconds_before + time.perf_counter() - started,  # earlier processes, then this one
+        resumed=result.resumed,
     )
     # one hypothesis per line: a newline inside one would shift every later line
     atomic_write_text(

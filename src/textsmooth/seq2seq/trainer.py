@@ -16,9 +16,9 @@ folder. One run:
    folder, saves the model (:mod:`textsmooth.seq2seq.saved`).
 
 Resuming. With ``out_dir`` the loop writes ``checkpoint.pt`` (weights, optimiser, scheduler, the torch
-random state, the position in the epoch, history, best weights) at the end of every epoch and every
-``checkpoint_every`` steps, atomically, ``metrics.jsonl`` (one line per epoch) and, with each
-mid-epoch checkpoint, ``progress.json`` (its position in the epoch). The order of the
+random state, the position in the epoch and the seconds spent on it, history, best weights) at the end
+of every epoch and every ``checkpoint_every`` steps, atomically, ``metrics.jsonl`` (one line per epoch)
+and, with each mid-epoch checkpoint, ``progress.json`` (its position in the epoch). The order of the
 batches depends only on ``(seed, epoch)`` and the related-target sample on ``(seed, epoch, example)``,
 so a run interrupted anywhere and resumed from its checkpoint ends with the weights, hypotheses and BLEU
 of an uninterrupted run. A finished run's checkpoint stays (its state is final): calling again returns
@@ -75,6 +75,9 @@ class Seq2SeqResult:
         test_hypotheses, test_scores: test translations and :func:`~textsmooth.seq2seq.decode.corpus_scores`
             (``None`` without test data). model_dir: where the model was saved, or ``None``.
         steps: optimiser steps taken; resumed: whether the run continued a checkpoint.
+        seconds_before: training time of the processes before this call, up to the checkpoint it resumed
+            from (the finished epochs' ``seconds`` plus the checkpointed part of the epoch in progress;
+            0 for a new run).
     """
 
     model: Any
@@ -88,6 +91,7 @@ class Seq2SeqResult:
     model_dir: Path | None = None
     steps: int = 0
     resumed: bool = False
+    seconds_before: float = 0.0
 
     def translate(self, sources: list[str], *, beam_size: int | None = None) -> list[str]:
         """Translate with the trained model (``beam_size`` default: the configuration's)."""
@@ -124,6 +128,12 @@ class _State:
     nll_sum: float = 0.0
     examples: int = 0
     finished: bool = False
+    epoch_seconds: float = 0.0  # time spent on the epoch in progress before `clock` (earlier processes)
+    clock: float = field(default_factory=time.perf_counter)  # when this process began that epoch
+
+    def epoch_elapsed(self) -> float:
+        """Seconds of training on the epoch in progress, earlier processes' checkpointed part included."""
+        return self.epoch_seconds + time.perf_counter() - self.clock
 
 
 def _lr_factor(warmup: int) -> Any:
@@ -312,6 +322,7 @@ def _save_checkpoint(out: Path, config: Seq2SeqConfig, state: _State, vocab: Sub
         "floats": torch.tensor([state.best_bleu, state.loss_sum, state.nll_sum], dtype=torch.float64),
         "history": json.dumps(state.history),
         "best_weights": state.best_weights,
+        "epoch_seconds": torch.tensor([state.epoch_elapsed() if state.batches_done else 0.0]),
     }
     with atomic_path(out / CHECKPOINT_FILE) as tmp:
         torch.save(saved, tmp)
@@ -348,6 +359,8 @@ def _load_checkpoint(out: Path, config: Seq2SeqConfig, state: _State, vocab: Sub
         state.best_bleu, state.loss_sum, state.nll_sum = saved["floats"].tolist()
         state.history = json.loads(saved["history"])
         state.best_weights = saved["best_weights"]
+        if "epoch_seconds" in saved:  # checkpoints written before it existed: the epoch's time restarts
+            state.epoch_seconds = float(saved["epoch_seconds"][0])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ArtifactError(f"checkpoint does not fit this model ({exc})", path=path, hint=hint) from exc
     return True
@@ -561,10 +574,13 @@ def train_seq2seq(
             vocab.encode_sources(train.sources, config.max_length),
             vocab.encode_targets(train.targets, config.max_length),
         )
+        seconds_before = sum(float(h.get("seconds") or 0.0) for h in state.history) + state.epoch_seconds
         while not state.finished:
-            started = time.perf_counter()
+            state.clock = time.perf_counter()
             _train_epoch(state, config, data, collator, out, vocab, progress, similarity)
-            _end_epoch(state, config, val, vocab, time.perf_counter() - started, progress)
+            seconds = state.epoch_elapsed()
+            state.epoch_seconds = 0.0
+            _end_epoch(state, config, val, vocab, seconds, progress)
             if out is not None:
                 _save_checkpoint(out, config, state, vocab)
                 atomic_write_text(out / METRICS_FILE, "".join(json.dumps(h) + "\n" for h in state.history))
@@ -580,6 +596,7 @@ def train_seq2seq(
             state.best_epoch,
             steps=state.steps,
             resumed=resumed,
+            seconds_before=seconds_before if resumed else 0.0,
         )
         if test is not None:
             from textsmooth.seq2seq.decode import corpus_scores
