@@ -72,6 +72,25 @@ def test_ci_recipe_runs_and_reports(finished):
     assert (finished / "results.md").read_text() == md
 
 
+def test_the_report_gives_every_two_rows_their_p_value(finished):
+    from textsmooth.experiments.seq2seq_report import paired_bleu_p_value
+
+    records = [json.loads(p.read_text()) for p in sorted((finished / "results").glob("*.json"))]
+    by_method = {r["method"]: r for r in records}
+    none, semantic = by_method["none"], by_method["semantic alpha=0.1 k=3 m=2"]
+
+    def hyps(record):
+        return (finished / "results" / f"{record['run_id']}.hyp.txt").read_text().splitlines()
+
+    references = (finished / "data" / "de-en.test.ref.txt").read_text().splitlines()
+    expected = paired_bleu_p_value(hyps(none), hyps(semantic), references)
+    md = (finished / "results.md").read_text()
+    matrix = md.split("Paired bootstrap p-values of every two rows, seed 0")[1].split("\n\n")[1].splitlines()
+    assert matrix[0] == "| row (test BLEU-4) | 1 | 2 |"  # the recipe's order: none, then semantic
+    assert matrix[2] == f"| 1. none ({none['test']['bleu']:.2f}) | · | {expected:.3f} |"
+    assert matrix[3] == f"| 2. semantic alpha=0.1 k=3 m=2 ({semantic['test']['bleu']:.2f}) |  | · |"
+
+
 def test_a_second_run_trains_nothing_and_edited_settings_are_refused(tmp_path, finished):
     again = invoke("experiment", "run", CI_RECIPE, "-o", finished, "--no-progress", "--no-report")
     assert again.exit_code == 0 and "[1/2]" not in again.output and "built" not in again.output

@@ -17,6 +17,8 @@ Sections:
   other ``semantic`` / ``semantic-no-rerank`` row of the pair against the first ``semantic`` row of the
   recipe (the reference), with what it changes (method, re-rank order, alpha, k', m, token LS), the mean
   BLEU-4 difference over the seeds both have, and the paired bootstrap p-value per shared seed.
+* **Every two rows, per seed**: the paired bootstrap p-value of each pair of rows that ran the seed (a
+  triangle; the test is symmetric), so any comparison a reader makes has its p-value.
 * **Validation BLEU per epoch** (model selection), one plot per pair.
 * **Related targets** (the paper's Table 1): a few training targets with their best two related targets
   of every table the runs used, with cosine and BLEU.
@@ -204,6 +206,32 @@ def _ablations(run_dir: Path, pair: str, rows: dict[str, list[Seq2SeqRecord]]) -
     return out
 
 
+def _pairwise(
+    run_dir: Path, pair: str, rows: dict[str, list[Seq2SeqRecord]]
+) -> list[tuple[int, list[str], list[list[str]]]]:
+    """Per seed that two rows or more ran: ``(seed, header, rows)`` of the matrix of paired bootstrap
+    p-values between them (row ``i``, column ``j > i``: rows ``i`` and ``j``; the diagonal ``·``)."""
+    references: list[str] | None = None
+    out = []
+    seeds = sorted({r.seed for recs in rows.values() for r in recs})
+    for seed in seeds:
+        ran = [(label, r) for label, recs in rows.items() for r in recs if r.seed == seed]
+        if len(ran) < 2:
+            continue
+        if references is None:
+            references = test_files(run_dir, pair)[1].read_text(encoding="utf-8").splitlines()
+        hyps = [hypotheses_path(run_dir, r.run_id).read_text(encoding="utf-8").splitlines() for _, r in ran]
+        header = ["row (test BLEU-4)", *[str(j + 1) for j in range(len(ran))]]
+        table = []
+        for i, (label, record) in enumerate(ran):
+            cells = ["·" if j == i else "" for j in range(len(ran))]
+            for j in range(i + 1, len(ran)):
+                cells[j] = f"{paired_bleu_p_value(hyps[i], hyps[j], references):.3f}"
+            table.append([f"{i + 1}. {label} ({record.test['bleu']:.2f})", *cells])
+        out.append((seed, header, table))
+    return out
+
+
 def _curves(pair: str, rows: dict[str, list[Seq2SeqRecord]]) -> str:
     import matplotlib
 
@@ -305,6 +333,10 @@ def build_seq2seq_report(run_dir: str | Path) -> Path:
             intro = "Ablations of the semantic row (Table 4, no BLEU pruning, k', alpha):"
             md += [intro, "", table_md(head, ablations), ""]
             body.append(f"<h3>{html.escape(intro.rstrip(':'))}</h3>" + table_html(head, ablations))
+        for seed, head, matrix in _pairwise(run_dir, pair, rows):
+            intro = f"Paired bootstrap p-values of every two rows, seed {seed} (BLEU-4, 1,000 resamples):"
+            md += [intro, "", table_md(head, matrix), ""]
+            body.append(f"<h3>{html.escape(intro.rstrip(':'))}</h3>" + table_html(head, matrix))
         body.append(f"<h3>Validation BLEU per epoch</h3><img src='{_curves(pair, rows)}'>")
         for name, examples in _examples(run_dir, pair):
             ex_rows = [
