@@ -300,12 +300,18 @@ def test_status_and_the_run_time_of_a_resumed_run(tmp_path, multi30k, monkeypatc
     assert status.exit_code == 0, status.output
     # the last checkpoint (step 12 of the 14 trained) was 2 batches into the second epoch
     assert "de-en__none__seed0: started: 1 of 2 epochs, epoch 2 at batch 2 of 10 (" in status.output
+    # the run time so far counts the checkpointed part of the second epoch (its 2 s of sleeps)
+    within = json.loads((out / "runs" / "de-en__none__seed0" / "progress.json").read_text())["seconds"]
+    assert within >= 2.0
     val_bleu = json.loads((out / "runs" / "de-en__none__seed0" / "metrics.jsonl").read_text())["val_bleu"]
     assert f"so far, val BLEU-4 {val_bleu:.2f})" in status.output
     assert "de-en__token-ls_ls=0.1__seed0: waiting" in status.output
     assert "0 of 2 runs finished, 1 started, 1 waiting" in status.output
     assert "of training left at the epoch times measured so far" in status.output
     first_epoch = json.loads((out / "runs" / "de-en__none__seed0" / "metrics.jsonl").read_text())["seconds"]
+    from textsmooth.experiments.records import format_duration
+
+    assert f"({format_duration(first_epoch + within)} so far," in status.output
 
     records = run_seq2seq_recipe(load_seq2seq_recipe(path), out, progress=False, log=lambda _: None)
     resumed = next(r for r in records if r.run_id == "de-en__none__seed0")

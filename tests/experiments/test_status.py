@@ -57,11 +57,14 @@ def test_epoch_progress_reads_the_epoch_in_progress_only(tmp_path):
     path = tmp_path / "progress.json"
     assert epoch_progress(path, 0) is None  # no mid-epoch checkpoint yet
     path.write_text(json.dumps({"epoch": 1, "batches_done": 300, "batches": 454, "steps": 754}))
-    assert epoch_progress(path, 1) == (300, 454)
+    assert epoch_progress(path, 1) == (300, 454, 0.0)  # written before the seconds were recorded
+    path.write_text(json.dumps({"epoch": 1, "batches_done": 300, "batches": 454, "seconds": 612.5}))
+    assert epoch_progress(path, 1) == (300, 454, 612.5)
     assert epoch_progress(path, 2) is None  # left from the second epoch, since finished
     path.write_text(json.dumps({"epoch": 1, "batches_done": 0, "batches": 454}))
     assert epoch_progress(path, 1) is None
-    for bad in ("{", json.dumps({"epoch": 1, "batches_done": "3", "batches": 4}), "[1, 2, 3]"):
+    bad_seconds = json.dumps({"epoch": 1, "batches_done": 3, "batches": 4, "seconds": -1})
+    for bad in ("{", json.dumps({"epoch": 1, "batches_done": "3", "batches": 4}), "[1, 2, 3]", bad_seconds):
         path.write_text(bad)
         with pytest.raises(ArtifactError, match=r"progress\.json"):
             epoch_progress(path, 1)

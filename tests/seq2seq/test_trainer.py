@@ -91,6 +91,7 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_result(
     assert (tmp_path / "cut" / "checkpoint.pt").is_file() and not (tmp_path / "cut" / "model").exists()
     # progress.json tells where the last checkpoint (step 8) stands: batch 2 of 6 of the second epoch
     where = json.loads((tmp_path / "cut" / "progress.json").read_text())
+    assert where.pop("seconds") >= 2.0  # the two 1 s sleeps of the second epoch before its checkpoint
     assert where == {"epoch": 1, "batches_done": 2, "batches": 6, "steps": 8}
     resumed = train_seq2seq(
         train, val, cfg, out_dir=tmp_path / "cut", table=swap_table, test=test, progress=False

@@ -59,7 +59,8 @@ class RunState:
 
     Attributes:
         state: ``finished``, ``started`` or ``waiting``.
-        seconds: the record's run time (finished), or the sum of the finished epochs' times (started).
+        seconds: the record's run time (finished), or the finished epochs' times plus the checkpointed
+            time of the epoch in progress (started).
         epoch_times: the seconds of each finished epoch (from a finished run's record history, else
             its ``metrics.jsonl``).
         score: a finished run's test score, a started run's last validation score (:func:`headline`);
@@ -109,11 +110,11 @@ def epoch_lines(path: Path) -> list[dict]:
     return lines
 
 
-def epoch_progress(path: Path, epochs_done: int) -> tuple[int, int] | None:
-    """``(batches done, batches)`` of the epoch in progress from a run's ``progress.json`` (written with
-    each mid-epoch checkpoint by :func:`~textsmooth.seq2seq.trainer.train_seq2seq`); ``None`` when the
-    file is absent or describes another epoch than the one after the ``epochs_done`` finished ones (it
-    is left from an epoch since finished).
+def epoch_progress(path: Path, epochs_done: int) -> tuple[int, int, float] | None:
+    """``(batches done, batches, seconds)`` of the epoch in progress from a run's ``progress.json``
+    (written with each mid-epoch checkpoint by :func:`~textsmooth.seq2seq.trainer.train_seq2seq`; seconds
+    0 in files written before it recorded them); ``None`` when the file is absent or describes another
+    epoch than the one after the ``epochs_done`` finished ones (it is left from an epoch since finished).
 
     Raises:
         ArtifactError: a file that is not such a JSON object, naming it.
@@ -128,10 +129,13 @@ def epoch_progress(path: Path, epochs_done: int) -> tuple[int, int] | None:
     numbers = [value.get(k) if isinstance(value, dict) else None for k in fields]
     if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers):
         raise ArtifactError("expected non-negative integers epoch, batches_done and batches", path=path)
+    seconds = value.get("seconds", 0.0)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
+        raise ArtifactError(f"seconds must be a non-negative number, got {seconds!r}", path=path)
     epoch, done, total = numbers
     if epoch != epochs_done or not 0 < done <= total:
         return None
-    return done, total
+    return done, total, float(seconds)
 
 
 #: the score shown, first found first: (key of a record's ``test`` / of an epoch line, name, decimals)
@@ -205,8 +209,9 @@ def run_states(run_dir: str | Path, runs: Iterable[PlannedRun]) -> list[RunState
         elif folder.is_dir():  # begun: its vocabulary, checkpoint or first epochs are there
             times = _times(epochs)
             score = headline(epochs[-1], _EPOCH_SCORES) if epochs else None
-            batches = epoch_progress(folder / "progress.json", len(epochs))  # trainer.PROGRESS_FILE
-            states.append(RunState(run, "started", sum(times), times, score, batches))
+            progress = epoch_progress(folder / "progress.json", len(epochs))  # trainer.PROGRESS_FILE
+            batches, within = (progress[:2], progress[2]) if progress else (None, 0.0)
+            states.append(RunState(run, "started", sum(times) + within, times, score, batches))
         else:
             states.append(RunState(run, "waiting", 0.0))
     return states

@@ -60,8 +60,8 @@ CHECKPOINT_FILE = "checkpoint.pt"
 SIMILARITY_FILE = "similarity.npz"
 METRICS_FILE = "metrics.jsonl"
 PROGRESS_FILE = "progress.json"
-"""Where the last mid-epoch checkpoint stands: ``{"epoch", "batches_done", "batches", "steps"}`` (epoch
-0-based; ``textsmooth experiment status`` shows it)."""
+"""Where the last mid-epoch checkpoint stands: ``{"epoch", "batches_done", "batches", "steps", "seconds"}``
+(epoch 0-based, seconds spent on it; ``textsmooth experiment status`` shows it)."""
 
 
 @dataclass
@@ -431,6 +431,7 @@ def _train_epoch(
                     "batches_done": b + 1,
                     "batches": len(batches),
                     "steps": state.steps,
+                    "seconds": round(state.epoch_elapsed(), 3),
                 }
                 atomic_write_text(out / PROGRESS_FILE, json.dumps(where) + "\n")
 
