@@ -91,6 +91,25 @@ def test_the_report_gives_every_two_rows_their_p_value(finished):
     assert matrix[3] == f"| 2. semantic alpha=0.1 k=3 m=2 ({semantic['test']['bleu']:.2f}) |  | · |"
 
 
+def test_the_report_tests_each_two_runs_once(tmp_path, finished, monkeypatch):
+    # the strongest-baseline table and the every-two-rows triangle share the none/semantic comparison
+    from textsmooth.experiments import seq2seq_report
+
+    copy = tmp_path / "copy"
+    shutil.copytree(finished, copy, ignore=shutil.ignore_patterns("runs", "*.parquet"))
+    calls = []
+    original = seq2seq_report.paired_bleu_p_value
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(seq2seq_report, "paired_bleu_p_value", counted)
+    seq2seq_report.build_seq2seq_report(copy)
+    assert len(calls) == 1
+    assert (copy / "results.md").read_text() == (finished / "results.md").read_text()
+
+
 def test_a_second_run_trains_nothing_and_edited_settings_are_refused(tmp_path, finished):
     again = invoke("experiment", "run", CI_RECIPE, "-o", finished, "--no-progress", "--no-report")
     assert again.exit_code == 0 and "[1/2]" not in again.output and "built" not in again.output

@@ -125,26 +125,53 @@ def _method_of(record: Seq2SeqRecord) -> str:
     return str(record.config.get("method", ""))
 
 
-def _significance(run_dir: Path, pair: str, rows: dict[str, list[Seq2SeqRecord]]) -> dict[str, str]:
-    """p-values per row label against the strongest baseline row of ``pair`` ('' for that row itself)."""
+class _PairedPValues:
+    """The paired bootstrap p-values of one pair's report, each computed once.
+
+    The strongest-baseline, ablation and every-two-rows tables share many comparisons; the test is
+    symmetric (sacrebleu's ``bs`` compares absolute BLEU differences on resamples drawn with its fixed
+    seed), so one value per unordered pair of runs serves them all. Hypothesis files and the references
+    are read once."""
+
+    def __init__(self, run_dir: Path, pair: str) -> None:
+        self.run_dir, self.pair = run_dir, pair
+        self._references: list[str] | None = None
+        self._hypotheses: dict[str, list[str]] = {}
+        self._p: dict[frozenset[str], float] = {}
+
+    def _lines(self, run_id: str) -> list[str]:
+        if run_id not in self._hypotheses:
+            text = hypotheses_path(self.run_dir, run_id).read_text(encoding="utf-8")
+            self._hypotheses[run_id] = text.splitlines()
+        return self._hypotheses[run_id]
+
+    def __call__(self, a: Seq2SeqRecord, b: Seq2SeqRecord) -> float:
+        """p-value of the test between runs ``a`` and ``b`` (:func:`paired_bleu_p_value`)."""
+        key = frozenset((a.run_id, b.run_id))
+        if key not in self._p:
+            if self._references is None:
+                ref_path = test_files(self.run_dir, self.pair)[1]
+                self._references = ref_path.read_text(encoding="utf-8").splitlines()
+            self._p[key] = paired_bleu_p_value(self._lines(a.run_id), self._lines(b.run_id), self._references)
+        return self._p[key]
+
+
+def _significance(p_value: _PairedPValues, rows: dict[str, list[Seq2SeqRecord]]) -> dict[str, str]:
+    """p-values per row label against the strongest baseline row of the pair ('' for that row itself)."""
     baselines = {label: recs for label, recs in rows.items() if _method_of(recs[0]) in BASELINE_METHODS}
     if not baselines:
         return {}
     best = max(baselines, key=lambda label: np.mean([r.test["bleu"] for r in baselines[label]]))
-    references = test_files(run_dir, pair)[1].read_text(encoding="utf-8").splitlines()
     by_seed = {r.seed: r for r in rows[best]}
     out = {best: "(strongest baseline)"}
     for label, recs in rows.items():
         if label == best:
             continue
-        values = []
-        for record in sorted(recs, key=lambda r: r.seed):
-            base = by_seed.get(record.seed)
-            if base is None:
-                continue
-            hyp = hypotheses_path(run_dir, record.run_id).read_text(encoding="utf-8").splitlines()
-            ref_hyp = hypotheses_path(run_dir, base.run_id).read_text(encoding="utf-8").splitlines()
-            values.append(f"{paired_bleu_p_value(ref_hyp, hyp, references):.3f}")
+        values = [
+            f"{p_value(by_seed[record.seed], record):.3f}"
+            for record in sorted(recs, key=lambda r: r.seed)
+            if record.seed in by_seed
+        ]
         out[label] = " / ".join(values) if values else "–"
     return out
 
@@ -172,14 +199,13 @@ def _changes(row: Seq2SeqRecord, reference: Seq2SeqRecord) -> str:
     return ", ".join(out) or "(same settings)"
 
 
-def _ablations(run_dir: Path, pair: str, rows: dict[str, list[Seq2SeqRecord]]) -> list[list[str]]:
+def _ablations(p_value: _PairedPValues, rows: dict[str, list[Seq2SeqRecord]]) -> list[list[str]]:
     """Rows of the ablation table of ``pair`` (module docstring; ``rows`` in recipe order); empty without
     two semantic rows."""
     semantic = [label for label, recs in rows.items() if _method_of(recs[0]) in SEMANTIC_METHODS]
     reference = next((label for label in semantic if _method_of(rows[label][0]) == "semantic"), None)
     if reference is None or len(semantic) < 2:
         return []
-    references = test_files(run_dir, pair)[1].read_text(encoding="utf-8").splitlines()
     ref_by_seed = {r.seed: r for r in rows[reference]}
     out = [[reference, "(reference)", _mean_sd([r.test["bleu"] for r in rows[reference]]), "", ""]]
     for label in semantic:
@@ -187,13 +213,7 @@ def _ablations(run_dir: Path, pair: str, rows: dict[str, list[Seq2SeqRecord]]) -
             continue
         shared = sorted((r for r in rows[label] if r.seed in ref_by_seed), key=lambda r: r.seed)
         deltas = [r.test["bleu"] - ref_by_seed[r.seed].test["bleu"] for r in shared]
-        p_values = []
-        for record in shared:
-            hyp = hypotheses_path(run_dir, record.run_id).read_text(encoding="utf-8").splitlines()
-            base = hypotheses_path(run_dir, ref_by_seed[record.seed].run_id)
-            p_values.append(
-                f"{paired_bleu_p_value(base.read_text(encoding='utf-8').splitlines(), hyp, references):.3f}"
-            )
+        p_values = [f"{p_value(ref_by_seed[r.seed], r):.3f}" for r in shared]
         out.append(
             [
                 label,
@@ -207,26 +227,22 @@ def _ablations(run_dir: Path, pair: str, rows: dict[str, list[Seq2SeqRecord]]) -
 
 
 def _pairwise(
-    run_dir: Path, pair: str, rows: dict[str, list[Seq2SeqRecord]]
+    p_value: _PairedPValues, rows: dict[str, list[Seq2SeqRecord]]
 ) -> list[tuple[int, list[str], list[list[str]]]]:
     """Per seed that two rows or more ran: ``(seed, header, rows)`` of the matrix of paired bootstrap
     p-values between them (row ``i``, column ``j > i``: rows ``i`` and ``j``; the diagonal ``·``)."""
-    references: list[str] | None = None
     out = []
     seeds = sorted({r.seed for recs in rows.values() for r in recs})
     for seed in seeds:
         ran = [(label, r) for label, recs in rows.items() for r in recs if r.seed == seed]
         if len(ran) < 2:
             continue
-        if references is None:
-            references = test_files(run_dir, pair)[1].read_text(encoding="utf-8").splitlines()
-        hyps = [hypotheses_path(run_dir, r.run_id).read_text(encoding="utf-8").splitlines() for _, r in ran]
         header = ["row (test BLEU-4)", *[str(j + 1) for j in range(len(ran))]]
         table = []
         for i, (label, record) in enumerate(ran):
             cells = ["·" if j == i else "" for j in range(len(ran))]
             for j in range(i + 1, len(ran)):
-                cells[j] = f"{paired_bleu_p_value(hyps[i], hyps[j], references):.3f}"
+                cells[j] = f"{p_value(record, ran[j][1]):.3f}"
             table.append([f"{i + 1}. {label} ({record.test['bleu']:.2f})", *cells])
         out.append((seed, header, table))
     return out
@@ -293,7 +309,8 @@ def build_seq2seq_report(run_dir: str | Path) -> Path:
     for pair, unordered in by_pair.items():
         rows = {label: unordered[label] for label in labels if label in unordered}
         n = {r.n_train for recs in rows.values() for r in recs}
-        sig = _significance(run_dir, pair, rows)
+        p_value = _PairedPValues(run_dir, pair)
+        sig = _significance(p_value, rows)
         header = ["method", "BLEU-4 (test)", "seeds", "paper", "p vs strongest baseline (per seed)"]
         table = [
             [
@@ -327,13 +344,13 @@ def build_seq2seq_report(run_dir: str | Path) -> Path:
         if seed_rows:
             md += ["BLEU-4 (test) per seed:", "", table_md(seed_head, seed_rows), ""]
             body.append("<h3>BLEU-4 (test) per seed</h3>" + table_html(seed_head, seed_rows))
-        ablations = _ablations(run_dir, pair, rows)
+        ablations = _ablations(p_value, rows)
         if ablations:
             head = ["semantic row", "changes", "BLEU-4 (test)", "difference (shared seeds)", "p (per seed)"]
             intro = "Ablations of the semantic row (Table 4, no BLEU pruning, k', alpha):"
             md += [intro, "", table_md(head, ablations), ""]
             body.append(f"<h3>{html.escape(intro.rstrip(':'))}</h3>" + table_html(head, ablations))
-        for seed, head, matrix in _pairwise(run_dir, pair, rows):
+        for seed, head, matrix in _pairwise(p_value, rows):
             intro = f"Paired bootstrap p-values of every two rows, seed {seed} (BLEU-4, 1,000 resamples):"
             md += [intro, "", table_md(head, matrix), ""]
             body.append(f"<h3>{html.escape(intro.rstrip(':'))}</h3>" + table_html(head, matrix))
