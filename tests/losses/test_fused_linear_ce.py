@@ -86,6 +86,58 @@ def test_sparse_soft_target_variant(reduction: str) -> None:
     torch.testing.assert_close(ours, sparse_soft_target_cross_entropy(h @ w.t(), idx, wt).loss)
 
 
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_row_weights_weight_each_position_as_a_loop_does(reduction: str, sparse: bool) -> None:
+    # loss = sum_i w_i row_i, divided as without weights; the reference is a plain loop over positions
+    h, w, b, t = _data()
+    g = torch.Generator().manual_seed(7)
+    row_w = torch.rand(11, generator=g, dtype=F64) * 3
+    row_w[5] = 0.0
+    kw: dict = {}
+    if sparse:
+        kw = dict(indices=torch.randint(0, 9, (11, 3), generator=g))
+        kw["weights"] = torch.softmax(torch.randn(11, 3, generator=g, dtype=F64), 1)
+    ours = fused_linear_cross_entropy(
+        h, w, t, 0.1, bias=b, row_weight=row_w, reduction=reduction, chunk_size=4, **kw
+    )
+    logits = h @ w.t() + b
+    rows = []
+    for i in range(11):
+        if t[i] == -100:
+            rows.append(logits.new_zeros(()))
+            continue
+        one = fused_linear_cross_entropy(
+            h[i : i + 1], w, t[i : i + 1], 0.1, bias=b, reduction="sum",
+            **{k: v[i : i + 1] for k, v in kw.items()},
+        ).loss  # fmt: skip
+        rows.append(row_w[i] * one)
+    stacked = torch.stack(rows)
+    counted = int((t != -100).sum())
+    want = {"sum": stacked.sum(), "mean": stacked.sum() / counted, "none": stacked}[reduction]
+    torch.testing.assert_close(ours.loss, want)
+    for a, e in zip(_grads(ours.loss, h, w, b), _grads(want, h, w, b), strict=True):
+        torch.testing.assert_close(a, e)
+    # the NLL is not weighted
+    plain = fused_linear_cross_entropy(h, w, t, 0.1, bias=b, reduction=reduction, chunk_size=4, **kw)
+    torch.testing.assert_close(ours.nll, plain.nll)
+
+
+def test_row_weights_with_num_items_and_bad_row_weights() -> None:
+    h, w, _, t = _data()
+    row_w = torch.linspace(0.5, 2.0, 11, dtype=F64)
+    ours = fused_linear_cross_entropy(h, w, t, 0.0, row_weight=row_w, num_items=20, chunk_size=3).loss
+    per_row = fused_linear_cross_entropy(h, w, t, 0.0, reduction="none").loss
+    torch.testing.assert_close(ours, (row_w * per_row).sum() / 20)
+    with pytest.raises(InputError, match="row_weight must be a floating tensor"):
+        fused_linear_cross_entropy(h, w, t, row_weight=row_w[:5])
+    with pytest.raises(InputError, match="row_weight is a constant"):
+        fused_linear_cross_entropy(h, w, t, row_weight=row_w.clone().requires_grad_())
+    row_w[3] = float("nan")
+    with pytest.raises(InputError, match="non-finite"):
+        fused_linear_cross_entropy(h, w, t, row_weight=row_w)
+
 def test_gradcheck_every_reduction() -> None:
     h, w, b, t = _data(P=5, H=3, V=4)
     for reduction in ("mean", "sum", "none"):

@@ -49,14 +49,18 @@ def sequence_nll_alone(model, source: list[int], target: list[int], eps: float =
 
 
 @pytest.mark.parametrize("eps", [0.0, 0.1])
-def test_loss_is_equation_2_computed_sequence_by_sequence(tiny_model, tiny_vocab, encoded, eps):
+@pytest.mark.parametrize("chunk", [None, 7])
+def test_loss_is_equation_2_computed_sequence_by_sequence(tiny_model, tiny_vocab, encoded, eps, chunk):
+    # chunk: the model's logits (None), or the output projection fused with the loss, 7 positions a chunk
     tiny_model.eval()  # no dropout: the batched and the per-sequence passes see the same network
+    with torch.no_grad():  # a bias the fused path must add (Marian's starts at zero)
+        tiny_model.final_logits_bias.normal_(generator=torch.Generator().manual_seed(3))
     sources, targets = encoded
     related = related_ids(targets)
     rows = list(range(6))
     batch = Seq2SeqCollator(tiny_vocab.pad_id, related=related)(features(encoded, rows))
     alpha = 0.3
-    got = seq2seq_loss(tiny_model, batch, alpha=alpha, label_smoothing=eps)
+    got = seq2seq_loss(tiny_model, batch, alpha=alpha, label_smoothing=eps, output_chunk_size=chunk)
     expected = []
     for i in rows:
         loss = sequence_nll_alone(tiny_model, sources[i], targets[i], eps)
@@ -70,8 +74,50 @@ def test_loss_is_equation_2_computed_sequence_by_sequence(tiny_model, tiny_vocab
     gold = torch.stack([sequence_nll_alone(tiny_model, sources[i], targets[i]) for i in rows]).mean()
     torch.testing.assert_close(got.nll, gold.detach(), rtol=1e-5, atol=1e-5)
     # num_items: the sum over examples divided by the window's count
-    windowed = seq2seq_loss(tiny_model, batch, alpha=alpha, label_smoothing=eps, num_items=10)
+    windowed = seq2seq_loss(
+        tiny_model, batch, alpha=alpha, label_smoothing=eps, num_items=10, output_chunk_size=chunk
+    )
     torch.testing.assert_close(windowed.loss, torch.stack(expected).sum() / 10, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("num_items", [None, 10, "tensor"])
+def test_the_fused_output_projection_gives_the_same_gradients(tiny_model, tiny_vocab, encoded, num_items):
+    with torch.no_grad():
+        tiny_model.final_logits_bias.normal_(generator=torch.Generator().manual_seed(4))
+    batch = Seq2SeqCollator(tiny_vocab.pad_id, related=related_ids(encoded[1]))(features(encoded, range(7)))
+    if num_items == "tensor":
+        num_items = batch["labels"].ne(LABEL_PAD).sum()
+
+    def value_and_grads(chunk):
+        torch.manual_seed(0)  # the same dropout masks for both (the tiny model has dropout 0 anyway)
+        tiny_model.zero_grad()
+        out = seq2seq_loss(
+            tiny_model, batch, alpha=0.4, label_smoothing=0.1, num_items=num_items, output_chunk_size=chunk
+        )
+        out.loss.backward()
+        return out, {n: p.grad.clone() for n, p in tiny_model.named_parameters() if p.grad is not None}
+
+    plain, plain_grads = value_and_grads(None)
+    fused, fused_grads = value_and_grads(5)
+    torch.testing.assert_close(fused.loss, plain.loss, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fused.nll, plain.nll, rtol=1e-5, atol=1e-5)
+    assert fused_grads.keys() == plain_grads.keys()
+    for name, grad in plain_grads.items():
+        torch.testing.assert_close(fused_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_the_fused_output_projection_refuses_what_it_cannot_compute(tiny_vocab, encoded):
+    from textsmooth.errors import ConfigError
+    from textsmooth.seq2seq.lstm import build_lstm_model
+    from textsmooth.seq2seq.objective import TokenSimilarity
+
+    batch = Seq2SeqCollator(tiny_vocab.pad_id)(features(encoded, range(3)))
+    lstm = build_lstm_model(tiny_vocab, hidden_size=16, embedding_size=16)
+    with pytest.raises(ConfigError, match=r"lm_head and final_logits_bias.*LSTMSeq2SeqModel"):
+        seq2seq_loss(lstm, batch, output_chunk_size=8)
+    table = TokenSimilarity("weighted-ce", torch.zeros((1, 1), dtype=torch.long), torch.ones((1, 1)))
+    with pytest.raises(ConfigError, match="not the word-similarity losses"):
+        seq2seq_loss(lstm, batch, output_chunk_size=8, similarity=table)
 
 
 def test_padding_of_related_targets_changes_nothing(tiny_model, tiny_vocab, encoded):

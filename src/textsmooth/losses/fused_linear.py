@@ -392,6 +392,7 @@ def fused_linear_cross_entropy(
     convention: Convention = "all",
     indices: Tensor | None = None,
     weights: Tensor | None = None,
+    row_weight: Tensor | None = None,
     ignore_index: int = -100,
     reduction: Reduction = "mean",
     num_items: NumItems = None,
@@ -418,6 +419,11 @@ def fused_linear_cross_entropy(
             cast to ``hidden``'s dtype if it differs (float32 parameters under autocast).
         target: ``(...)`` gold ids (may be ``None`` with a sparse target; then ``nll`` is ``None``).
         bias: optional ``(V,)``.
+        row_weight: optional ``(...)`` weight ``w_i`` of each position's loss, a constant (no gradient
+            flows into it): the loss is ``sum_i w_i row_i``, divided as without weights (``mean``: by the
+            counted positions or ``num_items``); ``none`` returns ``w_i row_i``. Weighted sums of sequence
+            losses, such as loss (2) of :func:`~textsmooth.seq2seq.seq2seq_loss`, then need one fused call
+            and no extra product. ``nll`` stays unweighted.
         chunk_size: positions per chunk (memory ~ ``chunk_size * V * 4`` bytes, times about two).
         Others: as in :func:`smoothed_cross_entropy` and :func:`sparse_soft_target_cross_entropy`.
 
@@ -433,9 +439,38 @@ def fused_linear_cross_entropy(
         convention=convention, ignore_index=ignore_index, validate=validate
     )  # fmt: skip
     row_scale = _row_scale(tgt.valid, reduction, num_items, cdt)
+    w = _check_row_weight(row_weight, batch_shape, hidden.device, cdt, validate)
+    if w is not None and row_scale is not None:
+        row_scale = row_scale * w
     h2 = hidden.reshape(-1, hidden.shape[-1])
     out, lse, gathered, finite = _apply(h2, weight, bias, tgt, row_scale, chunk_size, validate)
+    if w is not None and row_scale is None:  # reduction "none": the rows weighted through autograd
+        out = out * w
     return _close_fused(out, lse, gathered, finite, tgt, reduction, num_items, batch_shape, validate)
+
+
+def _check_row_weight(
+    row_weight: Tensor | None,
+    batch_shape: tuple[int, ...],
+    device: torch.device,
+    cdt: torch.dtype,
+    validate: bool,
+) -> Tensor | None:
+    """``row_weight`` flattened to ``(P,)`` in the compute dtype, after checking its shape (and values)."""
+    if row_weight is None:
+        return None
+    as_tensor_arg("row_weight", row_weight)
+    if tuple(row_weight.shape) != batch_shape or not row_weight.is_floating_point():
+        raise InputError(
+            f"row_weight must be a floating tensor of the positions' shape {batch_shape}, "
+            f"got {tuple(row_weight.shape)} {row_weight.dtype}"
+        )
+    if row_weight.requires_grad:
+        raise InputError("row_weight is a constant; detach it (no gradient flows into it)")
+    w = row_weight.reshape(-1).to(device=device, dtype=cdt)
+    if validate and not bool(torch.isfinite(w).all()):
+        raise InputError("row_weight has non-finite values")
+    return w
 
 
 def _apply(

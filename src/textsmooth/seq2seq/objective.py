@@ -13,6 +13,15 @@ With token label smoothing ``eps > 0`` every token term is the smoothed cross-en
 for each related target (repeated along the batch by an index, not re-encoded), then scores the related
 sequences in one decoder pass over the real (unpadded) entries of ``related_mask``.
 
+With ``output_chunk_size`` the output projection is fused with the token loss
+(:func:`~textsmooth.losses.fused_linear_cross_entropy`): the decoder's hidden states go through the
+model's output layer ``output_chunk_size`` positions at a time and the ``(sequences, T, V)`` logits are
+never held, which is what limits the batch size or ``m`` with a large vocabulary on a GPU. Loss (2) is
+then a weighted sum over token positions (gold tokens ``1``, the tokens of a related target of example
+``b`` ``alpha / |R(y_b)|``, all over the batch's denominator), passed as the fused loss's ``row_weight``.
+It needs a model whose logits are ``lm_head(decoder states) + final_logits_bias`` (Marian, BART, mBART,
+Pegasus: :func:`fused_output_layer`) and the (smoothed) cross-entropy token loss.
+
 Word-similarity token targets (:class:`TokenSimilarity`, the similarity-based reconstruction loss
 poster) replace the token cross-entropy of every decoder pass with one of the poster's losses; the
 sequence terms are still summed over tokens.
@@ -27,10 +36,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from textsmooth.errors import InputError
+from textsmooth.errors import ConfigError, InputError
 from textsmooth.losses import LossOutput, NumItems, sequence_smoothed_nll, smoothed_cross_entropy
 
-__all__ = ["TokenSimilarity", "decoder_sequence_nll", "seq2seq_loss"]
+__all__ = ["TokenSimilarity", "decoder_sequence_nll", "fused_output_layer", "seq2seq_loss"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,66 @@ def decoder_sequence_nll(
     return _token_losses(outputs.logits, labels, label_smoothing, similarity)
 
 
+def fused_output_layer(model: Any) -> tuple[Tensor, Tensor | None]:
+    """``(weight (V, H), bias (V,) or None)`` of a model whose logits are ``lm_head(h) + final_logits_bias``.
+
+    That is the output layer of the Marian, BART, mBART, Pegasus and Blenderbot families of
+    ``transformers`` (their ``forward``: ``self.lm_head(outputs[0]) + self.final_logits_bias``); their
+    decoder states come from ``model.model``. The bias is ``final_logits_bias`` (plus ``lm_head.bias``
+    where the layer has one).
+
+    Raises:
+        ConfigError: another kind of model (T5 rescales the states first, the LSTM model has its own
+            layer): train it with the model's logits (``output_chunk_size`` ``None``).
+    """
+    import torch.nn as nn
+
+    head = getattr(model, "lm_head", None)
+    bias = getattr(model, "final_logits_bias", None)
+    body = getattr(model, "model", None)
+    if not isinstance(head, nn.Linear) or not isinstance(bias, Tensor) or not isinstance(body, nn.Module):
+        raise ConfigError(
+            f"the fused output projection needs a model with lm_head and final_logits_bias (Marian, BART, "
+            f"mBART, Pegasus), not {type(model).__name__}",
+            column="output_chunk_size",
+            hint="leave output_chunk_size unset to train on the model's logits",
+        )
+    full_bias = bias.reshape(-1)
+    if head.bias is not None:
+        full_bias = full_bias + head.bias
+    return head.weight, full_bias
+
+
+def _fused_sequence_loss(
+    model: Any,
+    encoder_hidden: Tensor,
+    attention_mask: Tensor,
+    labels: Tensor,
+    sequence_weight: Tensor,
+    *,
+    label_smoothing: float,
+    chunk_size: int,
+) -> LossOutput:
+    """``sum_n sequence_weight_n * sum_t loss(n, t)`` through the fused output projection (module
+    docstring); ``nll`` the unweighted token NLL summed over every position."""
+    from transformers.modeling_outputs import BaseModelOutput
+
+    from textsmooth.losses import fused_linear_cross_entropy
+
+    weight, bias = fused_output_layer(model)
+    states = model.model(
+        encoder_outputs=BaseModelOutput(last_hidden_state=encoder_hidden),
+        attention_mask=attention_mask,
+        decoder_input_ids=model.prepare_decoder_input_ids_from_labels(labels=labels),
+        use_cache=False,
+    ).last_hidden_state
+    row_weight = sequence_weight.detach()[:, None].expand(labels.shape)
+    return fused_linear_cross_entropy(
+        states, weight, labels, label_smoothing, bias=bias, row_weight=row_weight,
+        reduction="sum", chunk_size=chunk_size, validate=False,
+    )  # fmt: skip
+
+
 def seq2seq_loss(
     model: Any,
     inputs: Mapping[str, Tensor],
@@ -121,6 +190,7 @@ def seq2seq_loss(
     label_smoothing: float = 0.0,
     num_items: NumItems = None,
     similarity: TokenSimilarity | None = None,
+    output_chunk_size: int | None = None,
 ) -> LossOutput:
     """Loss (2) of a batch from :class:`~textsmooth.seq2seq.collate.Seq2SeqCollator` (module docstring).
 
@@ -134,6 +204,9 @@ def seq2seq_loss(
             window); ``None``: the mean over the batch's examples.
         similarity: word-similarity token targets (:class:`TokenSimilarity`) in place of the token
             cross-entropy on every decoder pass.
+        output_chunk_size: fuse the output projection with the token loss, this many positions at a
+            time (module docstring; Marian / BART-like models, not with ``similarity``); ``None``: the
+            model's logits.
 
     Returns:
         :class:`~textsmooth.losses.LossOutput`: ``loss`` to train on; ``nll`` the gold sequences' NLL
@@ -142,9 +215,19 @@ def seq2seq_loss(
     for key in ("input_ids", "attention_mask", "labels"):
         if key not in inputs:
             raise InputError(f"the batch has no {key!r}", column=key)
+    if output_chunk_size is not None and similarity is not None:
+        raise ConfigError(
+            "the fused output projection computes the (smoothed) cross-entropy, not the word-similarity "
+            "losses",
+            column="output_chunk_size",
+        )
     attention_mask = inputs["attention_mask"]
     encoder = model.get_encoder()
     encoder_hidden = encoder(input_ids=inputs["input_ids"], attention_mask=attention_mask).last_hidden_state
+    if output_chunk_size is not None:
+        return _fused_seq2seq_loss(
+            model, inputs, encoder_hidden, alpha, label_smoothing, num_items, output_chunk_size
+        )
     gold_loss, gold_nll = decoder_sequence_nll(
         model,
         encoder_hidden,
@@ -154,24 +237,18 @@ def seq2seq_loss(
         similarity=similarity,
     )
     B = gold_loss.shape[0]
-    related_labels = inputs.get("related_labels")
-    related_mask = inputs.get("related_mask")
-    if related_labels is None or related_mask is None or alpha == 0 or not bool(related_mask.any()):
+    related = _related_rows(inputs, alpha)
+    if related is None:
         related_loss = gold_loss.new_zeros((B, 0))
         related_mask = torch.zeros((B, 0), dtype=torch.bool, device=gold_loss.device)
     else:
-        if related_labels.dim() != 3 or related_labels.shape[:2] != related_mask.shape:
-            raise InputError(
-                f"related_labels {tuple(related_labels.shape)} and related_mask {tuple(related_mask.shape)} "
-                "must be (B, K, T) and (B, K)",
-                column="related_labels",
-            )
-        rows, slots = related_mask.nonzero(as_tuple=True)  # the real related sequences only
+        related_labels, rows, slots, _ = related
+        related_mask = inputs["related_mask"]
         seq_loss, _ = decoder_sequence_nll(
             model,
             encoder_hidden.index_select(0, rows),  # the encoder ran once; its states are reused
             attention_mask.index_select(0, rows),
-            related_labels[rows, slots],
+            related_labels,
             label_smoothing=label_smoothing,
             similarity=similarity,
         )
@@ -185,3 +262,56 @@ def seq2seq_loss(
     assert out.nll is not None
     nll = gold_nll.sum() / (num_items if isinstance(num_items, Tensor) else float(num_items))
     return LossOutput(out.loss, nll.detach())
+
+
+def _related_rows(inputs: Mapping[str, Tensor], alpha: float) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
+    """``(labels (R, T'), rows (R,), slots (R,), counts (B,))`` of the batch's real related targets
+    (``counts``: ``|R(y_b)|`` per example); ``None`` without any, or with ``alpha`` 0."""
+    related_labels = inputs.get("related_labels")
+    related_mask = inputs.get("related_mask")
+    if related_labels is None or related_mask is None or alpha == 0 or not bool(related_mask.any()):
+        return None
+    if related_labels.dim() != 3 or related_labels.shape[:2] != related_mask.shape:
+        raise InputError(
+            f"related_labels {tuple(related_labels.shape)} and related_mask {tuple(related_mask.shape)} "
+            "must be (B, K, T) and (B, K)",
+            column="related_labels",
+        )
+    rows, slots = related_mask.nonzero(as_tuple=True)  # the real related sequences only
+    return related_labels[rows, slots], rows, slots, related_mask.sum(dim=1)
+
+
+def _fused_seq2seq_loss(
+    model: Any,
+    inputs: Mapping[str, Tensor],
+    encoder_hidden: Tensor,
+    alpha: float,
+    label_smoothing: float,
+    num_items: NumItems,
+    chunk_size: int,
+) -> LossOutput:
+    """Loss (2) with the fused output projection: gold sequences weighted ``1 / denominator``, a related
+    target of example ``b`` ``alpha / |R(y_b)| / denominator`` (the denominator: ``num_items``, else
+    the batch's examples)."""
+    attention_mask, labels = inputs["attention_mask"], inputs["labels"]
+    B = labels.shape[0]
+    denominator = (
+        torch.tensor(float(B))
+        if num_items is None
+        else torch.as_tensor(num_items, dtype=torch.float32).detach()
+    ).to(device=encoder_hidden.device, dtype=torch.float32)
+    gold = _fused_sequence_loss(
+        model, encoder_hidden, attention_mask, labels, (1.0 / denominator).expand(B),
+        label_smoothing=label_smoothing, chunk_size=chunk_size,
+    )  # fmt: skip
+    loss = gold.loss
+    related = _related_rows(inputs, alpha)
+    if related is not None:
+        related_labels, rows, _, counts = related
+        weight = float(alpha) / counts.index_select(0, rows).to(torch.float32) / denominator
+        loss = loss + _fused_sequence_loss(
+            model, encoder_hidden.index_select(0, rows), attention_mask.index_select(0, rows),
+            related_labels, weight, label_smoothing=label_smoothing, chunk_size=chunk_size,
+        ).loss  # fmt: skip
+    assert gold.nll is not None
+    return LossOutput(loss, (gold.nll / denominator).detach())
