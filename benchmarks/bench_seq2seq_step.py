@@ -27,6 +27,11 @@ Usage::
     python benchmarks/bench_seq2seq_step.py --quick             # tiny model, a smoke run
     python benchmarks/bench_seq2seq_step.py --device cuda --batch-size 128 --repeats 11   # on a GPU
     python benchmarks/bench_seq2seq_step.py --bf16              # also under bfloat16 autocast
+    python benchmarks/bench_seq2seq_step.py --fused 1024        # also with the fused output projection
+
+``--fused CHUNK`` adds ``plain fused`` and ``semantic m=5 fused``: the same losses with
+``seq2seq_loss(output_chunk_size=CHUNK)``, the output projection fused with the loss so the
+``(sequences, T, V)`` logits are never held.
 """
 
 from __future__ import annotations
@@ -56,6 +61,11 @@ BF16_VARIANTS = {
     "semantic m=1 bf16": {"alpha": 0.1, "label_smoothing": 0.0, "m": 1, "bf16": True},
     "semantic m=5 bf16": {"alpha": 0.1, "label_smoothing": 0.0, "m": 5, "bf16": True},
 }
+# --fused CHUNK: the same steps with the output projection fused with the loss (chunk set in main)
+FUSED_VARIANTS = {
+    "plain fused": {"alpha": 0.0, "label_smoothing": 0.0, "m": 0, "chunk": 1024},
+    "semantic m=5 fused": {"alpha": 0.1, "label_smoothing": 0.0, "m": 5, "chunk": 1024},
+}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -68,6 +78,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="tiny model and few steps")
     p.add_argument("--device", default="cpu", help="cpu or cuda (a GPU: memory is measured in-process)")
     p.add_argument("--bf16", action="store_true", help="also time the steps under bfloat16 autocast")
+    p.add_argument(
+        "--fused", type=int, default=None, metavar="CHUNK", help="also time the fused output projection"
+    )
     p.add_argument("--memory-only", default=None, help=argparse.SUPPRESS)  # subprocess: one variant
     return p.parse_args(argv)
 
@@ -129,7 +142,13 @@ def step(model, optimizer, batch, variant) -> None:
 
     device = next(model.parameters()).device.type
     with torch.autocast(device, dtype=torch.bfloat16, enabled=bool(variant.get("bf16"))):
-        out = seq2seq_loss(model, batch, alpha=variant["alpha"], label_smoothing=variant["label_smoothing"])
+        out = seq2seq_loss(
+            model,
+            batch,
+            alpha=variant["alpha"],
+            label_smoothing=variant["label_smoothing"],
+            output_chunk_size=variant.get("chunk"),
+        )
     optimizer.zero_grad(set_to_none=True)
     out.loss.backward()
     optimizer.step()
@@ -155,6 +174,8 @@ def peak_memory(args: argparse.Namespace, name: str) -> float:
         cmd.append("--quick")
     if args.bf16:
         cmd.append("--bf16")
+    if args.fused:
+        cmd += ["--fused", str(args.fused)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return float(json.loads(out.stdout.strip().splitlines()[-1])["mib"])
 
@@ -194,6 +215,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.bf16:
         VARIANTS.update(BF16_VARIANTS)
+    if args.fused:
+        VARIANTS.update({name: {**v, "chunk": args.fused} for name, v in FUSED_VARIANTS.items()})
     if args.memory_only:
         memory_only(args)
         return

@@ -79,10 +79,12 @@ def test_model_vocabulary_and_decoding_options_reach_the_saved_config(tmp_path, 
     )
     out = tmp_path / "transformer"
     result = invoke(
-        "seq2seq", "train", *data_options(files), *TINY, "--ffn-dim", "48", "--epochs", "1", "-o", out
-    )
+        "seq2seq", "train", *data_options(files), *TINY, "--ffn-dim", "48", "--epochs", "1",
+        "--output-chunk-size", "64", "-o", out,
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert json.loads((out / "model" / "config.json").read_text())["encoder_ffn_dim"] == 48
+    assert json.loads((out / "model" / "textsmooth.json").read_text())["config"]["output_chunk_size"] == 64
 
 
 def test_errors_name_the_option_and_nothing_is_trained(tmp_path, files):

@@ -180,13 +180,16 @@ def test_the_trainer_counts_examples_or_tokens(tmp_path, tiny_model, dataset, co
     torch.testing.assert_close(got, torch.stack(rows).sum() / tokens)
 
 
-def train_one_step(tmp_path, make_tiny_model, dataset, collator, batch_size, accumulation, alpha=ALPHA):
-    """Weights and reported loss after one SGD step over the whole dataset, as one window."""
+def train_one_step(
+    tmp_path, make_tiny_model, dataset, collator, batch_size, accumulation, alpha=ALPHA, chunk=None
+):
+    """Weights and reported loss after one SGD step over the whole dataset, as one window (``chunk``: the
+    trainer's ``output_chunk_size``)."""
     model = make_tiny_model(seed=0)
     trainer = SemanticSeq2SeqTrainer(
         model=model,
         args=training_args(
-            tmp_path / f"run{batch_size}x{accumulation}a{alpha}",
+            tmp_path / f"run{batch_size}x{accumulation}a{alpha}c{chunk}",
             per_device_train_batch_size=batch_size,
             gradient_accumulation_steps=accumulation,
         ),
@@ -194,13 +197,27 @@ def train_one_step(tmp_path, make_tiny_model, dataset, collator, batch_size, acc
         data_collator=collator,
         alpha=alpha,
         label_smoothing=EPS,
+        output_chunk_size=chunk,
     )
     loss = trainer.train().training_loss
     return dict(model.named_parameters()), loss
 
 
-def test_one_step_equals_the_update_by_hand(tmp_path, make_tiny_model, dataset, collator):
-    params, loss = train_one_step(tmp_path, make_tiny_model, dataset, collator, len(dataset), 1)
+@pytest.mark.parametrize("chunk", [None, 16])
+def test_one_step_equals_the_update_by_hand(tmp_path, make_tiny_model, dataset, collator, chunk, monkeypatch):
+    # chunk 16: the output projection fused with the loss (counted), the same update
+    import textsmooth.losses
+
+    fused_calls = []
+    original = textsmooth.losses.fused_linear_cross_entropy
+    monkeypatch.setattr(
+        textsmooth.losses,
+        "fused_linear_cross_entropy",
+        lambda *a, **k: fused_calls.append(k["chunk_size"]) or original(*a, **k),
+    )
+    params, loss = train_one_step(tmp_path, make_tiny_model, dataset, collator, len(dataset), 1, chunk=chunk)
+    assert fused_calls == ([] if chunk is None else [16, 16])  # the gold and the related targets' pass
+    monkeypatch.setattr(textsmooth.losses, "fused_linear_cross_entropy", original)
     model = make_tiny_model(seed=0)
     model.train()
     batch = batch_of(dataset, collator, range(len(dataset)))
@@ -283,6 +300,7 @@ def test_bad_options(tmp_path, tiny_model, collator):
         ({"alpha": -0.1}, "alpha"),
         ({"label_smoothing": 1.0}, "label_smoothing"),
         ({"normalize": "sentences"}, "normalize"),
+        ({"output_chunk_size": 0}, "output_chunk_size"),
     ]:
         with pytest.raises(ConfigError, match=match):
             SemanticSeq2SeqTrainer(

@@ -137,6 +137,38 @@ def test_training_is_deterministic_and_the_saved_model_translates(tmp_path, spli
     assert any(not torch.equal(v, c.model.state_dict()[k]) for k, v in a.model.state_dict().items())
 
 
+def test_the_fused_output_projection_trains_as_the_model_logits_do(
+    tmp_path, splits, swap_table, monkeypatch
+):
+    # output_chunk_size changes how the loss is computed, not what: the same run to float rounding, and a
+    # runtime field (a checkpoint of either resumes under the other)
+    import textsmooth.losses
+
+    train, val, test = splits
+    plain = train_seq2seq(train, val, config(epochs=1), table=swap_table, test=test, progress=False)
+    calls = []
+    original = textsmooth.losses.fused_linear_cross_entropy
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs["chunk_size"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(textsmooth.losses, "fused_linear_cross_entropy", counted)
+    fused = train_seq2seq(
+        train, val, config(epochs=1, output_chunk_size=40), table=swap_table, test=test, progress=False
+    )
+    assert calls == [40] * 12  # 6 steps, each a gold and a related-target pass
+    assert fused.history[0]["train_loss"] == pytest.approx(plain.history[0]["train_loss"], rel=1e-5)
+    for k, v in weights(plain.model).items():
+        torch.testing.assert_close(weights(fused.model)[k], v, rtol=1e-3, atol=1e-4, msg=k)
+    assert config(output_chunk_size=40).fingerprint() == config().fingerprint()
+    with pytest.raises(ConfigError, match="does not apply to an lstm model") as info:
+        config(architecture="lstm", encoder_layers=1, decoder_layers=1, output_chunk_size=40)
+    assert info.value.column == "output_chunk_size"
+    with pytest.raises(ConfigError, match="does not apply to method weighted-ce"):
+        config(method="weighted-ce", output_chunk_size=40)
+
+
 def test_methods_and_tables_are_checked_before_training(tmp_path, splits, swap_table, monkeypatch):
     train, val, _ = splits
     from textsmooth.seq2seq import objective
@@ -214,6 +246,7 @@ def test_config_errors_name_the_field():
         ({"heads": 3}, "heads"),
         ({"related_per_step": 0}, "related_per_step"),
         ({"epochs": 1.5}, "epochs"),
+        ({"output_chunk_size": 0}, "output_chunk_size"),
     ]:
         with pytest.raises(ConfigError) as info:
             Seq2SeqConfig(**values)

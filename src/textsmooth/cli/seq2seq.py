@@ -148,6 +148,12 @@ def register(app: typer.Typer) -> None:
         precision: str = typer.Option(
             "fp32", "--precision", help="fp32, or bf16: training forward passes under bfloat16 autocast."
         ),
+        output_chunk_size: int | None = typer.Option(
+            None,
+            "--output-chunk-size",
+            help="Fuse the output layer with the loss, N decoder positions at a time (less memory with a "
+            "large vocabulary or m; Transformer models). Default: the model's logits.",
+        ),
     ) -> None:
         from textsmooth.errors import ConfigError, TextsmoothError
         from textsmooth.io.atomic import atomic_write_text
@@ -167,7 +173,7 @@ def register(app: typer.Typer) -> None:
                 patience=patience, seed=seed, num_threads=threads, checkpoint_every=checkpoint_every,
                 model_path=None if model is None else str(model),
                 similarity_top_n=similarity_top_n,
-                device=device, precision=precision,
+                device=device, precision=precision, output_chunk_size=output_chunk_size,
             )  # fmt: skip
         except ConfigError as exc:  # name the command-line option, not the config field
             option = f"--{(exc.column or '').replace('_', '-')}" if exc.column else None

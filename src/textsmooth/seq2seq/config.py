@@ -102,9 +102,10 @@ the checkpoints of older runs still resume."""
 _BEFORE_TOP_N = {"similarity_top_n": 5}
 """Checkpoints written before ``similarity_top_n`` existed hashed without it; at its default they still
 resume (:meth:`Seq2SeqConfig.accepted_fingerprints`)."""
-RUNTIME_FIELDS = ("num_threads", "device", "checkpoint_every")
-"""Fields that change how a run executes, not what it computes: a checkpoint resumes under other values,
-and a recipe's finished result stays valid (``experiment run``)."""
+RUNTIME_FIELDS = ("num_threads", "device", "checkpoint_every", "output_chunk_size")
+"""Fields that change how a run executes, not what it computes (up to floating-point rounding, as the
+thread count): a checkpoint resumes under other values, and a recipe's finished result stays valid
+(``experiment run``)."""
 
 
 @dataclass
@@ -137,7 +138,11 @@ class Seq2SeqConfig(ConfigMixin):
     is part of the fingerprint (``fp32``, the default, is left out: runs from before the field resume).
 
     Execution: ``device``, ``num_threads`` (torch CPU threads), ``checkpoint_every`` (also checkpoint every
-    N optimiser steps inside an epoch; ``None``: at the end of each epoch only).
+    N optimiser steps inside an epoch; ``None``: at the end of each epoch only), ``output_chunk_size``
+    (fuse the output projection with the loss, this many decoder positions at a time, so the
+    ``(sequences, T, V)`` logits are never held: less memory with a large vocabulary or ``m``;
+    transformer models only, not the word-similarity methods; ``None``: the model's logits;
+    :mod:`textsmooth.seq2seq.objective`).
     """
 
     method: str = "none"
@@ -177,6 +182,7 @@ class Seq2SeqConfig(ConfigMixin):
     device: str = "cpu"
     num_threads: int | None = None
     checkpoint_every: int | None = None
+    output_chunk_size: int | None = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -186,7 +192,7 @@ class Seq2SeqConfig(ConfigMixin):
         for name in _INTS:
             low = {"warmup_steps": 0, "seed": 0, "similarity_top_n": 2}.get(name, 1)
             setattr(self, name, check_int(name, getattr(self, name), low=low))
-        for name in ("related_per_step", "num_threads", "checkpoint_every"):
+        for name in ("related_per_step", "num_threads", "checkpoint_every", "output_chunk_size"):
             setattr(self, name, check_int(name, getattr(self, name), allow_none=True))
         if self.label_smoothing is None:
             self.label_smoothing = 0.1 if self.method == "token-ls" else 0.0
@@ -231,6 +237,13 @@ class Seq2SeqConfig(ConfigMixin):
             raise ConfigError(
                 "model_path loads a checkpoint with its own architecture; leave architecture at transformer",
                 column="architecture",
+            )
+        if self.output_chunk_size is not None and (self.architecture == "lstm" or self.uses_similarity):
+            what = "an lstm model" if self.architecture == "lstm" else f"method {self.method}"
+            raise ConfigError(
+                f"the fused output projection does not apply to {what} (it needs a Transformer's "
+                "lm_head and the cross-entropy token loss)",
+                column="output_chunk_size",
             )
         if not isinstance(self.length_buckets, bool):
             raise ConfigError(

@@ -228,6 +228,9 @@ def _trainer_class() -> type:
                 not ``args.label_smoothing_factor``).
             normalize: ``examples`` (mean of ``loss_b`` over the accumulation window) or ``tokens``
                 (the sum divided by the window's gold target tokens).
+            output_chunk_size: fuse the output projection with the loss, this many decoder positions at
+                a time (Marian / BART-like models; :func:`~textsmooth.seq2seq.objective.seq2seq_loss`);
+                ``None``: the model's logits.
             eval_data_collator: collator of evaluation and test data; default: a plain
                 ``Seq2SeqCollator`` when ``data_collator`` is one, else ``data_collator``.
             *args, **kwargs: as ``transformers.Seq2SeqTrainer``.
@@ -246,6 +249,7 @@ def _trainer_class() -> type:
             label_smoothing: float = 0.0,
             normalize: Normalize = "examples",
             eval_data_collator: Any = None,
+            output_chunk_size: int | None = None,
             **kwargs: Any,
         ) -> None:
             if not isinstance(alpha, (int, float)) or not alpha >= 0:
@@ -258,6 +262,9 @@ def _trainer_class() -> type:
                 raise ConfigError(
                     f"normalize must be 'examples' or 'tokens', got {normalize!r}", column="normalize"
                 )
+            from textsmooth._params import check_int
+
+            self.output_chunk_size = check_int("output_chunk_size", output_chunk_size, allow_none=True)
             super().__init__(*args, **kwargs)
             if self.args.label_smoothing_factor:
                 raise ConfigError(
@@ -265,6 +272,10 @@ def _trainer_class() -> type:
                     column="label_smoothing_factor",
                     hint="pass label_smoothing= to SemanticSeq2SeqTrainer; leave label_smoothing_factor at 0",
                 )
+            if self.output_chunk_size is not None:
+                from textsmooth.seq2seq.objective import fused_output_layer
+
+                fused_output_layer(self.model)  # refused now, not at the first step
             if self.compute_loss_func is not None:
                 raise ConfigError(
                     "SemanticSeq2SeqTrainer computes its own loss; compute_loss_func would be ignored",
@@ -339,6 +350,7 @@ def _trainer_class() -> type:
                     alpha=self.alpha,
                     label_smoothing=self.label_smoothing,
                     num_items=num_items,
+                    output_chunk_size=self.output_chunk_size,
                 )
                 return {"loss": out.loss}
 

@@ -410,6 +410,7 @@ def _train_epoch(
                     alpha=alpha,
                     label_smoothing=float(config.label_smoothing or 0),
                     similarity=similarity,
+                    output_chunk_size=config.output_chunk_size,
                 )
             state.optimizer.zero_grad(set_to_none=True)
             out_loss.loss.backward()
@@ -549,6 +550,10 @@ def train_seq2seq(
                     column="max_length",
                     hint=f"use max_length <= {positions}",
                 )
+            if config.output_chunk_size is not None:
+                from textsmooth.seq2seq.objective import fused_output_layer
+
+                fused_output_layer(model)  # a model without lm_head + final_logits_bias: refused now
         elif config.architecture == "lstm":
             from textsmooth.seq2seq.lstm import build_lstm_model
 
