@@ -10,9 +10,9 @@
 # under $OUT (default /tmp/device-check):
 #   tests.txt            tests/seq2seq/test_cuda.py: loss (2) and its gradients on CUDA equal the CPU's;
 #                        a CUDA training resumes and its saved model translates the same on the CPU
-#   bench_step_cuda.txt  benchmarks/bench_seq2seq_step.py --device cuda --bf16: step time and GPU memory
-#                        of token LS and semantic m = 1 / m = 5 against plain training, batch 128, in
-#                        float32 and under bfloat16 autocast
+#   bench_step_cuda.txt  benchmarks/bench_seq2seq_step.py --device cuda --bf16 --fused 4096: step time and
+#                        GPU memory of token LS and semantic m = 1 / m = 5 against plain training, batch
+#                        128, in float32, under bfloat16 autocast and with the fused output projection
 #   epoch_*.txt          one Multi30k DE->EN epoch of the recipes' model and settings on the GPU: plain,
 #                        plain in bf16, and semantic (alpha 0.1, k' 5, m = 5, the GPU grid's setting)
 #                        from the DE->EN BLEU-4 table built here: seconds per epoch and validation BLEU
@@ -55,7 +55,7 @@ echo "== tests"
 python3 -m pytest -q -p no:cacheprovider tests/seq2seq/test_cuda.py 2>&1 | tee "$OUT/tests.txt" || status=1
 
 echo "== step benchmark"
-python3 benchmarks/bench_seq2seq_step.py --device cuda --bf16 --batch-size 128 --repeats 7 2>&1 \
+python3 benchmarks/bench_seq2seq_step.py --device cuda --bf16 --fused 4096 --batch-size 128 --repeats 7 2>&1 \
     | tee "$OUT/bench_step_cuda.txt" || status=1
 
 # the recipes' training settings (recipes/multi30k-de-en.yaml), one epoch

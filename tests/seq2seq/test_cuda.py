@@ -35,7 +35,9 @@ def splits(pairs):
 
 
 @pytest.mark.parametrize("eps", [0.0, 0.1])
-def test_loss_2_and_its_gradients_on_cuda_equal_the_cpu(tiny_model, tiny_vocab, pairs, eps):
+@pytest.mark.parametrize("chunk", [None, 16])
+def test_loss_2_and_its_gradients_on_cuda_equal_the_cpu(tiny_model, tiny_vocab, pairs, eps, chunk):
+    # chunk 16: on the GPU through the fused output projection, against the CPU's model logits
     corpus = pairs.subset(8)
     sources = tiny_vocab.encode_sources(corpus.sources, MAX_LEN)
     targets = tiny_vocab.encode_targets(corpus.targets, MAX_LEN)
@@ -52,7 +54,11 @@ def test_loss_2_and_its_gradients_on_cuda_equal_the_cpu(tiny_model, tiny_vocab, 
     gpu_model = copy.deepcopy(tiny_model).to("cuda")
     on_cpu = seq2seq_loss(tiny_model, batch, alpha=0.3, label_smoothing=eps)
     on_gpu = seq2seq_loss(
-        gpu_model, {k: v.to("cuda") for k, v in batch.items()}, alpha=0.3, label_smoothing=eps
+        gpu_model,
+        {k: v.to("cuda") for k, v in batch.items()},
+        alpha=0.3,
+        label_smoothing=eps,
+        output_chunk_size=chunk,
     )
     assert on_gpu.loss.device.type == "cuda"
     torch.testing.assert_close(on_gpu.loss.cpu(), on_cpu.loss, rtol=1e-4, atol=1e-4)
