@@ -29,7 +29,7 @@ Usage::
     python benchmarks/bench_seq2seq_step.py --bf16              # also under bfloat16 autocast
     python benchmarks/bench_seq2seq_step.py --fused 1024        # also with the fused output projection
 
-``--fused CHUNK`` adds ``plain fused`` and ``semantic m=5 fused``: the same losses with
+``--fused CHUNK`` adds ``plain fused``, ``semantic m=1 fused`` and ``semantic m=5 fused``: the same losses with
 ``seq2seq_loss(output_chunk_size=CHUNK)``, the output projection fused with the loss so the
 ``(sequences, T, V)`` logits are never held.
 """
@@ -64,6 +64,7 @@ BF16_VARIANTS = {
 # --fused CHUNK: the same steps with the output projection fused with the loss (chunk set in main)
 FUSED_VARIANTS = {
     "plain fused": {"alpha": 0.0, "label_smoothing": 0.0, "m": 0, "chunk": 1024},
+    "semantic m=1 fused": {"alpha": 0.1, "label_smoothing": 0.0, "m": 1, "chunk": 1024},
     "semantic m=5 fused": {"alpha": 0.1, "label_smoothing": 0.0, "m": 5, "chunk": 1024},
 }
 
