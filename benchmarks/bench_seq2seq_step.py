@@ -29,8 +29,8 @@ Usage::
     python benchmarks/bench_seq2seq_step.py --bf16              # also under bfloat16 autocast
     python benchmarks/bench_seq2seq_step.py --fused 1024        # also with the fused output projection
 
-``--fused CHUNK`` adds ``plain fused``, ``semantic m=1 fused`` and ``semantic m=5 fused``: the same losses with
-``seq2seq_loss(output_chunk_size=CHUNK)``, the output projection fused with the loss so the
+``--fused CHUNK`` adds ``plain fused``, ``semantic m=1 fused`` and ``semantic m=5 fused``: the same
+losses with ``seq2seq_loss(output_chunk_size=CHUNK)``, the output projection fused with the loss so the
 ``(sequences, T, V)`` logits are never held.
 """
 
