@@ -86,7 +86,6 @@ def test_sparse_soft_target_variant(reduction: str) -> None:
     torch.testing.assert_close(ours, sparse_soft_target_cross_entropy(h @ w.t(), idx, wt).loss)
 
 
-
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("sparse", [False, True])
 def test_row_weights_weight_each_position_as_a_loop_does(reduction: str, sparse: bool) -> None:
@@ -137,6 +136,7 @@ def test_row_weights_with_num_items_and_bad_row_weights() -> None:
     row_w[3] = float("nan")
     with pytest.raises(InputError, match="non-finite"):
         fused_linear_cross_entropy(h, w, t, row_weight=row_w)
+
 
 def test_gradcheck_every_reduction() -> None:
     h, w, b, t = _data(P=5, H=3, V=4)

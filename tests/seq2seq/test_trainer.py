@@ -137,9 +137,7 @@ def test_training_is_deterministic_and_the_saved_model_translates(tmp_path, spli
     assert any(not torch.equal(v, c.model.state_dict()[k]) for k, v in a.model.state_dict().items())
 
 
-def test_the_fused_output_projection_trains_as_the_model_logits_do(
-    tmp_path, splits, swap_table, monkeypatch
-):
+def test_the_fused_output_projection_trains_as_the_model_logits_do(tmp_path, splits, swap_table, monkeypatch):
     # output_chunk_size changes how the loss is computed, not what: the same run to float rounding, and a
     # runtime field (a checkpoint of either resumes under the other)
     import textsmooth.losses
