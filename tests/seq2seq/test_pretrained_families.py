@@ -1,0 +1,138 @@
+"""``--model PATH`` with the other encoder-decoder families the docs name: tiny randomly initialised T5 and
+BART checkpoints (saved with ``save_pretrained``, with a fast tokenizer, as a downloaded folder looks) are
+fine-tuned by ``train_seq2seq`` and translate after loading; loss (2) on each equals a per-sequence loop;
+the fused output projection runs on BART (``final_logits_bias``) and is refused for T5 before training."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+pytest.importorskip("transformers")
+
+from textsmooth.errors import ConfigError
+from textsmooth.seq2seq import Seq2SeqConfig, load_translator, train_seq2seq
+from textsmooth.seq2seq.collate import Seq2SeqCollator
+from textsmooth.seq2seq.data import ParallelCorpus
+from textsmooth.seq2seq.objective import seq2seq_loss
+from textsmooth.seq2seq.pretrained import PretrainedVocab
+
+
+@pytest.fixture(scope="module")
+def splits(pairs):
+    return (
+        pairs.subset(96),
+        ParallelCorpus(pairs.sources[96:112], pairs.targets[96:112]),
+        ParallelCorpus(pairs.sources[112:128], pairs.targets[112:128]),
+    )
+
+
+def tokenizer(train):
+    """A fast tokenizer that appends </s> (BPE learned on ``train``; <pad> 0, </s> 1, <unk> 2)."""
+    from tokenizers import Tokenizer
+    from tokenizers.processors import TemplateProcessing
+    from transformers import PreTrainedTokenizerFast
+
+    from textsmooth.seq2seq import train_subword_vocab
+
+    vocab = train_subword_vocab(train.sources, train.targets, vocab_size=300, min_frequency=1)
+    tok = Tokenizer.from_str(vocab.source.to_str())
+    tok.post_processor = TemplateProcessing(single="$A </s>", special_tokens=[("</s>", vocab.eos_id)])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
+    )
+
+
+def tiny(family: str, vocab_size: int):
+    torch.manual_seed(0)
+    if family == "t5":
+        from transformers import T5Config, T5ForConditionalGeneration
+
+        config = T5Config(
+            vocab_size=vocab_size, d_model=32, d_ff=64, d_kv=16, num_layers=1, num_heads=2,
+            pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+        )  # fmt: skip
+        return T5ForConditionalGeneration(config)
+    from transformers import BartConfig, BartForConditionalGeneration
+
+    config = BartConfig(
+        vocab_size=vocab_size, d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64,
+        pad_token_id=0, eos_token_id=1, bos_token_id=1, decoder_start_token_id=1, forced_eos_token_id=1,
+    )  # fmt: skip
+    return BartForConditionalGeneration(config)
+
+
+@pytest.fixture(scope="module", params=["t5", "bart"])
+def checkpoint(request, tmp_path_factory, splits):
+    folder = tmp_path_factory.mktemp(request.param)
+    hf_tokenizer = tokenizer(splits[0])
+    model = tiny(request.param, len(hf_tokenizer))
+    with torch.no_grad():
+        if request.param == "bart":  # a bias the fused path must add (a new model's is zero)
+            model.final_logits_bias.normal_(generator=torch.Generator().manual_seed(1))
+    model.save_pretrained(folder)
+    hf_tokenizer.save_pretrained(folder)
+    return request.param, folder
+
+
+def config(folder, **overrides) -> Seq2SeqConfig:
+    values = dict(
+        method="within-batch", related_k=3, related_per_step=2, model_path=str(folder), epochs=1,
+        batch_size=16, lr=1e-3, warmup_steps=0, max_length=64, beam_size=2, eval_batch_size=16,
+    )  # fmt: skip
+    return Seq2SeqConfig(**{**values, **overrides})
+
+
+def test_loss_2_on_the_family_equals_a_per_sequence_loop(checkpoint, splits):
+    from textsmooth.seq2seq.model import load_seq2seq_model
+
+    family, folder = checkpoint
+    from transformers import AutoTokenizer
+
+    model = load_seq2seq_model(folder).eval()
+    vocab = PretrainedVocab(AutoTokenizer.from_pretrained(folder))
+    train = splits[0]
+    sources = vocab.encode_sources(train.sources[:4], 64)
+    targets = vocab.encode_targets(train.targets[:4], 64)
+    features = [{"index": i, "input_ids": sources[i], "labels": targets[i]} for i in range(4)]
+    batch = Seq2SeqCollator(vocab.pad_id, related_per_step=2, within_batch=True)(features)
+
+    def nll(source, target):
+        ids, labels = torch.tensor([source]), torch.tensor([target])
+        logits = model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels).logits
+        return F.cross_entropy(logits[0], labels[0], reduction="sum", label_smoothing=0.1)
+
+    got = seq2seq_loss(model, batch, alpha=0.3, label_smoothing=0.1)
+    expected = []
+    for b in range(4):
+        related = [
+            [t for t in row.tolist() if t != -100]
+            for row, real in zip(batch["related_labels"][b], batch["related_mask"][b], strict=True)
+            if real
+        ]
+        loss = nll(sources[b], targets[b])
+        if related:
+            loss = loss + 0.3 / len(related) * sum(nll(sources[b], r) for r in related)
+        expected.append(loss)
+    torch.testing.assert_close(got.loss, torch.stack(expected).mean(), rtol=1e-5, atol=1e-5)
+    if family == "bart":
+        fused = seq2seq_loss(model, batch, alpha=0.3, label_smoothing=0.1, output_chunk_size=16)
+        torch.testing.assert_close(fused.loss, got.loss, rtol=1e-5, atol=1e-5)
+
+
+def test_a_checkpoint_of_the_family_is_fine_tuned_and_translates(tmp_path, checkpoint, splits):
+    family, folder = checkpoint
+    train, val, test = splits
+    result = train_seq2seq(train, val, config(folder), out_dir=tmp_path / "run", test=test, progress=False)
+    assert result.vocab.kind == "pretrained" and len(result.test_hypotheses) == 16
+    loaded = load_translator(tmp_path / "run" / "model")
+    assert loaded.translate(test.sources, beam_size=2) == result.test_hypotheses
+    if family == "bart":  # the fused output projection: the same epoch to float rounding
+        fused = train_seq2seq(train, val, config(folder, output_chunk_size=32), test=test, progress=False)
+        assert fused.history[0]["train_loss"] == pytest.approx(result.history[0]["train_loss"], rel=1e-5)
+    else:
+        with pytest.raises(ConfigError, match="not T5ForConditionalGeneration") as info:
+            train_seq2seq(train, val, config(folder, output_chunk_size=32), progress=False)
+        assert info.value.column == "output_chunk_size"
