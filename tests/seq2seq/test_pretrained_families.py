@@ -5,6 +5,8 @@ the fused output projection runs on BART (``final_logits_bias``) and is refused 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -136,3 +138,27 @@ def test_a_checkpoint_of_the_family_is_fine_tuned_and_translates(tmp_path, check
         with pytest.raises(ConfigError, match="not T5ForConditionalGeneration") as info:
             train_seq2seq(train, val, config(folder, output_chunk_size=32), progress=False)
         assert info.value.column == "output_chunk_size"
+
+
+def test_the_command_names_the_option_a_checkpoint_refuses(tmp_path, checkpoint):
+    from typer.testing import CliRunner
+
+    from textsmooth.cli import app
+
+    family, folder = checkpoint
+    sample = Path(__file__).resolve().parents[1] / "data" / "multi30k_sample"
+    data = ["--train-src", sample / "train.de", "--train-tgt", sample / "train.en"]
+    data += ["--val-src", sample / "train.de", "--val-tgt", sample / "train.en", "--max-train", "32"]
+    data += ["--max-val", "8", "--epochs", "1", "--batch-size", "16"]
+    if family == "t5":
+        options = ["--output-chunk-size", "8"]
+        wanted = "option --output-chunk-size: the fused output projection needs"
+    else:  # 64 positions
+        options = ["--max-length", "100"]
+        wanted = "option --max-length: max_length 100 is longer than the 64 positions"
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        app, [str(a) for a in ["seq2seq", "train", *data, "--model", folder, *options, "-o", out]]
+    )
+    assert result.exit_code == 2, result.output
+    assert wanted in " ".join(result.output.split()), result.output

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from textsmooth.cli._common import check_writable, console, friendly_errors, literal_enum
+from textsmooth.errors import ConfigError
 from textsmooth.seq2seq.config import Architecture, Method
 from textsmooth.seq2seq.vocab import SubwordKind
 
@@ -33,13 +34,19 @@ TRAIN_HELP = (
 )
 
 
+def _with_option(exc: ConfigError) -> ConfigError:
+    """``exc`` naming the command-line option of its config field (``--layers`` for ``encoder_layers``)."""
+    option = f"--{(exc.column or '').replace('_', '-')}" if exc.column else None
+    option = {"--encoder-layers": "--layers", "--num-threads": "--threads"}.get(option, option)
+    return ConfigError(exc.message, option=option, hint=exc.hint, path=exc.path)
+
+
 def _load_data(
     pair: str | None,
     files: dict[str, tuple[Path | None, Path | None]],
     max_train: int | None,
     max_val: int | None,
 ) -> tuple:
-    from textsmooth.errors import ConfigError
     from textsmooth.seq2seq.data import load_multi30k_pair, read_parallel
 
     given = {split: paths for split, paths in files.items() if any(p is not None for p in paths)}
@@ -155,7 +162,7 @@ def register(app: typer.Typer) -> None:
             "large vocabulary or m; Transformer models). Default: the model's logits.",
         ),
     ) -> None:
-        from textsmooth.errors import ConfigError, TextsmoothError
+        from textsmooth.errors import TextsmoothError
         from textsmooth.io.atomic import atomic_write_text
         from textsmooth.seq2seq.config import Seq2SeqConfig
         from textsmooth.seq2seq.trainer import train_seq2seq
@@ -176,9 +183,7 @@ def register(app: typer.Typer) -> None:
                 device=device, precision=precision, output_chunk_size=output_chunk_size,
             )  # fmt: skip
         except ConfigError as exc:  # name the command-line option, not the config field
-            option = f"--{(exc.column or '').replace('_', '-')}" if exc.column else None
-            option = {"--encoder-layers": "--layers", "--num-threads": "--threads"}.get(option, option)
-            raise ConfigError(exc.message, option=option, hint=exc.hint) from exc
+            raise _with_option(exc) from exc
         check_device(device, option="--device")
         if config.uses_table and table is None:
             raise ConfigError(
@@ -210,9 +215,14 @@ def register(app: typer.Typer) -> None:
             + (f", test {len(data_test):,}" if data_test is not None else "")
             + f") into {output}"
         )
-        result = train_seq2seq(
-            data_train, data_val, config, out_dir=output, table=related, test=data_test, progress=True
-        )
+        try:
+            result = train_seq2seq(
+                data_train, data_val, config, out_dir=output, table=related, test=data_test, progress=True
+            )
+        except ConfigError as exc:  # a setting the loaded model refuses (max_length, output_chunk_size)
+            if exc.column not in Seq2SeqConfig.__dataclass_fields__ or exc.option is not None:
+                raise
+            raise _with_option(exc) from exc
         best = f"best val BLEU {result.best_val_bleu:.2f} (epoch {result.best_epoch})"
         if result.test_hypotheses is None or result.test_scores is None:
             console.print(f"{best}; model: {result.model_dir}")
@@ -249,7 +259,6 @@ def register(app: typer.Typer) -> None:
             None, "--max-length", help="Longest translation in subword tokens (default: the model's)."
         ),
     ) -> None:
-        from textsmooth.errors import ConfigError
         from textsmooth.io.atomic import atomic_write_text
         from textsmooth.io.paths import check_output_paths
         from textsmooth.seq2seq.saved import load_translator
