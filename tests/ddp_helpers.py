@@ -47,15 +47,18 @@ def save_step(out: str, weights: dict[str, Any], **extra: Any) -> None:
     torch.save({"weights": weights, "world_size": world, **extra}, f"{out}.{rank}")
 
 
-def ddp_step_and_one_process_step(worker: Path, tmp_path: Path, batch: int = 8) -> tuple[dict, list[dict]]:
-    """Run ``worker`` in one process on ``batch`` rows and in two DDP processes on half as many each;
-    assert that both processes hold the one-process weights. Returns the one-process record and the two
-    processes' records (``torch.load(weights_only=True)`` of what :func:`save_step` wrote)."""
+def ddp_step_and_one_process_step(
+    worker: Path, tmp_path: Path, batch: int = 8, extra: tuple[str, ...] = ()
+) -> tuple[dict, list[dict]]:
+    """Run ``worker`` in one process on ``batch`` rows and in two DDP processes on half as many each
+    (``extra``: more arguments for both); assert that both processes hold the one-process weights. Returns
+    the one-process record and the two processes' records (``torch.load(weights_only=True)`` of what
+    :func:`save_step` wrote)."""
     import torch
 
     one, two = tmp_path / "one.pt", tmp_path / "two.pt"
-    run_worker(worker, [str(one), str(batch)], tmp_path)
-    run_worker(worker, [str(two), str(batch // 2)], tmp_path, processes=2)
+    run_worker(worker, [str(one), str(batch), *extra], tmp_path)
+    run_worker(worker, [str(two), str(batch // 2), *extra], tmp_path, processes=2)
     single = torch.load(f"{one}.0", weights_only=True)
     ranks = [torch.load(f"{two}.{rank}", weights_only=True) for rank in (0, 1)]
     assert single["world_size"] == 1 and [r["world_size"] for r in ranks] == [2, 2]

@@ -2,6 +2,7 @@
 
     python ddp_worker.py OUT BATCH_SIZE                                  # one process, the whole batch
     python -m torch.distributed.run --nproc_per_node 2 ddp_worker.py OUT 4   # DDP over gloo, 4 per process
+    python ddp_worker.py OUT 8 16                # the trainer's output_chunk_size 16 (fused projection)
 
 Everything is built the same way in every process (the sample pairs, a 300-token BPE vocabulary, a tiny
 Marian model of seed 0, related targets from a seeded table, all of them scored: no sampling, no
@@ -20,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # conftest's shape, test_hf's table and arguments; ddp_helpers
 
 
-def main(out: str, batch_size: int) -> None:
+def main(out: str, batch_size: int, chunk: int | None = None) -> None:
     import torch
     from test_hf import ALPHA, EPS, MAX_LEN, related_table, training_args
 
@@ -45,6 +46,7 @@ def main(out: str, batch_size: int) -> None:
         data_collator=collator,
         alpha=ALPHA,
         label_smoothing=EPS,
+        output_chunk_size=chunk,
     )
     loss = trainer.train().training_loss  # this process's: its share of the batch's loss
     save_step(
@@ -53,4 +55,4 @@ def main(out: str, batch_size: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else None)

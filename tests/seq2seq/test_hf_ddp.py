@@ -19,8 +19,11 @@ from ddp_helpers import ddp_step_and_one_process_step
 WORKER = Path(__file__).resolve().parent / "ddp_worker.py"
 
 
-def test_two_ddp_processes_take_the_step_of_one_process_on_their_joint_batch(tmp_path):
-    single, ranks = ddp_step_and_one_process_step(WORKER, tmp_path)
+@pytest.mark.parametrize("chunk", [None, 16])
+def test_two_ddp_processes_take_the_step_of_one_process_on_their_joint_batch(tmp_path, chunk):
+    # chunk 16: the loss through the fused output projection (its own autograd function) under DDP
+    extra = () if chunk is None else (str(chunk),)
+    single, ranks = ddp_step_and_one_process_step(WORKER, tmp_path, extra=extra)
     # each process reports its half of the batch's loss times the number of processes
     mean = (float(ranks[0]["loss"]) + float(ranks[1]["loss"])) / 2
     assert mean == pytest.approx(float(single["loss"]), rel=1e-5)
