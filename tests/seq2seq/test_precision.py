@@ -49,6 +49,29 @@ def test_loss_2_under_bf16_autocast_is_float32_and_close_to_fp32(tiny_model, tin
     assert all(p.grad is None or p.grad.dtype == torch.float32 for p in tiny_model.parameters())
 
 
+def test_the_fused_projection_under_bf16_autocast_is_close_to_fp32(tiny_model, tiny_vocab, pairs):
+    # the decoder states in bfloat16, the products in bfloat16, the loss terms and gradients in float32
+    corpus = pairs.subset(6)
+    sources = tiny_vocab.encode_sources(corpus.sources, MAX_LEN)
+    targets = tiny_vocab.encode_targets(corpus.targets, MAX_LEN)
+    related = RelatedIds(
+        starts=torch.tensor([0, 1, 2, 3, 4, 5, 6]).numpy(), sequences=targets[1:] + targets[:1]
+    )
+    batch = Seq2SeqCollator(tiny_vocab.pad_id, related=related)(
+        [{"index": i, "input_ids": sources[i], "labels": targets[i]} for i in range(6)]
+    )
+    tiny_model.eval()
+    exact = seq2seq_loss(tiny_model, batch, alpha=0.5, label_smoothing=0.1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        half = seq2seq_loss(tiny_model, batch, alpha=0.5, label_smoothing=0.1, output_chunk_size=16)
+    assert half.loss.dtype == torch.float32
+    torch.testing.assert_close(half.loss, exact.loss, rtol=2e-2, atol=0.0)
+    half.loss.backward()
+    head = tiny_model.get_output_embeddings().weight
+    assert head.grad is not None and head.grad.dtype == torch.float32
+    assert all(p.grad is None or p.grad.dtype == torch.float32 for p in tiny_model.parameters())
+
+
 @pytest.fixture(scope="module")
 def splits(pairs):
     return pairs.subset(96), ParallelCorpus(pairs.sources[96:112], pairs.targets[96:112])
