@@ -122,8 +122,8 @@ def decoder_sequence_nll(
     return _token_losses(outputs.logits, labels, label_smoothing, similarity)
 
 
-def fused_output_layer(model: Any) -> tuple[Tensor, Tensor | None]:
-    """``(weight (V, H), bias (V,) or None)`` of a model whose logits are ``lm_head(h) + final_logits_bias``.
+def fused_output_layer(model: Any) -> tuple[Tensor, Tensor]:
+    """``(weight (V, H), bias (V,))`` of a model whose logits are ``lm_head(h) + final_logits_bias``.
 
     That is the output layer of the Marian, BART, mBART, Pegasus and Blenderbot families of
     ``transformers`` (their ``forward``: ``self.lm_head(outputs[0]) + self.final_logits_bias``); their
