@@ -22,16 +22,21 @@ from textsmooth.seq2seq.related import RelatedIds
 MAX_LEN = 20
 
 
-def test_loss_2_under_bf16_autocast_is_float32_and_close_to_fp32(tiny_model, tiny_vocab, pairs):
+def six_pairs_with_a_related_target(tiny_vocab, pairs) -> dict[str, torch.Tensor]:
+    """A collated batch of 6 sample pairs; each example's related target is the next example's target."""
     corpus = pairs.subset(6)
     sources = tiny_vocab.encode_sources(corpus.sources, MAX_LEN)
     targets = tiny_vocab.encode_targets(corpus.targets, MAX_LEN)
     related = RelatedIds(
         starts=torch.tensor([0, 1, 2, 3, 4, 5, 6]).numpy(), sequences=targets[1:] + targets[:1]
     )
-    batch = Seq2SeqCollator(tiny_vocab.pad_id, related=related)(
+    return Seq2SeqCollator(tiny_vocab.pad_id, related=related)(
         [{"index": i, "input_ids": sources[i], "labels": targets[i]} for i in range(6)]
     )
+
+
+def test_loss_2_under_bf16_autocast_is_float32_and_close_to_fp32(tiny_model, tiny_vocab, pairs):
+    batch = six_pairs_with_a_related_target(tiny_vocab, pairs)
     tiny_model.eval()
     exact = seq2seq_loss(tiny_model, batch, alpha=0.5, label_smoothing=0.1)
     projected: list[torch.dtype] = []
@@ -51,15 +56,7 @@ def test_loss_2_under_bf16_autocast_is_float32_and_close_to_fp32(tiny_model, tin
 
 def test_the_fused_projection_under_bf16_autocast_is_close_to_fp32(tiny_model, tiny_vocab, pairs):
     # the decoder states in bfloat16, the products in bfloat16, the loss terms and gradients in float32
-    corpus = pairs.subset(6)
-    sources = tiny_vocab.encode_sources(corpus.sources, MAX_LEN)
-    targets = tiny_vocab.encode_targets(corpus.targets, MAX_LEN)
-    related = RelatedIds(
-        starts=torch.tensor([0, 1, 2, 3, 4, 5, 6]).numpy(), sequences=targets[1:] + targets[:1]
-    )
-    batch = Seq2SeqCollator(tiny_vocab.pad_id, related=related)(
-        [{"index": i, "input_ids": sources[i], "labels": targets[i]} for i in range(6)]
-    )
+    batch = six_pairs_with_a_related_target(tiny_vocab, pairs)
     tiny_model.eval()
     exact = seq2seq_loss(tiny_model, batch, alpha=0.5, label_smoothing=0.1)
     with torch.autocast("cpu", dtype=torch.bfloat16):
