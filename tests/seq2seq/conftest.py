@@ -6,6 +6,7 @@ Fixtures:
   training pairs, German source -> English target, read from ``tests/data/multi30k_sample`` with
   :func:`~textsmooth.seq2seq.data.read_parallel` (so ``source_path`` / ``target_path`` are set).
 * ``pairs_en_de`` (session): the same 200 pairs the other way round (English source -> German target).
+* ``splits`` (session): ``(train, val, test)`` of ``pairs``: the first 96 pairs, the next 16, the 16 after.
 * ``tiny_vocab`` (session): a joint BPE :class:`~textsmooth.seq2seq.vocab.SubwordVocab` of 300 tokens
   trained on ``pairs`` (``min_frequency=1``). Shared by the session: do not mutate it.
 * ``tiny_vocab_per_side`` (session): a per-side (``joint=False``) BPE vocabulary, 300 tokens a side.
@@ -55,6 +56,17 @@ def pairs_en_de():
     from textsmooth.seq2seq.data import read_parallel
 
     return read_parallel(SAMPLE / "train.en", SAMPLE / "train.de").subset(N_PAIRS)
+
+
+@pytest.fixture(scope="session")
+def splits(pairs):
+    from textsmooth.seq2seq.data import ParallelCorpus
+
+    return (
+        pairs.subset(96),
+        ParallelCorpus(pairs.sources[96:112], pairs.targets[96:112]),
+        ParallelCorpus(pairs.sources[112:128], pairs.targets[112:128]),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -16,22 +16,13 @@ pytest.importorskip("transformers")
 if not torch.cuda.is_available():  # pragma: no cover - CI has no GPU
     pytest.skip("no CUDA device", allow_module_level=True)
 
-from textsmooth.seq2seq import ParallelCorpus, Seq2SeqConfig, load_translator, train_seq2seq
+from textsmooth.seq2seq import Seq2SeqConfig, load_translator, train_seq2seq
 from textsmooth.seq2seq.collate import Seq2SeqCollator
 from textsmooth.seq2seq.objective import seq2seq_loss
 from textsmooth.seq2seq.related import RelatedIds
 from textsmooth.sequence import TokenSwapTargets
 
 MAX_LEN = 20
-
-
-@pytest.fixture(scope="module")
-def splits(pairs):
-    return (
-        pairs.subset(96),
-        ParallelCorpus(pairs.sources[96:112], pairs.targets[96:112]),
-        ParallelCorpus(pairs.sources[112:128], pairs.targets[112:128]),
-    )
 
 
 @pytest.mark.parametrize("eps", [0.0, 0.1])

@@ -16,18 +16,8 @@ pytest.importorskip("transformers")
 from textsmooth.errors import ConfigError
 from textsmooth.seq2seq import Seq2SeqConfig, load_translator, train_seq2seq
 from textsmooth.seq2seq.collate import Seq2SeqCollator
-from textsmooth.seq2seq.data import ParallelCorpus
 from textsmooth.seq2seq.objective import seq2seq_loss
 from textsmooth.seq2seq.pretrained import PretrainedVocab
-
-
-@pytest.fixture(scope="module")
-def splits(pairs):
-    return (
-        pairs.subset(96),
-        ParallelCorpus(pairs.sources[96:112], pairs.targets[96:112]),
-        ParallelCorpus(pairs.sources[112:128], pairs.targets[112:128]),
-    )
 
 
 def tokenizer(train):

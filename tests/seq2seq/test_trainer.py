@@ -13,7 +13,6 @@ pytest.importorskip("transformers")
 
 from textsmooth.errors import ArtifactError, ConfigError, DataError, StaleArtifactError
 from textsmooth.seq2seq import (
-    ParallelCorpus,
     Seq2SeqConfig,
     load_translator,
     read_parallel,
@@ -37,14 +36,6 @@ TINY = dict(
     beam_size=2,
     eval_batch_size=16,
 )
-
-
-@pytest.fixture(scope="module")
-def splits(pairs):
-    train = pairs.subset(96)
-    val = ParallelCorpus(pairs.sources[96:112], pairs.targets[96:112])
-    test = ParallelCorpus(pairs.sources[112:128], pairs.targets[112:128])
-    return train, val, test
 
 
 @pytest.fixture(scope="module")
