@@ -125,9 +125,11 @@ def test_a_second_run_trains_nothing_and_edited_settings_are_refused(tmp_path, f
 
 
 def test_runtime_settings_keep_finished_results(tmp_path, finished):
-    # how a run executes (threads, device, mid-epoch checkpoints) is not what it computes
+    # how a run executes (threads, device, mid-epoch checkpoints, fused projection) is not what it computes
     raw = yaml.safe_load(CI_RECIPE.read_text())
-    runtime = write_recipe(tmp_path, train={**raw["train"], "checkpoint_every": 3, "num_threads": 2})
+    runtime = write_recipe(
+        tmp_path, train={**raw["train"], "checkpoint_every": 3, "num_threads": 2, "output_chunk_size": 64}
+    )
     copy = tmp_path / "copy"
     shutil.copytree(finished, copy)
     again = invoke("experiment", "run", runtime, "-o", copy, "--no-progress", "--no-report")
