@@ -152,3 +152,35 @@ def test_the_command_names_the_option_a_checkpoint_refuses(tmp_path, checkpoint)
     )
     assert result.exit_code == 2, result.output
     assert wanted in " ".join(result.output.split()), result.output
+
+
+def test_a_checkpoint_translates_before_fine_tuning_as_generate_does(tmp_path, checkpoint, splits):
+    # `textsmooth translate CHECKPOINT`: the baseline of a fine-tuning run, decoded as the trained ones are
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+    from typer.testing import CliRunner
+
+    from textsmooth.cli import app
+    from textsmooth.errors import ArtifactError
+    from textsmooth.seq2seq import load_checkpoint_translator, load_translator
+
+    family, folder = checkpoint
+    sources = splits[2].sources[:6]
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
+    batch = tokenizer(sources, return_tensors="pt", padding=True, truncation=True, max_length=64)
+    with torch.no_grad():
+        out = model.generate(**batch, num_beams=2, max_length=64, length_penalty=1.0, early_stopping=True)
+    expected = [t.strip() for t in tokenizer.batch_decode(out, skip_special_tokens=True)]
+    translator = load_checkpoint_translator(folder, max_length=64)
+    assert translator.info["kind"] == "checkpoint" and translator.max_length == 64
+    assert translator.translate(sources, beam_size=2) == expected
+    default = load_checkpoint_translator(folder).max_length
+    assert default == (64 if family == "bart" else 256)  # BART: its positions; T5: none, no tokenizer limit
+    (tmp_path / "src.de").write_text("\n".join(sources) + "\n", encoding="utf-8")
+    args = ["translate", folder, tmp_path / "src.de", "-o", tmp_path / "hyp", "--beam-size", "2"]
+    result = CliRunner().invoke(app, [str(a) for a in [*args, "--max-length", "64"]])
+    assert result.exit_code == 0, result.output
+    assert "not trained here: no checksums" in " ".join(result.output.split())
+    assert (tmp_path / "hyp").read_text(encoding="utf-8").splitlines() == expected
+    with pytest.raises(ArtifactError, match="load_checkpoint_translator"):
+        load_translator(folder)  # no manifest: the hint names the loader that takes a checkpoint

@@ -249,7 +249,11 @@ def register(app: typer.Typer) -> None:
     )
     @friendly_errors
     def translate(
-        model_dir: Path = typer.Argument(..., help="Model folder (OUT/model of seq2seq train)."),
+        model_dir: Path = typer.Argument(
+            ...,
+            help="Model folder (OUT/model of seq2seq train), or any local Hugging Face seq2seq checkpoint "
+            "with its tokenizer (a pretrained model before fine-tuning).",
+        ),
         input_file: Path = typer.Argument(..., help="Source sentences, one per line."),
         output: Path = typer.Option(..., "-o", "--output", help="Translations, one per line."),
         beam_size: int = typer.Option(5, "--beam-size", help="Beam size (1: greedy)."),
@@ -261,7 +265,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from textsmooth.io.atomic import atomic_write_text
         from textsmooth.io.paths import check_output_paths
-        from textsmooth.seq2seq.saved import load_translator
+        from textsmooth.seq2seq.saved import load_checkpoint_translator, load_translator
         from textsmooth.sequence.data import read_lines
 
         for option, value, low in (("--beam-size", beam_size, 1), ("--batch-size", batch_size, 1)):
@@ -274,8 +278,13 @@ def register(app: typer.Typer) -> None:
         if output.resolve().is_relative_to(model_dir.resolve()):
             raise ConfigError(f"{output} is inside the model folder", option="-o", hint="write elsewhere")
         sources = read_lines(input_file, allow_empty=True)
+        trained_here = (model_dir / "textsmooth.json").is_file() or not (model_dir / "config.json").is_file()
         with console.status(f"loading {model_dir}"):
-            translator = load_translator(model_dir)
+            if trained_here:
+                translator = load_translator(model_dir)  # checksums checked
+            else:
+                translator = load_checkpoint_translator(model_dir, max_length=max_length)
+                console.print(f"{model_dir}: a Hugging Face checkpoint (not trained here: no checksums)")
         hyps = translator.translate(
             sources, beam_size=beam_size, length_penalty=length_penalty, batch_size=batch_size,
             max_length=max_length, progress=True,

@@ -4,6 +4,7 @@
   semantic label smoothing paper (or token LS, within-batch, token-swap), resumable, with early
   stopping on validation BLEU; :class:`Seq2SeqConfig` holds its hyper-parameters;
 * :func:`load_translator` reads a saved model folder back (``translate(sources)``);
+  :func:`load_checkpoint_translator` any local Hugging Face checkpoint with its tokenizer;
 * :func:`seq2seq_loss` is the objective on any Hugging Face encoder-decoder, the encoder run once;
 * :mod:`textsmooth.seq2seq.hf` has :class:`SemanticSeq2SeqTrainer`, a ``transformers.Seq2SeqTrainer``
   with the same loss;
@@ -42,6 +43,7 @@ _LAZY = {
     "translate": "textsmooth.seq2seq.decode",
     "Translator": "textsmooth.seq2seq.saved",
     "load_translator": "textsmooth.seq2seq.saved",
+    "load_checkpoint_translator": "textsmooth.seq2seq.saved",
     "save_translator": "textsmooth.seq2seq.saved",
     "Seq2SeqResult": "textsmooth.seq2seq.trainer",
     "train_seq2seq": "textsmooth.seq2seq.trainer",
@@ -60,7 +62,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from textsmooth.seq2seq.model import ModelShape, build_seq2seq_model, load_seq2seq_model  # noqa: F401
     from textsmooth.seq2seq.objective import seq2seq_loss  # noqa: F401
     from textsmooth.seq2seq.related import RelatedIds, related_ids_from_table  # noqa: F401
-    from textsmooth.seq2seq.saved import Translator, load_translator, save_translator  # noqa: F401
+    from textsmooth.seq2seq.saved import (  # noqa: F401
+        Translator,
+        load_checkpoint_translator,
+        load_translator,
+        save_translator,
+    )
     from textsmooth.seq2seq.trainer import Seq2SeqResult, train_seq2seq  # noqa: F401
     from textsmooth.seq2seq.vocab import SubwordVocab, train_subword_vocab  # noqa: F401
 

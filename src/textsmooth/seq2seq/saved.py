@@ -1,5 +1,9 @@
 """Saved translation models: a folder that ``from_pretrained`` loads, with its vocabulary and a manifest.
 
+:func:`load_checkpoint_translator` loads any local Hugging Face seq2seq checkpoint with its tokenizer
+instead (a pretrained model before fine-tuning: the baseline of a fine-tuning run); it has no manifest, so
+there are no checksums to check.
+
 Layout of a model folder::
 
     MODEL_DIR/config.json, generation_config.json, model.safetensors   (``save_pretrained``)
@@ -27,7 +31,7 @@ from textsmooth.errors import ArtifactError
 if TYPE_CHECKING:  # pragma: no cover
     from textsmooth.seq2seq.vocab import SubwordVocab
 
-__all__ = ["MODEL_KIND", "Translator", "load_translator", "save_translator"]
+__all__ = ["MODEL_KIND", "Translator", "load_checkpoint_translator", "load_translator", "save_translator"]
 
 MODEL_KIND = "seq2seq-model"
 _MANIFEST = "textsmooth.json"
@@ -137,7 +141,12 @@ def load_translator(folder: str | Path) -> Translator:
         raise ArtifactError(
             f"not a textsmooth translation model (no {_MANIFEST})",
             path=folder,
-            hint="pass a folder written by `textsmooth seq2seq train` (its model/ sub-folder)",
+            hint="pass a folder written by `textsmooth seq2seq train` (its model/ sub-folder)"
+            + (
+                "; a Hugging Face checkpoint with its tokenizer loads with load_checkpoint_translator"
+                if (folder / "config.json").is_file()
+                else ""
+            ),
         )
     try:
         info = json.loads(manifest_file.read_text(encoding="utf-8"))
@@ -168,3 +177,39 @@ def load_translator(folder: str | Path) -> Translator:
     model = load_seq2seq_model(folder)
     model.eval()
     return Translator(model, vocab, int(info["max_length"]), info)
+
+
+_DEFAULT_CHECKPOINT_LENGTH = 256
+
+
+def load_checkpoint_translator(folder: str | Path, *, max_length: int | None = None) -> Translator:
+    """A local Hugging Face encoder-decoder checkpoint and its tokenizer, not trained by textsmooth.
+
+    The weights load as ``from_pretrained`` loads them (safetensors, or a PyTorch file through torch's
+    weights-only loader); the tokenizer as :meth:`~textsmooth.seq2seq.pretrained.PretrainedVocab.load`.
+    ``max_length`` (source tokens kept, longest hypothesis): the model's ``max_position_embeddings``
+    where it has them, else the tokenizer's ``model_max_length`` where it is set, else 256.
+
+    Raises:
+        ArtifactError: no ``config.json``, not an encoder-decoder, unreadable weights, or no tokenizer.
+    """
+    from textsmooth._params import check_int
+    from textsmooth.seq2seq.model import load_seq2seq_model
+    from textsmooth.seq2seq.pretrained import PretrainedVocab
+
+    folder = Path(folder)
+    model = load_seq2seq_model(folder)  # refuses a folder without config.json or an encoder-only model
+    vocab = PretrainedVocab.load(folder)
+    if max_length is None:
+        positions = getattr(model.config, "max_position_embeddings", None)
+        limit = getattr(vocab.tokenizer, "model_max_length", None)
+        if isinstance(positions, int) and positions > 1:
+            max_length = positions
+        elif isinstance(limit, int) and 1 < limit <= 100_000:  # unset tokenizers say 1e30
+            max_length = limit
+        else:
+            max_length = _DEFAULT_CHECKPOINT_LENGTH
+    max_length = check_int("max_length", max_length, low=2)
+    model.eval()
+    info = {"kind": "checkpoint", "tokenizer": "pretrained", "max_length": max_length, "path": str(folder)}
+    return Translator(model, vocab, max_length, info)
