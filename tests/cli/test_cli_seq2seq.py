@@ -131,3 +131,35 @@ def test_translate_refuses_bad_input(tmp_path, files):
     result = invoke("translate", model, source, "-o", tmp_path / "x.txt", "--beam-size", "0")
     assert result.exit_code == 2 and "--beam-size" in result.output
     assert not (tmp_path / "x.txt").exists()
+
+
+def test_score_gives_sacrebleus_scores_and_paired_test(tmp_path):
+    import sacrebleu
+    from sacrebleu.metrics import BLEU
+    from sacrebleu.significance import PairedTest
+
+    from textsmooth.seq2seq import paired_bleu_p_value
+
+    refs = (SAMPLE / "train.en").read_text(encoding="utf-8").splitlines()[:60]
+    a = [" ".join(r.split()[:-2]) for r in refs]  # each translation missing its last two words
+    b = [r.replace(" a ", " the ") for r in refs]
+    for name, lines in (("ref.en", refs), ("a.hyp", a), ("b.hyp", b), ("short.hyp", a[:-1])):
+        (tmp_path / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "scores.json"
+    result = invoke(
+        "seq2seq", "score", tmp_path / "ref.en", tmp_path / "a.hyp", tmp_path / "b.hyp", "--json", out
+    )
+    assert result.exit_code == 0, result.output
+    systems = json.loads(out.read_text())["systems"]
+    for record, hyps in zip(systems, (a, b), strict=True):
+        assert record["bleu"] == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score)
+        assert record["bleu3"] == pytest.approx(BLEU(max_ngram_order=3).corpus_score(hyps, [refs]).score)
+        assert record["chrf"] == pytest.approx(sacrebleu.corpus_chrf(hyps, [refs]).score)
+    _, tested = PairedTest([("a", a), ("b", b)], {"BLEU": BLEU()}, [refs], test_type="bs", n_samples=1000)()
+    assert systems[0]["p_value_vs_first"] is None
+    assert systems[1]["p_value_vs_first"] == pytest.approx(tested["BLEU"][1].p_value)
+    assert f"| {tmp_path / 'b.hyp'} | " in result.output and "(baseline)" in result.output
+    # the test is symmetric (the report's p-value cache relies on it)
+    assert paired_bleu_p_value(a, b, refs) == paired_bleu_p_value(b, a, refs)
+    short = invoke("seq2seq", "score", tmp_path / "ref.en", tmp_path / "a.hyp", tmp_path / "short.hyp")
+    assert short.exit_code == 2 and "short.hyp: 59 lines but the references" in " ".join(short.output.split())

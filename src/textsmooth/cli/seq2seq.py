@@ -238,6 +238,66 @@ def register(app: typer.Typer) -> None:
             f"chrF {s['chrf']:.2f}); model: {result.model_dir}"
         )
 
+    @group.command(
+        help=(
+            "Score translations against their references: corpus BLEU-3, BLEU-4, BLEU-5 and chrF "
+            "(sacrebleu, 13a tokenisation, as training and the reports score), and for every system after "
+            "the first the p-value of sacrebleu's paired bootstrap test of BLEU-4 against the first. "
+            "Prints a Markdown table; --json writes the scores.\n\n"
+            "Examples:\n\n"
+            "  textsmooth seq2seq score test.en before.hyp.en finetuned.hyp.en\n\n"
+            "  textsmooth seq2seq score test.en a.hyp b.hyp c.hyp --json scores.json"
+        )
+    )
+    @friendly_errors
+    def score(
+        references: Path = typer.Argument(..., help="Reference translations, one per line."),
+        hypotheses: list[Path] = typer.Argument(
+            ..., help="Hypothesis files, aligned with the references; the first is the baseline."
+        ),
+        json_out: Path | None = typer.Option(None, "--json", help="Also write the scores as JSON."),
+        resamples: int = typer.Option(1000, "--resamples", help="Bootstrap resamples of the test."),
+    ) -> None:
+        import json
+
+        from textsmooth.errors import DataError
+        from textsmooth.experiments.pages import table_md
+        from textsmooth.io.atomic import atomic_write_text
+        from textsmooth.io.paths import check_output_paths
+        from textsmooth.seq2seq.decode import corpus_scores, paired_bleu_p_value
+        from textsmooth.sequence.data import read_lines
+
+        if resamples < 100:
+            raise ConfigError(f"must be >= 100, got {resamples}", option="--resamples")
+        if json_out is not None:
+            check_output_paths({"--json": json_out}, inputs=[references, *hypotheses])
+            check_writable({"--json": json_out})
+        refs = read_lines(references, allow_empty=True)
+        systems = []
+        for path in hypotheses:
+            hyps = read_lines(path, allow_empty=True)
+            if len(hyps) != len(refs):
+                raise DataError(
+                    f"{len(hyps):,} lines but the references {references} have {len(refs):,}",
+                    path=path,
+                    hint="one translation per reference line, in the same order",
+                )
+            systems.append((path, hyps))
+        rows, records = [], []
+        for i, (path, hyps) in enumerate(systems):
+            scores = corpus_scores(hyps, refs)
+            p = None if i == 0 else paired_bleu_p_value(systems[0][1], hyps, refs, n_samples=resamples)
+            records.append({"path": str(path), **scores, "p_value_vs_first": p})
+            cells = [f"{scores[k]:.2f}" for k in ("bleu3", "bleu", "bleu5", "chrf")]
+            rows.append([str(path), *cells, "(baseline)" if p is None else f"{p:.3f}"])
+        header = ["system", "BLEU-3", "BLEU-4", "BLEU-5", "chrF", "p vs baseline (BLEU-4)"]
+        console.print(table_md(header, rows), markup=False, highlight=False, soft_wrap=True)
+        if json_out is not None:
+            test = {"kind": "sacrebleu paired bootstrap (bs) of corpus BLEU-4", "resamples": resamples}
+            payload = {"references": str(references), "test": test, "systems": records}
+            atomic_write_text(json_out, json.dumps(payload, indent=1) + "\n")
+            console.print(f"wrote [bold]{json_out}[/]")
+
     @app.command(
         help=(
             "Translate a text file (one sentence per line; .gz/.xz read too) with a model saved by "

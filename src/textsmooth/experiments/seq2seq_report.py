@@ -44,6 +44,7 @@ from textsmooth.experiments.seq2seq import (
     test_files,
 )
 from textsmooth.io.atomic import atomic_write_text
+from textsmooth.seq2seq.decode import paired_bleu_p_value
 
 __all__ = ["BASELINE_METHODS", "build_seq2seq_report", "paired_bleu_p_value"]
 
@@ -51,24 +52,6 @@ BASELINE_METHODS = ("none", "token-ls", "within-batch", "token-swap")
 """Methods a semantic row is tested against (the strongest of them per pair)."""
 
 _SCORES = (("bleu3", "BLEU-3"), ("bleu", "BLEU-4"), ("bleu5", "BLEU-5"), ("chrf", "chrF"))
-
-
-def paired_bleu_p_value(
-    baseline: list[str], system: list[str], references: list[str], n_samples: int = 1000
-) -> float:
-    """p-value of sacrebleu's paired bootstrap test of corpus BLEU-4 between two systems' hypotheses."""
-    from sacrebleu.metrics import BLEU
-    from sacrebleu.significance import PairedTest
-
-    test = PairedTest(
-        [("baseline", baseline), ("system", system)],
-        {"BLEU": BLEU()},
-        [references],
-        test_type="bs",
-        n_samples=n_samples,
-    )
-    _, scores = test()
-    return float(scores["BLEU"][1].p_value)
 
 
 def _load(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[Seq2SeqRecord]]:

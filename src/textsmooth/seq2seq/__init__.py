@@ -10,7 +10,7 @@
   with the same loss;
 * :func:`read_parallel` / :func:`load_multi30k_pair` read parallel corpora, :func:`train_subword_vocab`
   learns the subword vocabulary, :func:`build_seq2seq_model` builds a compact Marian model,
-  :func:`corpus_scores` gives BLEU-3/4/5 and chrF.
+  :func:`corpus_scores` gives BLEU-3/4/5 and chrF, :func:`paired_bleu_p_value` sacrebleu's paired bootstrap.
 
 Names are imported lazily, so ``import textsmooth.seq2seq`` does not import torch or transformers; a
 name that needs torch raises :class:`~textsmooth.errors.MissingDependencyError` (extra ``seq2seq``) when
@@ -40,6 +40,7 @@ _LAZY = {
     "related_ids_from_table": "textsmooth.seq2seq.related",
     "seq2seq_loss": "textsmooth.seq2seq.objective",
     "corpus_scores": "textsmooth.seq2seq.decode",
+    "paired_bleu_p_value": "textsmooth.seq2seq.decode",
     "translate": "textsmooth.seq2seq.decode",
     "Translator": "textsmooth.seq2seq.saved",
     "load_translator": "textsmooth.seq2seq.saved",
@@ -58,7 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from textsmooth.seq2seq.collate import Seq2SeqCollator  # noqa: F401
     from textsmooth.seq2seq.config import METHODS, Seq2SeqConfig  # noqa: F401
     from textsmooth.seq2seq.data import ParallelCorpus, load_multi30k_pair, read_parallel  # noqa: F401
-    from textsmooth.seq2seq.decode import corpus_scores, translate  # noqa: F401
+    from textsmooth.seq2seq.decode import corpus_scores, paired_bleu_p_value, translate  # noqa: F401
     from textsmooth.seq2seq.model import ModelShape, build_seq2seq_model, load_seq2seq_model  # noqa: F401
     from textsmooth.seq2seq.objective import seq2seq_loss  # noqa: F401
     from textsmooth.seq2seq.related import RelatedIds, related_ids_from_table  # noqa: F401

@@ -19,7 +19,7 @@ from textsmooth.errors import InputError
 if TYPE_CHECKING:  # pragma: no cover
     from textsmooth.seq2seq.vocab import SubwordVocab
 
-__all__ = ["BLEU_ORDERS", "corpus_scores", "tokenized_references", "translate"]
+__all__ = ["BLEU_ORDERS", "corpus_scores", "paired_bleu_p_value", "tokenized_references", "translate"]
 
 BLEU_ORDERS = {"bleu3": 3, "bleu": 4, "bleu5": 5}
 """Score names of :func:`corpus_scores` and their BLEU n-gram orders (``bleu`` is BLEU-4)."""
@@ -110,6 +110,35 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[
     }
     scores["chrf"] = float(CHRF().corpus_score(hyps, refs).score)
     return scores
+
+
+def paired_bleu_p_value(
+    baseline: Sequence[str], system: Sequence[str], references: Sequence[str], n_samples: int = 1000
+) -> float:
+    """p-value of sacrebleu's paired bootstrap resampling test (``PairedTest``, ``bs``, sacrebleu's fixed
+    seed) of corpus BLEU-4 between two systems' hypotheses of the same references.
+
+    The test statistic is the absolute BLEU difference, so the p-value does not depend on which system is
+    the baseline.
+
+    Raises:
+        InputError: hypothesis and reference counts differ, or there are none.
+    """
+    from sacrebleu.metrics import BLEU
+    from sacrebleu.significance import PairedTest
+
+    for name, hyps in (("baseline", baseline), ("system", system)):
+        if len(hyps) != len(references) or not hyps:
+            raise InputError(f"{len(hyps)} {name} hypotheses for {len(references)} references", column=name)
+    test = PairedTest(
+        [("baseline", list(baseline)), ("system", list(system))],
+        {"BLEU": BLEU()},
+        [list(references)],
+        test_type="bs",
+        n_samples=n_samples,
+    )
+    _, scores = test()
+    return float(scores["BLEU"][1].p_value)
 
 
 @contextlib.contextmanager
