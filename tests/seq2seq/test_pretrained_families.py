@@ -125,9 +125,11 @@ def test_a_checkpoint_of_the_family_is_fine_tuned_and_translates(tmp_path, check
         fused = train_seq2seq(train, val, config(folder, output_chunk_size=32), test=test, progress=False)
         assert fused.history[0]["train_loss"] == pytest.approx(result.history[0]["train_loss"], rel=1e-5)
     else:
+        refused = tmp_path / "refused"
         with pytest.raises(ConfigError, match="not T5ForConditionalGeneration") as info:
-            train_seq2seq(train, val, config(folder, output_chunk_size=32), progress=False)
+            train_seq2seq(train, val, config(folder, output_chunk_size=32), out_dir=refused, progress=False)
         assert info.value.column == "output_chunk_size"
+        assert not refused.exists()  # refused before anything was written
 
 
 def test_the_command_names_the_option_a_checkpoint_refuses(tmp_path, checkpoint):
@@ -152,6 +154,7 @@ def test_the_command_names_the_option_a_checkpoint_refuses(tmp_path, checkpoint)
     )
     assert result.exit_code == 2, result.output
     assert wanted in " ".join(result.output.split()), result.output
+    assert not out.exists()  # no empty run folder left behind
 
 
 def test_a_checkpoint_translates_before_fine_tuning_as_generate_does(tmp_path, checkpoint, splits):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 
 import numpy as np
@@ -327,7 +328,13 @@ def test_a_pretrained_checkpoint_is_fine_tuned_with_its_tokenizer(tmp_path, spli
     loaded = load_translator(tmp_path / "run" / "model")
     assert loaded.info["tokenizer"] == "pretrained"
     assert loaded.translate(test.sources, beam_size=2) == result.test_hypotheses
+    bare = tmp_path / "weights-only"  # the model's files without its tokenizer
+    bare.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copyfile(tmp_path / "ckpt" / name, bare / name)
     with pytest.raises(ArtifactError, match="tokenizer"):
+        train_seq2seq(train, val, config(method="none", model_path=str(bare), max_length=64), progress=False)
+    with pytest.raises(ArtifactError, match=r"no config\.json"):
         train_seq2seq(
             train, val, config(method="none", model_path=str(tmp_path / "run" / "vocab")), progress=False
         )

@@ -208,6 +208,7 @@ def register(app: typer.Typer) -> None:
             from textsmooth.sequence import NeighborTable
 
             related = NeighborTable.read(table, texts=data_train.targets)  # refuses a table of other targets
+        created = not output.exists()
         output.mkdir(parents=True, exist_ok=True)
         check_writable({"-o": output / "metrics.jsonl"})
         console.print(
@@ -219,8 +220,13 @@ def register(app: typer.Typer) -> None:
             result = train_seq2seq(
                 data_train, data_val, config, out_dir=output, table=related, test=data_test, progress=True
             )
-        except ConfigError as exc:  # a setting the loaded model refuses (max_length, output_chunk_size)
-            if exc.column not in Seq2SeqConfig.__dataclass_fields__ or exc.option is not None:
+        except TextsmoothError as exc:  # refused before training: no empty run folder left behind
+            if created and output.is_dir() and not any(output.iterdir()):
+                output.rmdir()
+            # a setting the loaded model refuses (max_length, output_chunk_size) names its option
+            if not isinstance(exc, ConfigError) or exc.option is not None:
+                raise
+            if exc.column not in Seq2SeqConfig.__dataclass_fields__:
                 raise
             raise _with_option(exc) from exc
         best = f"best val BLEU {result.best_val_bleu:.2f} (epoch {result.best_epoch})"

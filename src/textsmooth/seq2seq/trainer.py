@@ -184,6 +184,33 @@ def _check_inputs(train: ParallelCorpus, val: ParallelCorpus, config: Seq2SeqCon
         )
 
 
+def _load_pretrained(config: Seq2SeqConfig) -> Any:
+    """The checkpoint ``config.model_path`` (on the CPU), after checking that it takes ``max_length``
+    and, with ``output_chunk_size``, has an output layer the fused projection can use.
+
+    Raises:
+        ConfigError: ``max_length`` beyond the model's positions; a model the fused projection refuses.
+        ArtifactError: not a seq2seq model folder.
+    """
+    from textsmooth.seq2seq.model import load_seq2seq_model
+
+    assert config.model_path is not None
+    model = load_seq2seq_model(config.model_path)
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if isinstance(positions, int) and config.max_length > positions:
+        raise ConfigError(
+            f"max_length {config.max_length} is longer than the {positions} positions of the model",
+            path=config.model_path,
+            column="max_length",
+            hint=f"use max_length <= {positions}",
+        )
+    if config.output_chunk_size is not None:
+        from textsmooth.seq2seq.objective import fused_output_layer
+
+        fused_output_layer(model)
+    return model
+
+
 def prepare_vocab(train: ParallelCorpus, config: Seq2SeqConfig, out: Path | None = None) -> SubwordVocab:
     """The vocabulary :func:`train_seq2seq` uses: a pretrained checkpoint's tokenizer
     (``config.model_path``), else the one saved in ``out`` beside a checkpoint (a resumed run keeps its
@@ -514,7 +541,7 @@ def train_seq2seq(
         StaleArtifactError: a table built for other targets. InputError: empty data.
         ArtifactError: a damaged checkpoint or vocabulary.
     """
-    from textsmooth.seq2seq.model import ModelShape, build_seq2seq_model, load_seq2seq_model
+    from textsmooth.seq2seq.model import ModelShape, build_seq2seq_model
     from textsmooth.sequence._threads import thread_limit
     from textsmooth.training.saved import check_device, check_single_process
 
@@ -523,9 +550,11 @@ def train_seq2seq(
     check_device(config.device)
     _check_inputs(train, val, config, table)
     out = None if out_dir is None else Path(out_dir)
+    if out is not None and out.exists() and not out.is_dir():
+        raise ConfigError("output path exists and is not a folder", path=out)
+    # a checkpoint to fine-tune is loaded, and refuses settings, before anything is written
+    pretrained = None if config.model_path is None else _load_pretrained(config)
     if out is not None:
-        if out.exists() and not out.is_dir():
-            raise ConfigError("output path exists and is not a folder", path=out)
         out.mkdir(parents=True, exist_ok=True)
     with thread_limit(config.num_threads, faiss_=False):
         vocab = prepare_vocab(train, config, out)
@@ -540,20 +569,8 @@ def train_seq2seq(
             dropout=config.dropout,
             max_positions=max(config.max_length, 16),
         )
-        if config.model_path is not None:
-            model = load_seq2seq_model(config.model_path).to(config.device)
-            positions = getattr(model.config, "max_position_embeddings", None)
-            if isinstance(positions, int) and config.max_length > positions:
-                raise ConfigError(
-                    f"max_length {config.max_length} is longer than the {positions} positions of the model",
-                    path=config.model_path,
-                    column="max_length",
-                    hint=f"use max_length <= {positions}",
-                )
-            if config.output_chunk_size is not None:
-                from textsmooth.seq2seq.objective import fused_output_layer
-
-                fused_output_layer(model)  # a model without lm_head + final_logits_bias: refused now
+        if pretrained is not None:
+            model = pretrained.to(config.device)
         elif config.architecture == "lstm":
             from textsmooth.seq2seq.lstm import build_lstm_model
 
