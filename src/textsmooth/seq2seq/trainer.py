@@ -554,11 +554,14 @@ def train_seq2seq(
         raise ConfigError("output path exists and is not a folder", path=out)
     # a checkpoint to fine-tune is loaded, and refuses settings, before anything is written
     pretrained = None if config.model_path is None else _load_pretrained(config)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+    fresh = out is not None and not out.exists()  # made below, once the table is checked
     with thread_limit(config.num_threads, faiss_=False):
-        vocab = prepare_vocab(train, config, out)
+        vocab = prepare_vocab(train, config, None if fresh else out)
         collator = _collator(train, vocab, config, table)  # refuses a table of other targets, before training
+        if out is not None and fresh:
+            out.mkdir(parents=True)
+            if pretrained is None:
+                vocab.save(out / "vocab")
         similarity = _token_similarity(train, vocab, config, table, out) if config.uses_similarity else None
         shape = ModelShape(
             d_model=config.d_model,
