@@ -536,9 +536,11 @@ def train_seq2seq(
 
     Raises:
         ConfigError: a method without its table (or a table it does not use), a checkpoint of another
-            configuration in ``out_dir``, a device this machine lacks, or a process started as one of
+            configuration in ``out_dir``, a device this machine lacks, a setting the ``model_path``
+            checkpoint refuses (``max_length``, ``output_chunk_size``), or a process started as one of
             several by ``torchrun`` (:func:`~textsmooth.training.saved.check_single_process`).
-        StaleArtifactError: a table built for other targets. InputError: empty data.
+        StaleArtifactError: a table built for other targets. InputError: empty data. The errors about
+            the inputs, the table and the checkpoint come before a new ``out_dir`` is made.
         ArtifactError: a damaged checkpoint or vocabulary.
     """
     from textsmooth.seq2seq.model import ModelShape, build_seq2seq_model
