@@ -130,6 +130,11 @@ def test_translate_refuses_bad_input(tmp_path, files):
     assert result.exit_code == 2 and "-o" in result.output
     result = invoke("translate", model, source, "-o", tmp_path / "x.txt", "--beam-size", "0")
     assert result.exit_code == 2 and "--beam-size" in result.output
+    # a textsmooth model folder (its vocab/) that lost its manifest: the manifest is what is missing
+    (model / "config.json").write_text("{}", encoding="utf-8")
+    (model / "vocab").mkdir()
+    result = invoke("translate", model, source, "-o", tmp_path / "x.txt")
+    assert result.exit_code == 2 and "no textsmooth.json" in result.output
     assert not (tmp_path / "x.txt").exists()
 
 

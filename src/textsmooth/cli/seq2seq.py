@@ -344,7 +344,10 @@ def register(app: typer.Typer) -> None:
         if output.resolve().is_relative_to(model_dir.resolve()):
             raise ConfigError(f"{output} is inside the model folder", option="-o", hint="write elsewhere")
         sources = read_lines(input_file, allow_empty=True)
-        trained_here = (model_dir / "textsmooth.json").is_file() or not (model_dir / "config.json").is_file()
+        trained_here = (
+            any((model_dir / name).exists() for name in ("textsmooth.json", "vocab"))
+            or not (model_dir / "config.json").is_file()
+        )  # a textsmooth folder (its manifest checked, missing or not), else a plain checkpoint
         with console.status(f"loading {model_dir}"):
             if trained_here:
                 translator = load_translator(model_dir)  # checksums checked
