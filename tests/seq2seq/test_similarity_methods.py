@@ -75,6 +75,10 @@ def test_the_trainer_builds_saves_and_checks_the_table(tmp_path, pairs, tiny_voc
     assert (tmp_path / "similarity.npz").is_file() and result.history
     with pytest.raises(StaleArtifactError, match="not the model's target vocabulary"):
         train_seq2seq(train, val, config, table=token_table, progress=False)  # built for another vocabulary
+    fresh = tmp_path / "refused"
+    with pytest.raises(StaleArtifactError, match="not the model's target vocabulary"):
+        train_seq2seq(train, val, config, table=token_table, out_dir=fresh, progress=False)
+    assert not fresh.exists()  # refused before the run folder (and its vocab/) is made
     with pytest.raises(ConfigError, match="does not combine with label_smoothing"):
         Seq2SeqConfig(method="weighted-ce", label_smoothing=0.1)
     with pytest.raises(ConfigError, match="word-similarity table"):

@@ -239,26 +239,29 @@ def prepare_vocab(train: ParallelCorpus, config: Seq2SeqConfig, out: Path | None
 
 def _token_similarity(
     train: ParallelCorpus, vocab: SubwordVocab, config: Seq2SeqConfig, table: Any, out: Path | None
-) -> Any:
-    """The word-similarity targets of a similarity method: ``table``, or the one saved in ``out``, or one
-    built from the training targets (and saved there); checked against the target vocabulary."""
+) -> tuple[Any, Any]:
+    """The word-similarity targets of a similarity method: ``table``, or the one saved in an existing run
+    folder ``out``, or one built from the training targets; checked against the target vocabulary.
+
+    Returns the targets and the table to save in the run folder (``None`` unless it was built here), so
+    the caller makes the folder only after the check and writes nothing for a refused table.
+    """
     from textsmooth.seq2seq.objective import TokenSimilarity
     from textsmooth.seq2seq.similarity import build_token_similarity_table, check_table_vocab
     from textsmooth.similarity import SimilarityTable, load_stopwords
 
     saved = None if out is None else out / SIMILARITY_FILE
+    built = None
     if table is None and saved is not None and saved.is_file():
         table = SimilarityTable.read(saved)
     if table is None:
-        table = build_token_similarity_table(
+        table = built = build_token_similarity_table(
             vocab, train.targets, top_n=config.similarity_top_n, normalize=config.method == "similarity-soft",
             stopwords=load_stopwords("en"), seed=config.seed, max_length=config.max_length,
         )  # fmt: skip
-        if saved is not None:
-            table.write(saved, parameters={"built_from": "training targets", "seed": config.seed})
     check_table_vocab(table, vocab)
     neighbors, weights = table.as_tensors(device=config.device)
-    return TokenSimilarity(config.method, neighbors, weights)
+    return TokenSimilarity(config.method, neighbors, weights), built
 
 
 def _collator(
@@ -539,8 +542,9 @@ def train_seq2seq(
             configuration in ``out_dir``, a device this machine lacks, a setting the ``model_path``
             checkpoint refuses (``max_length``, ``output_chunk_size``), or a process started as one of
             several by ``torchrun`` (:func:`~textsmooth.training.saved.check_single_process`).
-        StaleArtifactError: a table built for other targets. InputError: empty data. The errors about
-            the inputs, the table and the checkpoint come before a new ``out_dir`` is made.
+        StaleArtifactError: a neighbour table built for other targets, a word-similarity table of another
+            vocabulary. InputError: empty data. The errors about the inputs, the tables and the checkpoint
+            come before a new ``out_dir`` is made.
         ArtifactError: a damaged checkpoint or vocabulary.
     """
     from textsmooth.seq2seq.model import ModelShape, build_seq2seq_model
@@ -560,11 +564,16 @@ def train_seq2seq(
     with thread_limit(config.num_threads, faiss_=False):
         vocab = prepare_vocab(train, config, None if fresh else out)
         collator = _collator(train, vocab, config, table)  # refuses a table of other targets, before training
+        similarity, built = (None, None)
+        if config.uses_similarity:  # refuses a table of another vocabulary, before the folder is made
+            similarity, built = _token_similarity(train, vocab, config, table, None if fresh else out)
         if out is not None and fresh:
             out.mkdir(parents=True)
             if pretrained is None:
                 vocab.save(out / "vocab")
-        similarity = _token_similarity(train, vocab, config, table, out) if config.uses_similarity else None
+        if out is not None and built is not None:
+            parameters = {"built_from": "training targets", "seed": config.seed}
+            built.write(out / SIMILARITY_FILE, parameters=parameters)
         shape = ModelShape(
             d_model=config.d_model,
             encoder_layers=config.encoder_layers,
