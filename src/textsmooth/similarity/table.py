@@ -159,7 +159,11 @@ def top_similar(
     ``exclude_self``, query ``i`` never gets key ``i`` (its own row when the queries are the keys). Returns
     ``(ids, cosines)``, each ``(len(queries), k)`` (``k`` capped at the number of keys, less one with
     ``exclude_self``), in a fixed order: the higher cosine first and, between equal cosines, the lower
-    index, so the result does not depend on the backend, the block size or the path below.
+    index, so the result does not depend on the backend. The block size and the path below change which
+    products the BLAS kernel computes together, so cosines equal in exact arithmetic (two keys that are
+    the same vector, near-ties) can differ in the last bit and swap places (OpenBLAS's AVX2 kernel does
+    this, its AVX-512 kernel did not on the machines tried); where the cosines are exact in float32 the
+    result is the same for every block size and path (tested).
 
     Two paths give the same result:
 
