@@ -187,3 +187,29 @@ def test_a_checkpoint_translates_before_fine_tuning_as_generate_does(tmp_path, c
     assert (tmp_path / "hyp").read_text(encoding="utf-8").splitlines() == expected
     with pytest.raises(ArtifactError, match="load_checkpoint_translator"):
         load_translator(folder)  # no manifest: the hint names the loader that takes a checkpoint
+
+
+def test_the_position_limit_of_each_family_and_an_led_checkpoint_refused(tmp_path, splits):
+    # LED has no max_position_embeddings: separate encoder and decoder limits, the smaller one binds
+    from transformers import LEDConfig, LEDForConditionalGeneration, MarianConfig, T5Config
+
+    from textsmooth.seq2seq.model import position_limit
+
+    assert position_limit(MarianConfig(max_position_embeddings=64)) == (64, "max_position_embeddings")
+    assert position_limit(T5Config()) is None  # relative attention: no limit
+    led = LEDConfig(
+        vocab_size=300, d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, attention_window=8,
+        max_encoder_position_embeddings=128, max_decoder_position_embeddings=32,
+    )  # fmt: skip
+    assert position_limit(led) == (32, "max_decoder_position_embeddings")
+    folder = tmp_path / "led"
+    LEDForConditionalGeneration(led).save_pretrained(folder)
+    train, val, _ = splits
+    out = tmp_path / "run"
+    with pytest.raises(
+        ConfigError, match=r"longer than the 32 positions of the model \(max_decoder_posi"
+    ) as info:
+        train_seq2seq(train.subset(16), val, config(folder, max_length=64), out_dir=out, progress=False)
+    assert info.value.column == "max_length"
+    assert not out.exists()

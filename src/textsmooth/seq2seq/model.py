@@ -26,6 +26,7 @@ __all__ = [
     "build_seq2seq_model",
     "count_parameters",
     "load_seq2seq_model",
+    "position_limit",
     "quiet_transformers",
 ]
 
@@ -128,6 +129,30 @@ def count_parameters(model: Any) -> int:
             seen.add(id(p))
             total += p.numel()
     return total
+
+
+_POSITION_FIELDS = (
+    "max_position_embeddings",  # Marian, BART, mBART, Pegasus, ProphetNet, ours
+    "max_encoder_position_embeddings",  # LED: long sources ...
+    "max_decoder_position_embeddings",  # ... short targets
+    "n_positions",  # FSMT-, GPT-style configurations
+)
+
+
+def position_limit(config: Any) -> tuple[int, str] | None:
+    """The fewest token positions a model configuration takes, and the field that says so.
+
+    The smallest positive integer among ``max_position_embeddings``, ``max_encoder_position_embeddings``,
+    ``max_decoder_position_embeddings`` and ``n_positions``; ``None`` where the model has no learned or
+    fixed positions (T5's relative attention). ``max_length`` (source tokens kept and the longest target)
+    must not exceed it: one number bounds both sides here.
+    """
+    limits = [
+        (value, name)
+        for name in _POSITION_FIELDS
+        if isinstance(value := getattr(config, name, None), int) and not isinstance(value, bool) and value > 0
+    ]
+    return min(limits) if limits else None
 
 
 def load_seq2seq_model(path: str | Path) -> Any:

@@ -187,24 +187,25 @@ def load_checkpoint_translator(folder: str | Path, *, max_length: int | None = N
 
     The weights load as ``from_pretrained`` loads them (safetensors, or a PyTorch file through torch's
     weights-only loader); the tokenizer as :meth:`~textsmooth.seq2seq.pretrained.PretrainedVocab.load`.
-    ``max_length`` (source tokens kept, longest hypothesis): the model's ``max_position_embeddings``
-    where it has them, else the tokenizer's ``model_max_length`` where it is set, else 256.
+    ``max_length`` (source tokens kept, longest hypothesis): the model's positions where it has them
+    (:func:`~textsmooth.seq2seq.model.position_limit`), else the tokenizer's ``model_max_length`` where it
+    is set, else 256.
 
     Raises:
         ArtifactError: no ``config.json``, not an encoder-decoder, unreadable weights, or no tokenizer.
     """
     from textsmooth._params import check_int
-    from textsmooth.seq2seq.model import load_seq2seq_model
+    from textsmooth.seq2seq.model import load_seq2seq_model, position_limit
     from textsmooth.seq2seq.pretrained import PretrainedVocab
 
     folder = Path(folder)
     model = load_seq2seq_model(folder)  # refuses a folder without config.json or an encoder-only model
     vocab = PretrainedVocab.load(folder)
     if max_length is None:
-        positions = getattr(model.config, "max_position_embeddings", None)
+        positions = position_limit(model.config)
         limit = getattr(vocab.tokenizer, "model_max_length", None)
-        if isinstance(positions, int) and positions > 1:
-            max_length = positions
+        if positions is not None and positions[0] > 1:
+            max_length = positions[0]
         elif isinstance(limit, int) and 1 < limit <= 100_000:  # unset tokenizers say 1e30
             max_length = limit
         else:

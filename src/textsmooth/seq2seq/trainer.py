@@ -192,14 +192,16 @@ def _load_pretrained(config: Seq2SeqConfig) -> Any:
         ConfigError: ``max_length`` beyond the model's positions; a model the fused projection refuses.
         ArtifactError: not a seq2seq model folder.
     """
-    from textsmooth.seq2seq.model import load_seq2seq_model
+    from textsmooth.seq2seq.model import load_seq2seq_model, position_limit
 
     assert config.model_path is not None
     model = load_seq2seq_model(config.model_path)
-    positions = getattr(model.config, "max_position_embeddings", None)
-    if isinstance(positions, int) and config.max_length > positions:
+    limit = position_limit(model.config)
+    if limit is not None and config.max_length > limit[0]:
+        positions, field_name = limit
         raise ConfigError(
-            f"max_length {config.max_length} is longer than the {positions} positions of the model",
+            f"max_length {config.max_length} is longer than the {positions} positions of the model "
+            f"({field_name})",
             path=config.model_path,
             column="max_length",
             hint=f"use max_length <= {positions}",
