@@ -17,20 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from cpu_flags import cpu_flags
+
 ROOT = Path(__file__).resolve().parents[1]
 FORCED = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "OPENBLAS_CORETYPE": "Haswell"}
 PRECISION_TESTS = ["tests/training/test_precision.py", "tests/seq2seq/test_precision.py"]
 
 
-def _has_avx2() -> bool:
-    path = Path("/proc/cpuinfo")
-    return path.is_file() and any(
-        line.startswith("flags") and "avx2" in line.split(":", 1)[1].split()
-        for line in path.read_text().splitlines()
-    )
-
-
-@pytest.mark.skipif(not _has_avx2(), reason="this CPU lacks AVX2 (or is not an x86 Linux host)")
+@pytest.mark.skipif("avx2" not in cpu_flags(), reason="this CPU lacks AVX2 (or is not an x86 Linux host)")
 def test_the_precision_tests_pass_on_the_avx2_kernels():
     env = {**os.environ, **FORCED}
     probe = "import torch; print(torch.backends.cpu.get_cpu_capability())"

@@ -147,16 +147,6 @@ def test_random_vectors_with_duplicates(backend, n, block_size, k):
     assert_same_to_rounding(sym, other, x)
 
 
-def _cpu_flags() -> set[str]:
-    path = Path("/proc/cpuinfo")
-    if not path.is_file():
-        return set()
-    for line in path.read_text().splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
-
-
 _KERNEL_SCRIPT = """
 import sys
 import numpy as np
@@ -183,7 +173,9 @@ def test_duplicates_under_each_blas_kernel(tmp_path, kernel, flag):
     import subprocess
     import sys
 
-    if flag not in _cpu_flags():
+    from cpu_flags import cpu_flags
+
+    if flag not in cpu_flags():
         pytest.skip(f"this CPU lacks {flag}")
     out = tmp_path / "top.npz"
     env = {**os.environ, "OPENBLAS_CORETYPE": kernel}
