@@ -39,12 +39,18 @@ def run_worker(worker: Path, args: list[str], cwd: Path, *, processes: int = 1) 
 
 
 def save_step(out: str, weights: dict[str, Any], **extra: Any) -> None:
-    """Write this process's weights (and ``extra`` numbers) to ``OUT.<rank>`` with ``torch.save``."""
+    """Write this process's weights (and ``extra`` numbers) to ``OUT.<rank>`` with ``torch.save``, the
+    worker's last step: under DDP it then waits for every process and closes the process group, since a
+    process that exits with gloo's group open can abort in its threads ("terminate called without an
+    active exception", SIGABRT; seen once in CI after training had finished)."""
     import torch
     import torch.distributed as dist
 
     rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
     torch.save({"weights": weights, "world_size": world, **extra}, f"{out}.{rank}")
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def ddp_step_and_one_process_step(
