@@ -135,7 +135,7 @@ _POSITION_FIELDS = (
     "max_position_embeddings",  # Marian, BART, mBART, Pegasus, ProphetNet, ours
     "max_encoder_position_embeddings",  # LED: long sources ...
     "max_decoder_position_embeddings",  # ... short targets
-    "n_positions",  # FSMT-, GPT-style configurations
+    "n_positions",  # GPT-2-style configurations
 )
 
 
