@@ -158,10 +158,13 @@ def test_new_fields_at_their_defaults_keep_old_fingerprints():
         for k, v in old.to_dict().items()
         if k not in ("num_threads", "device", "checkpoint_every", "output_chunk_size")
     }
-    values = {k: v for k, v in values.items() if k not in ("architecture", "length_buckets", "precision")}
+    added_later = ("architecture", "length_buckets", "precision", "source_lang", "target_lang")
+    values = {k: v for k, v in values.items() if k not in added_later}
     assert old.fingerprint() == Seq2SeqConfig.hash_values(values)
     assert Seq2SeqConfig(length_buckets=True).fingerprint() != old.fingerprint()
     assert Seq2SeqConfig(precision="bf16").fingerprint() != old.fingerprint()
+    checkpoint = Seq2SeqConfig(model_path="nllb")
+    assert Seq2SeqConfig(model_path="nllb", target_lang="eng_Latn").fingerprint() != checkpoint.fingerprint()
 
 
 def test_length_buckets_visit_every_example_once_in_batches_of_similar_length():
@@ -226,7 +229,7 @@ def test_checkpoints_hashed_before_similarity_top_n_existed_still_resume():
         for k, v in config.to_dict().items()
         if k not in ("num_threads", "device", "checkpoint_every", "output_chunk_size")
     }
-    later = ("architecture", "length_buckets", "similarity_top_n", "precision")
+    later = ("architecture", "length_buckets", "similarity_top_n", "precision", "source_lang", "target_lang")
     old = {k: v for k, v in values.items() if k not in later}
     assert Seq2SeqConfig.hash_values(old) in config.accepted_fingerprints()
     assert config.fingerprint() in config.accepted_fingerprints()

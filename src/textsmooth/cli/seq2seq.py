@@ -37,7 +37,9 @@ TRAIN_HELP = (
 def _with_option(exc: ConfigError) -> ConfigError:
     """``exc`` naming the command-line option of its config field (``--layers`` for ``encoder_layers``)."""
     option = f"--{(exc.column or '').replace('_', '-')}" if exc.column else None
-    option = {"--encoder-layers": "--layers", "--num-threads": "--threads"}.get(option, option)
+    option = {"--encoder-layers": "--layers", "--num-threads": "--threads", "--model-path": "--model"}.get(
+        option, option
+    )
     return ConfigError(exc.message, option=option, hint=exc.hint, path=exc.path)
 
 
@@ -128,6 +130,14 @@ def register(app: typer.Typer) -> None:
         model: Path | None = typer.Option(
             None, "--model", help="Fine-tune this local Hugging Face seq2seq checkpoint (with its tokenizer)."
         ),
+        source_lang: str | None = typer.Option(
+            None,
+            "--source-lang",
+            help="Source language code of a multilingual --model (mBART-50, M2M100, NLLB: e.g. deu_Latn).",
+        ),
+        target_lang: str | None = typer.Option(
+            None, "--target-lang", help="Target language code of a multilingual --model (e.g. eng_Latn)."
+        ),
         architecture: Seq2SeqArchitecture = typer.Option(
             "transformer", "--architecture", help="A Marian Transformer, or an LSTM encoder-decoder."
         ),
@@ -179,6 +189,7 @@ def register(app: typer.Typer) -> None:
                 val_beam_size=val_beam_size,
                 patience=patience, seed=seed, num_threads=threads, checkpoint_every=checkpoint_every,
                 model_path=None if model is None else str(model),
+                source_lang=source_lang, target_lang=target_lang,
                 similarity_top_n=similarity_top_n,
                 device=device, precision=precision, output_chunk_size=output_chunk_size,
             )  # fmt: skip
@@ -328,6 +339,12 @@ def register(app: typer.Typer) -> None:
         max_length: int | None = typer.Option(
             None, "--max-length", help="Longest translation in subword tokens (default: the model's)."
         ),
+        source_lang: str | None = typer.Option(
+            None, "--source-lang", help="Source language code of a multilingual checkpoint (e.g. deu_Latn)."
+        ),
+        target_lang: str | None = typer.Option(
+            None, "--target-lang", help="Target language code of a multilingual checkpoint (e.g. eng_Latn)."
+        ),
     ) -> None:
         from textsmooth.io.atomic import atomic_write_text
         from textsmooth.io.paths import check_output_paths
@@ -348,11 +365,24 @@ def register(app: typer.Typer) -> None:
             any((model_dir / name).exists() for name in ("textsmooth.json", "vocab"))
             or not (model_dir / "config.json").is_file()
         )  # a textsmooth folder (its manifest checked, missing or not), else a plain checkpoint
+        languages = {"--source-lang": source_lang, "--target-lang": target_lang}
+        given = [option for option, code in languages.items() if code is not None]
+        if trained_here and given:
+            raise ConfigError(
+                "a model trained here translates in the languages it was trained in",
+                option=given[0],
+                hint="leave the language options out",
+            )
         with console.status(f"loading {model_dir}"):
             if trained_here:
                 translator = load_translator(model_dir)  # checksums checked
             else:
-                translator = load_checkpoint_translator(model_dir, max_length=max_length)
+                try:
+                    translator = load_checkpoint_translator(
+                        model_dir, max_length=max_length, source_lang=source_lang, target_lang=target_lang
+                    )
+                except ConfigError as exc:  # a language the tokenizer lacks names its option
+                    raise _with_option(exc) from exc
                 console.print(f"{model_dir}: a Hugging Face checkpoint (not trained here: no checksums)")
         hyps = translator.translate(
             sources, beam_size=beam_size, length_penalty=length_penalty, batch_size=batch_size,

@@ -423,6 +423,7 @@ def _validate(recipe: Seq2SeqRecipe, path: Path) -> None:
                 column="methods.rerank_bleu",
             )
     # every configuration now: unknown fields, methods and values fail before any training
+    languages_checked: set[tuple[str, str | None, str | None]] = set()
     for row, seed in itertools.product(recipe.methods, recipe.seeds):
         try:
             config = Seq2SeqConfig.from_dict(recipe.config_values(row, seed), where="the recipe")
@@ -440,6 +441,19 @@ def _validate(recipe: Seq2SeqRecipe, path: Path) -> None:
                 path=path,
                 column="train.model_path",
             )
+        languages = (str(model_path), config.source_lang, config.target_lang)
+        if model_path is not None and languages[1:] != (None, None) and languages not in languages_checked:
+            from textsmooth.seq2seq.pretrained import PretrainedVocab
+
+            try:  # a language code the checkpoint's tokenizer lacks
+                PretrainedVocab.load(
+                    model_path, source_lang=config.source_lang, target_lang=config.target_lang
+                )
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"{exc.message} ({model_path})", path=path, column=f"train.{exc.column}", hint=exc.hint
+                ) from exc
+            languages_checked.add(languages)
     _check_pool(
         recipe, path, ("token-swap",), recipe.token_swap_options()["n_samples"], "token_swap.n_samples"
     )

@@ -96,6 +96,8 @@ _ADDED_LATER: dict[str, object] = {
     "architecture": "transformer",
     "length_buckets": False,
     "precision": "fp32",
+    "source_lang": None,
+    "target_lang": None,
 }
 """Fields added after runs were checkpointed: left out of the fingerprint at these (default) values, so
 the checkpoints of older runs still resume."""
@@ -122,7 +124,10 @@ class Seq2SeqConfig(ConfigMixin):
     ``decoder_layers``, ``heads``, ``ffn_dim``, ``dropout``; ``lstm``, LSTMs of ``d_model`` units and
     ``encoder_layers`` layers per side, ``heads`` and ``ffn_dim`` unused), vocabulary ``vocab_kind``
     (bpe, unigram, word), ``vocab_size``, ``joint_vocab``,
-    ``min_frequency``; ``max_length`` (subword tokens per sentence, longer ones are truncated).
+    ``min_frequency``; ``max_length`` (subword tokens per sentence, longer ones are truncated);
+    ``source_lang`` / ``target_lang``: the language codes of a multilingual ``model_path`` checkpoint
+    (mBART-50, M2M100, NLLB: e.g. ``deu_Latn`` / ``eng_Latn``; ``None``: its tokenizer's saved ones;
+    :mod:`textsmooth.seq2seq.pretrained`).
 
     Optimisation: ``epochs``, ``batch_size`` (sentence pairs; ``length_buckets``: batches of similar
     lengths, less padding: :func:`~textsmooth.seq2seq.trainer.epoch_batches`), ``lr`` (peak, AdamW,
@@ -152,6 +157,8 @@ class Seq2SeqConfig(ConfigMixin):
     related_per_step: int | None = None
     similarity_top_n: int = 5
     model_path: str | None = None
+    source_lang: str | None = None
+    target_lang: str | None = None
     architecture: str = "transformer"
     d_model: int = 256
     encoder_layers: int = 3
@@ -257,6 +264,16 @@ class Seq2SeqConfig(ConfigMixin):
             raise ConfigError(f"max_length must be >= 2, got {self.max_length}", column="max_length")
         if self.model_path is not None and not isinstance(self.model_path, str):
             self.model_path = str(self.model_path)
+        for name in ("source_lang", "target_lang"):
+            code = getattr(self, name)
+            if code is not None and (not isinstance(code, str) or not code.strip()):
+                raise ConfigError(f"{name} must be a language code, got {code!r}", column=name)
+            if code is not None and self.model_path is None:
+                raise ConfigError(
+                    f"{name} selects a language of a multilingual checkpoint; it needs model_path",
+                    column=name,
+                    hint="a new model's vocabulary has no language codes: leave it unset",
+                )
         from textsmooth.training.config import check_device_name, check_precision
 
         check_device_name(self.device)

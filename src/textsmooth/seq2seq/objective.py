@@ -20,7 +20,12 @@ never held, which is what limits the batch size or ``m`` with a large vocabulary
 then a weighted sum over token positions (gold tokens ``1``, the tokens of a related target of example
 ``b`` ``alpha / |R(y_b)|``, all over the batch's denominator), passed as the fused loss's ``row_weight``.
 It needs a model whose logits are ``lm_head(decoder states) + final_logits_bias`` (Marian, BART, mBART,
-Pegasus: :func:`fused_output_layer`) and the (smoothed) cross-entropy token loss.
+Pegasus) or ``lm_head(decoder states)`` (M2M100, NLLB: :func:`fused_output_layer`) and the (smoothed)
+cross-entropy token loss.
+
+The decoder's inputs are the labels shifted right (:func:`decoder_input_ids`): the model's own
+``prepare_decoder_input_ids_from_labels`` where it has one (mBART's rotates the language code to the
+front), else the shift its ``forward`` applies to ``labels`` (M2M100, NLLB, Blenderbot).
 
 Word-similarity token targets (:class:`TokenSimilarity`, the similarity-based reconstruction loss
 poster) replace the token cross-entropy of every decoder pass with one of the poster's losses; the
@@ -39,7 +44,14 @@ from torch import Tensor
 from textsmooth.errors import ConfigError, InputError
 from textsmooth.losses import LossOutput, NumItems, sequence_smoothed_nll, smoothed_cross_entropy
 
-__all__ = ["TokenSimilarity", "decoder_sequence_nll", "fused_output_layer", "seq2seq_loss"]
+__all__ = [
+    "PLAIN_LM_HEAD_MODELS",
+    "TokenSimilarity",
+    "decoder_input_ids",
+    "decoder_sequence_nll",
+    "fused_output_layer",
+    "seq2seq_loss",
+]
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,36 @@ def _token_losses(
     return out.loss.sum(dim=-1), nll.sum(dim=-1)
 
 
+def decoder_input_ids(model: Any, labels: Tensor) -> Tensor:
+    """The teacher-forced decoder inputs of ``labels`` ``(N, T)`` (``-100`` at padding).
+
+    ``model.prepare_decoder_input_ids_from_labels(labels=labels)`` where the model has it (Marian, BART,
+    T5, mBART, our LSTM); else ``labels`` shifted one position right behind
+    ``config.decoder_start_token_id``, ``-100`` replaced by ``config.pad_token_id``: what the ``forward``
+    of M2M100, NLLB and Blenderbot does with ``labels`` (their ``shift_tokens_right``).
+
+    Raises:
+        ConfigError: a model without that method whose configuration lacks the start or padding id.
+    """
+    prepare = getattr(model, "prepare_decoder_input_ids_from_labels", None)
+    if prepare is not None:
+        return prepare(labels=labels)
+    config = getattr(model, "config", None)
+    start = getattr(config, "decoder_start_token_id", None)
+    pad = getattr(config, "pad_token_id", None)
+    if start is None or pad is None:
+        raise ConfigError(
+            f"{type(model).__name__} has no prepare_decoder_input_ids_from_labels and its configuration "
+            "no decoder_start_token_id / pad_token_id to shift the labels with",
+            column="model_path",
+            hint="set decoder_start_token_id and pad_token_id in the model's config.json",
+        )
+    shifted = labels.new_full(labels.shape, int(pad))
+    shifted[:, 1:] = labels[:, :-1]
+    shifted[:, 0] = int(start)
+    return shifted.masked_fill(shifted == -100, int(pad))
+
+
 def decoder_sequence_nll(
     model: Any,
     encoder_hidden: Tensor,
@@ -98,8 +140,8 @@ def decoder_sequence_nll(
     """Teacher-forced sequence losses of ``labels`` given encoder states.
 
     Args:
-        model: a Hugging Face encoder-decoder (``prepare_decoder_input_ids_from_labels`` and
-            ``encoder_outputs=`` in ``forward``: Marian, BART, T5, mBART ...).
+        model: a Hugging Face encoder-decoder (``encoder_outputs=`` in ``forward``: Marian, BART, T5,
+            mBART, M2M100, NLLB ...); its decoder inputs: :func:`decoder_input_ids`.
         encoder_hidden: ``(N, S, d)`` encoder states, one row per sequence to score.
         attention_mask: ``(N, S)`` source mask.
         labels: ``(N, T)`` target ids, ``-100`` at padding.
@@ -112,23 +154,28 @@ def decoder_sequence_nll(
     """
     from transformers.modeling_outputs import BaseModelOutput
 
-    decoder_input_ids = model.prepare_decoder_input_ids_from_labels(labels=labels)
     outputs = model(
         encoder_outputs=BaseModelOutput(last_hidden_state=encoder_hidden),
         attention_mask=attention_mask,
-        decoder_input_ids=decoder_input_ids,
+        decoder_input_ids=decoder_input_ids(model, labels),
         use_cache=False,
     )
     return _token_losses(outputs.logits, labels, label_smoothing, similarity)
 
 
-def fused_output_layer(model: Any) -> tuple[Tensor, Tensor]:
-    """``(weight (V, H), bias (V,))`` of a model whose logits are ``lm_head(h) + final_logits_bias``.
+PLAIN_LM_HEAD_MODELS = ("M2M100ForConditionalGeneration",)
+"""Model classes whose logits are ``lm_head(model.model(...).last_hidden_state)`` and nothing more (NLLB
+checkpoints are of this class)."""
 
-    That is the output layer of the Marian, BART, mBART, Pegasus and Blenderbot families of
-    ``transformers`` (their ``forward``: ``self.lm_head(outputs[0]) + self.final_logits_bias``); their
-    decoder states come from ``model.model``. The bias is ``final_logits_bias`` (plus ``lm_head.bias``
-    where the layer has one).
+
+def fused_output_layer(model: Any) -> tuple[Tensor, Tensor | None]:
+    """``(weight (V, H), bias (V,) or None)``: the output layer the fused projection applies.
+
+    The Marian, BART, mBART, Pegasus and Blenderbot families of ``transformers`` compute
+    ``self.lm_head(outputs[0]) + self.final_logits_bias``: the bias is ``final_logits_bias`` (plus
+    ``lm_head.bias`` where the layer has one). M2M100 and NLLB (:data:`PLAIN_LM_HEAD_MODELS`) compute
+    ``self.lm_head(outputs.last_hidden_state)``: the bias is ``lm_head.bias`` (``None`` there). All take
+    their decoder states from ``model.model``.
 
     Raises:
         ConfigError: another kind of model (T5 rescales the states first, the LSTM model has its own
@@ -139,13 +186,21 @@ def fused_output_layer(model: Any) -> tuple[Tensor, Tensor]:
     head = getattr(model, "lm_head", None)
     bias = getattr(model, "final_logits_bias", None)
     body = getattr(model, "model", None)
-    if not isinstance(head, nn.Linear) or not isinstance(bias, Tensor) or not isinstance(body, nn.Module):
+    plain = type(model).__name__ in PLAIN_LM_HEAD_MODELS
+    if (
+        not isinstance(head, nn.Linear)
+        or not isinstance(body, nn.Module)
+        or not (plain or isinstance(bias, Tensor))
+    ):
         raise ConfigError(
             f"the fused output projection needs a model with lm_head and final_logits_bias (Marian, BART, "
-            f"mBART, Pegasus), not {type(model).__name__}",
+            f"mBART, Pegasus) or M2M100 / NLLB, not {type(model).__name__}",
             column="output_chunk_size",
             hint="leave output_chunk_size unset to train on the model's logits",
         )
+    if plain:
+        return head.weight, head.bias
+    assert isinstance(bias, Tensor)
     full_bias = bias.reshape(-1)
     if head.bias is not None:
         full_bias = full_bias + head.bias
@@ -172,7 +227,7 @@ def _fused_sequence_loss(
     states = model.model(
         encoder_outputs=BaseModelOutput(last_hidden_state=encoder_hidden),
         attention_mask=attention_mask,
-        decoder_input_ids=model.prepare_decoder_input_ids_from_labels(labels=labels),
+        decoder_input_ids=decoder_input_ids(model, labels),
         use_cache=False,
     ).last_hidden_state
     row_weight = sequence_weight.detach()[:, None].expand(labels.shape)

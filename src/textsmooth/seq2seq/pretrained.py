@@ -5,6 +5,11 @@ encoder-decoder (Marian, T5, BART ...) with its own tokenizer instead of a new v
 :class:`PretrainedVocab` encodes with ``tokenizer(texts)`` / ``tokenizer(text_target=texts)`` (the
 checkpoint's own special tokens, e.g. ``</s>`` for Marian and T5, ``<s> ... </s>`` for BART), truncates to
 ``max_length`` as the tokenizer does, and decodes with ``batch_decode(skip_special_tokens=True)``.
+
+Multilingual checkpoints (mBART-50, M2M100, NLLB) mark the language of each side with a code token
+(``eng_Latn``, ``de_DE`` ...): :meth:`PretrainedVocab.load` with ``source_lang`` / ``target_lang`` sets the
+tokenizer's ``src_lang`` / ``tgt_lang`` (saved with it, so a trained model translates the same way), and
+:func:`set_target_language_start` makes ``generate`` begin its hypotheses as the labels begin.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from textsmooth._params import check_int
 from textsmooth.errors import ArtifactError, InputError
 from textsmooth.seq2seq.vocab import Side
 
-__all__ = ["PretrainedVocab"]
+__all__ = ["PretrainedVocab", "set_target_language_start"]
 
 
 @dataclass
@@ -63,8 +68,11 @@ class PretrainedVocab:
         return len(self.tokenizer)
 
     def fingerprint(self) -> str:
-        """sha256 of the tokenizer's class and its vocabulary (token -> id)."""
-        content = [type(self.tokenizer).__name__, sorted(self.tokenizer.get_vocab().items())]
+        """sha256 of the tokenizer's class and its vocabulary (token -> id), and of its languages where it
+        has them (``src_lang`` / ``tgt_lang``: they change every encoded sentence)."""
+        content: list[Any] = [type(self.tokenizer).__name__, sorted(self.tokenizer.get_vocab().items())]
+        if hasattr(self.tokenizer, "src_lang"):
+            content.append([self.tokenizer.src_lang, getattr(self.tokenizer, "tgt_lang", None)])
         return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode("utf-8")).hexdigest()
 
     def _ids(self, texts: Sequence[str], side: Side, max_length: int | None) -> list[list[int]]:
@@ -101,12 +109,55 @@ class PretrainedVocab:
         self.tokenizer.save_pretrained(str(folder))
         return Path(folder)
 
+    @property
+    def target_lang(self) -> str | None:
+        """The target language code of a multilingual tokenizer (``tgt_lang``), else ``None``."""
+        return getattr(self.tokenizer, "tgt_lang", None)
+
+    def set_languages(self, source_lang: str | None, target_lang: str | None, *, path: str | Path) -> None:
+        """Set the multilingual tokenizer's ``src_lang`` / ``tgt_lang`` (``None``: keep the saved one).
+
+        Raises:
+            ConfigError: the tokenizer has no languages (not mBART / M2M100 / NLLB), or a code is not one
+                of its tokens; ``path`` names the checkpoint.
+        """
+        from textsmooth.errors import ConfigError
+
+        for field, attribute, code in (
+            ("source_lang", "src_lang", source_lang),
+            ("target_lang", "tgt_lang", target_lang),
+        ):
+            if code is None:
+                continue
+            if not hasattr(self.tokenizer, attribute):
+                raise ConfigError(
+                    f"the checkpoint's tokenizer ({type(self.tokenizer).__name__}) has no language codes",
+                    path=path,
+                    column=field,
+                    hint="source_lang / target_lang select the languages of mBART-50, M2M100 and NLLB models",
+                )
+            vocab = self.tokenizer.get_vocab()
+            if code not in vocab:
+                # the language codes are the special tokens that are not <pad>, </s> and the like
+                known = [t for t in self.tokenizer.all_special_tokens if not t.startswith("<")]
+                raise ConfigError(
+                    f"{code!r} is not a language code of the checkpoint's tokenizer",
+                    path=path,
+                    column=field,
+                    hint=f"e.g. {', '.join(known[:8])}" if known else None,
+                )
+            setattr(self.tokenizer, attribute, code)
+
     @classmethod
-    def load(cls, folder: str | Path) -> PretrainedVocab:
-        """The tokenizer of a local checkpoint folder (``AutoTokenizer``, offline).
+    def load(
+        cls, folder: str | Path, *, source_lang: str | None = None, target_lang: str | None = None
+    ) -> PretrainedVocab:
+        """The tokenizer of a local checkpoint folder (``AutoTokenizer``, offline), with the languages
+        ``source_lang`` / ``target_lang`` set (:meth:`set_languages`; ``None``: the saved ones).
 
         Raises:
             ArtifactError: the folder has no tokenizer ``AutoTokenizer`` can load.
+            ConfigError: a language the tokenizer does not have.
         """
         from textsmooth._extras import require
 
@@ -121,4 +172,27 @@ class PretrainedVocab:
                 path=folder,
                 hint="a model folder needs its tokenizer files (tokenizer.json or the sentencepiece models)",
             ) from exc
-        return cls(tokenizer)
+        vocab = cls(tokenizer)
+        vocab.set_languages(source_lang, target_lang, path=folder)
+        return vocab
+
+
+def set_target_language_start(model: Any, vocab: PretrainedVocab) -> None:
+    """Make ``model.generate`` start hypotheses in ``vocab``'s target language, as its labels start.
+
+    A multilingual tokenizer puts the target language code first in the labels (M2M100, NLLB, mBART-50:
+    ``[code, tokens, </s>]``; the decoder input starts ``</s> code``): ``generate`` must force it as the
+    first token (``generation_config.forced_bos_token_id``). mBART-cc25 puts it last (``[tokens, </s>,
+    code]``, rotated to the front of the decoder input): it is the decoder's start token
+    (``generation_config.decoder_start_token_id``). A tokenizer without a target language: nothing changes.
+    Saved with the model (``generation_config.json``), so a loaded model decodes the same way.
+    """
+    code = vocab.target_lang
+    if code is None:
+        return
+    code_id = vocab.tokenizer.convert_tokens_to_ids(code)
+    (labels,) = vocab.encode_targets(["a"], 16)
+    if labels and labels[0] == code_id:
+        model.generation_config.forced_bos_token_id = int(code_id)
+    elif labels and labels[-1] == code_id:
+        model.generation_config.decoder_start_token_id = int(code_id)

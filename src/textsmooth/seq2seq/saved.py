@@ -182,25 +182,36 @@ def load_translator(folder: str | Path) -> Translator:
 _DEFAULT_CHECKPOINT_LENGTH = 256
 
 
-def load_checkpoint_translator(folder: str | Path, *, max_length: int | None = None) -> Translator:
+def load_checkpoint_translator(
+    folder: str | Path,
+    *,
+    max_length: int | None = None,
+    source_lang: str | None = None,
+    target_lang: str | None = None,
+) -> Translator:
     """A local Hugging Face encoder-decoder checkpoint and its tokenizer, not trained by textsmooth.
 
     The weights load as ``from_pretrained`` loads them (safetensors, or a PyTorch file through torch's
     weights-only loader); the tokenizer as :meth:`~textsmooth.seq2seq.pretrained.PretrainedVocab.load`.
     ``max_length`` (source tokens kept, longest hypothesis): the model's positions where it has them
     (:func:`~textsmooth.seq2seq.model.position_limit`), else the tokenizer's ``model_max_length`` where it
-    is set, else 256.
+    is set, else 256. ``source_lang`` / ``target_lang``: the languages of a multilingual checkpoint
+    (:meth:`~textsmooth.seq2seq.pretrained.PretrainedVocab.load`; ``None``: its tokenizer's), and
+    ``generate`` starts in the target language as fine-tuning does
+    (:func:`~textsmooth.seq2seq.pretrained.set_target_language_start`).
 
     Raises:
         ArtifactError: no ``config.json``, not an encoder-decoder, unreadable weights, or no tokenizer.
+        ConfigError: a language the tokenizer does not have.
     """
     from textsmooth._params import check_int
     from textsmooth.seq2seq.model import load_seq2seq_model, position_limit
-    from textsmooth.seq2seq.pretrained import PretrainedVocab
+    from textsmooth.seq2seq.pretrained import PretrainedVocab, set_target_language_start
 
     folder = Path(folder)
     model = load_seq2seq_model(folder)  # refuses a folder without config.json or an encoder-only model
-    vocab = PretrainedVocab.load(folder)
+    vocab = PretrainedVocab.load(folder, source_lang=source_lang, target_lang=target_lang)
+    set_target_language_start(model, vocab)
     if max_length is None:
         positions = position_limit(model.config)
         limit = getattr(vocab.tokenizer, "model_max_length", None)

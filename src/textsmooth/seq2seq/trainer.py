@@ -223,7 +223,9 @@ def prepare_vocab(train: ParallelCorpus, config: Seq2SeqConfig, out: Path | None
     if config.model_path is not None:  # a pretrained checkpoint brings its tokenizer
         from textsmooth.seq2seq.pretrained import PretrainedVocab
 
-        return PretrainedVocab.load(config.model_path)  # type: ignore[return-value]
+        return PretrainedVocab.load(  # type: ignore[return-value]
+            config.model_path, source_lang=config.source_lang, target_lang=config.target_lang
+        )
     if out is not None and (out / "vocab" / "vocab.json").is_file() and (out / CHECKPOINT_FILE).is_file():
         return SubwordVocab.load(out / "vocab")
     vocab = train_subword_vocab(
@@ -565,6 +567,10 @@ def train_seq2seq(
     fresh = out is not None and not out.exists()  # made below, once the table is checked
     with thread_limit(config.num_threads, faiss_=False):
         vocab = prepare_vocab(train, config, None if fresh else out)
+        if pretrained is not None:  # generate starts in the target language, as the labels do
+            from textsmooth.seq2seq.pretrained import set_target_language_start
+
+            set_target_language_start(pretrained, vocab)  # type: ignore[arg-type]
         collator = _collator(train, vocab, config, table)  # refuses a table of other targets, before training
         similarity, built = (None, None)
         if config.uses_similarity:  # refuses a table of another vocabulary, before the folder is made
