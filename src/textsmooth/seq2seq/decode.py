@@ -2,7 +2,9 @@
 
 :func:`translate` decodes with the model's own ``generate`` (greedy for ``beam_size=1``, beam search
 otherwise, with a length penalty); sentences are batched by length, so padding costs little, and the
-hypotheses come back in input order. :func:`corpus_scores` gives the paper's corpus BLEU orders (Tables
+hypotheses come back in input order. A blank source line (empty or whitespace) translates to an empty
+line without running the model: encoded it would be ``</s>`` alone, and a model given nothing generates
+a sentence of its own, which would then sit in the output as if it translated something. :func:`corpus_scores` gives the paper's corpus BLEU orders (Tables
 3-4 report BLEU-3, -4 and -5) and chrF, all from sacrebleu with its default ``13a`` tokenisation.
 """
 
@@ -45,6 +47,9 @@ def translate(
         max_length: source tokens kept per sentence and the longest hypothesis (``</s>`` included).
         batch_size: sentences per ``generate`` call.
 
+    Returns:
+        One hypothesis per source, in input order; ``""`` for a blank source (module docstring).
+
     Raises:
         ConfigError: ``beam_size`` or ``batch_size`` below 1, ``max_length`` below 2.
     """
@@ -59,9 +64,11 @@ def translate(
         check_int(name, value, low=low)
     from textsmooth.seq2seq.collate import pad_sequences
 
-    ids = vocab.encode_sources(list(sources), max_length)
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    out: list[str] = [""] * len(ids)
+    real = [i for i, text in enumerate(sources) if text.strip()]  # blank lines stay blank, unmodelled
+    encoded = vocab.encode_sources([sources[i] for i in real], max_length)
+    ids = dict(zip(real, encoded, strict=True))
+    order = sorted(real, key=lambda i: len(ids[i]))
+    out: list[str] = [""] * len(sources)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
