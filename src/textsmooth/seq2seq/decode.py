@@ -4,8 +4,10 @@
 otherwise, with a length penalty); sentences are batched by length, so padding costs little, and the
 hypotheses come back in input order. A blank source line (empty or whitespace) translates to an empty
 line without running the model: encoded it would be ``</s>`` alone, and a model given nothing generates
-a sentence of its own, which would then sit in the output as if it translated something. :func:`corpus_scores` gives the paper's corpus BLEU orders (Tables
-3-4 report BLEU-3, -4 and -5) and chrF, all from sacrebleu with its default ``13a`` tokenisation.
+a sentence of its own, which would then sit in the output as if it translated something.
+
+:func:`corpus_scores` gives the paper's corpus BLEU orders (Tables 3-4 report BLEU-3, -4 and -5) and
+chrF, all from sacrebleu with its default ``13a`` tokenisation.
 """
 
 from __future__ import annotations
