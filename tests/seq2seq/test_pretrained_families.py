@@ -1,7 +1,10 @@
-"""``--model PATH`` with the other encoder-decoder families the docs name: tiny randomly initialised T5 and
-BART checkpoints (saved with ``save_pretrained``, with a fast tokenizer, as a downloaded folder looks) are
+"""``--model PATH`` with the encoder-decoder families the docs name: tiny randomly initialised T5 and
+BART checkpoints (saved with ``save_pretrained``, with a fast tokenizer, as a downloaded folder looks) and
+a Marian checkpoint in the opus-mt layout (``source.spm`` / ``target.spm`` sentencepiece models and
+``vocab.json``, no ``tokenizer.json``: the slow ``MarianTokenizer``, which needs sentencepiece) are
 fine-tuned by ``train_seq2seq`` and translate after loading; loss (2) on each equals a per-sequence loop;
-the fused output projection runs on BART (``final_logits_bias``) and is refused for T5 before training."""
+the fused output projection runs on BART and Marian (``final_logits_bias``) and is refused for T5 before
+training."""
 
 from __future__ import annotations
 
@@ -36,6 +39,33 @@ def tokenizer(train):
     )
 
 
+def opus_mt_tokenizer(train, work: Path):
+    """A ``MarianTokenizer`` as opus-mt checkpoints ship it: a sentencepiece model per side (trained on
+    ``train``, 150 pieces each) and one ``vocab.json`` over both (``</s>`` 0, ``<unk>`` 1, ``<pad>`` 2)."""
+    import io
+    import json
+
+    import sentencepiece as spm
+    from transformers import MarianTokenizer
+
+    pieces = ["</s>", "<unk>", "<pad>"]
+    for side, texts in (("source", train.sources), ("target", train.targets)):
+        model = io.BytesIO()
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(texts), model_writer=model, vocab_size=150, pad_id=-1, bos_id=-1,
+            eos_id=1, unk_id=0, minloglevel=2,
+        )  # fmt: skip
+        (work / f"{side}.spm").write_bytes(model.getvalue())
+        processor = spm.SentencePieceProcessor(model_proto=model.getvalue())
+        pieces += [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
+    vocab = {piece: i for i, piece in enumerate(dict.fromkeys(pieces))}
+    (work / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    return MarianTokenizer(
+        source_spm=str(work / "source.spm"), target_spm=str(work / "target.spm"),
+        vocab=str(work / "vocab.json"), source_lang="de", target_lang="en",
+    )  # fmt: skip
+
+
 def tiny(family: str, vocab_size: int):
     torch.manual_seed(0)
     if family == "t5":
@@ -46,6 +76,15 @@ def tiny(family: str, vocab_size: int):
             pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
         )  # fmt: skip
         return T5ForConditionalGeneration(config)
+    if family == "marian":
+        from transformers import MarianConfig, MarianMTModel
+
+        config = MarianConfig(
+            vocab_size=vocab_size, d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+            decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64,
+            pad_token_id=2, eos_token_id=0, decoder_start_token_id=2, forced_eos_token_id=0,
+        )  # fmt: skip
+        return MarianMTModel(config)
     from transformers import BartConfig, BartForConditionalGeneration
 
     config = BartConfig(
@@ -56,13 +95,16 @@ def tiny(family: str, vocab_size: int):
     return BartForConditionalGeneration(config)
 
 
-@pytest.fixture(scope="module", params=["t5", "bart"])
+@pytest.fixture(scope="module", params=["t5", "bart", "marian"])
 def checkpoint(request, tmp_path_factory, splits):
     folder = tmp_path_factory.mktemp(request.param)
-    hf_tokenizer = tokenizer(splits[0])
+    if request.param == "marian":
+        hf_tokenizer = opus_mt_tokenizer(splits[0], tmp_path_factory.mktemp("spm"))
+    else:
+        hf_tokenizer = tokenizer(splits[0])
     model = tiny(request.param, len(hf_tokenizer))
     with torch.no_grad():
-        if request.param == "bart":  # a bias the fused path must add (a new model's is zero)
+        if request.param != "t5":  # a bias the fused path must add (a new model's is zero)
             model.final_logits_bias.normal_(generator=torch.Generator().manual_seed(1))
     model.save_pretrained(folder)
     hf_tokenizer.save_pretrained(folder)
@@ -94,7 +136,7 @@ def test_loss_2_on_the_family_equals_a_per_sequence_loop(checkpoint, splits):
     got = seq2seq_loss(model, batch, alpha=0.3, label_smoothing=0.1)
     expected = loss2_of_batch(model, batch, sources, targets, alpha=0.3, eps=0.1)
     torch.testing.assert_close(got.loss, expected, rtol=1e-5, atol=1e-5)
-    if family == "bart":
+    if family != "t5":
         fused = seq2seq_loss(model, batch, alpha=0.3, label_smoothing=0.1, output_chunk_size=16)
         torch.testing.assert_close(fused.loss, got.loss, rtol=1e-5, atol=1e-5)
 
@@ -104,9 +146,15 @@ def test_a_checkpoint_of_the_family_is_fine_tuned_and_translates(tmp_path, check
     train, val, test = splits
     result = train_seq2seq(train, val, config(folder), out_dir=tmp_path / "run", test=test, progress=False)
     assert result.vocab.kind == "pretrained" and len(result.test_hypotheses) == 16
+    if family == "marian":  # the opus-mt layout: the sentencepiece tokenizer, saved the same way
+        assert type(result.vocab.tokenizer).__name__ == "MarianTokenizer"
+        assert not (folder / "tokenizer.json").exists()
+        assert {"source.spm", "target.spm", "vocab.json"} <= {
+            p.name for p in (tmp_path / "run" / "model").iterdir()
+        }
     loaded = load_translator(tmp_path / "run" / "model")
     assert loaded.translate(test.sources, beam_size=2) == result.test_hypotheses
-    if family == "bart":  # the fused output projection: the same epoch to float rounding
+    if family != "t5":  # the fused output projection: the same epoch to float rounding
         fused = train_seq2seq(train, val, config(folder, output_chunk_size=32), test=test, progress=False)
         assert fused.history[0]["train_loss"] == pytest.approx(result.history[0]["train_loss"], rel=1e-5)
     else:
@@ -163,7 +211,9 @@ def test_a_checkpoint_translates_before_fine_tuning_as_generate_does(tmp_path, c
     assert translator.info["kind"] == "checkpoint" and translator.max_length == 64
     assert translator.translate(sources, beam_size=2) == expected
     default = load_checkpoint_translator(folder).max_length
-    assert default == (64 if family == "bart" else 256)  # BART: its positions; T5: none, no tokenizer limit
+    assert default == (
+        256 if family == "t5" else 64
+    )  # T5: no positions, no tokenizer limit; else its positions
     (tmp_path / "src.de").write_text("\n".join(sources) + "\n", encoding="utf-8")
     args = ["translate", folder, tmp_path / "src.de", "-o", tmp_path / "hyp", "--beam-size", "2"]
     result = CliRunner().invoke(app, [str(a) for a in [*args, "--max-length", "64"]])
