@@ -317,11 +317,14 @@ def register(app: typer.Typer) -> None:
 
     @app.command(
         help=(
-            "Translate a text file (one sentence per line; .gz/.xz read too) with a model saved by "
-            "`textsmooth seq2seq train` (its OUT/model folder), in batches, with beam search.\n\n"
+            "Translate a text file (one sentence per line; .gz/.xz read too; a blank line gives a blank "
+            "line) with a model saved by `textsmooth seq2seq train` (its OUT/model folder) or a local "
+            "Hugging Face checkpoint, in batches, with beam search.\n\n"
             "Examples:\n\n"
             "  textsmooth translate runs/de-en/model test.de -o test.hyp.en\n\n"
-            "  textsmooth translate runs/de-en/model test.de -o greedy.en --beam-size 1"
+            "  textsmooth translate runs/de-en/model test.de -o greedy.en --beam-size 1\n\n"
+            "  textsmooth translate path/to/nllb test.de -o base.en --source-lang deu_Latn "
+            "--target-lang eng_Latn"
         )
     )
     @friendly_errors
