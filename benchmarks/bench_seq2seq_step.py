@@ -32,6 +32,15 @@ Usage::
 ``--fused CHUNK`` adds ``plain fused``, ``semantic m=1 fused`` and ``semantic m=5 fused``: the same
 losses with ``seq2seq_loss(output_chunk_size=CHUNK)``, the output projection fused with the loss so the
 ``(sequences, T, V)`` logits are never held.
+
+``--output-vocab N`` widens the model's output layer (and its shared embeddings) to ``N`` tokens with
+``resize_token_embeddings``, as a pretrained checkpoint's vocabulary would be (opus-mt-de-en: 58,101), the
+targets still in the learned 8k vocabulary: the logits, and so the memory the fused projection saves,
+are those of an ``N``-token model. ``--only NAMES`` (comma-separated) runs just those variants
+(``plain`` is always run: the baseline)::
+
+    python benchmarks/bench_seq2seq_step.py --fused 1024 --output-vocab 58101 --batch-size 32 \
+        --batches 1 --repeats 1 --only "semantic m=5,semantic m=5 fused,plain fused"
 """
 
 from __future__ import annotations
@@ -82,6 +91,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--fused", type=int, default=None, metavar="CHUNK", help="also time the fused output projection"
     )
+    p.add_argument(
+        "--output-vocab", type=int, default=None, metavar="N", help="widen the output layer to N tokens"
+    )
+    p.add_argument("--only", default=None, help="comma-separated variant names (plain is always run)")
     p.add_argument("--memory-only", default=None, help=argparse.SUPPRESS)  # subprocess: one variant
     return p.parse_args(argv)
 
@@ -108,7 +121,12 @@ def setup(args: argparse.Namespace):
         if args.quick
         else ModelShape()
     )
-    model = build_seq2seq_model(vocab, shape, seed=0).to(args.device)
+    model = build_seq2seq_model(vocab, shape, seed=0)
+    if args.output_vocab is not None:
+        if args.output_vocab < vocab.target_vocab_size:
+            raise SystemExit(f"--output-vocab must be >= the vocabulary's {vocab.target_vocab_size} tokens")
+        model.resize_token_embeddings(args.output_vocab)
+    model = model.to(args.device)
     n = args.batch_size * args.batches
     sources = vocab.encode_sources(corpus.sources[:n], 64)
     targets = vocab.encode_targets(corpus.targets[:n], 64)
@@ -177,6 +195,8 @@ def peak_memory(args: argparse.Namespace, name: str) -> float:
         cmd.append("--bf16")
     if args.fused:
         cmd += ["--fused", str(args.fused)]
+    if args.output_vocab:
+        cmd += ["--output-vocab", str(args.output_vocab)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return float(json.loads(out.stdout.strip().splitlines()[-1])["mib"])
 
@@ -218,6 +238,13 @@ def main(argv: list[str] | None = None) -> None:
         VARIANTS.update(BF16_VARIANTS)
     if args.fused:
         VARIANTS.update({name: {**v, "chunk": args.fused} for name, v in FUSED_VARIANTS.items()})
+    if args.only:
+        wanted = {"plain", *(name.strip() for name in args.only.split(","))}
+        unknown = sorted(wanted - set(VARIANTS))
+        if unknown:
+            raise SystemExit(f"--only: unknown variant(s) {unknown}; known: {sorted(VARIANTS)}")
+        for name in set(VARIANTS) - wanted:
+            del VARIANTS[name]
     if args.memory_only:
         memory_only(args)
         return
@@ -244,6 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"bench_seq2seq_step {date.today()} · {device_name(args.device)} · torch threads "
         f"{args.threads} · batch {args.batch_size} · {args.batches} batches x {args.repeats} repeats"
+        + (f" · output layer {args.output_vocab:,} tokens" if args.output_vocab else "")
         + (" · QUICK" if args.quick else "")
     )
     what = "peak extra GPU MiB" if cuda else "peak extra MiB"
