@@ -20,8 +20,8 @@ never held, which is what limits the batch size or ``m`` with a large vocabulary
 then a weighted sum over token positions (gold tokens ``1``, the tokens of a related target of example
 ``b`` ``alpha / |R(y_b)|``, all over the batch's denominator), passed as the fused loss's ``row_weight``.
 It needs a model whose logits are ``lm_head(decoder states) + final_logits_bias`` (Marian, BART, mBART,
-Pegasus) or ``lm_head(decoder states)`` (M2M100, NLLB: :func:`fused_output_layer`) and the (smoothed)
-cross-entropy token loss.
+Pegasus), ``lm_head(decoder states)`` (M2M100, NLLB) or ``lm_head(d_model ** -0.5 * decoder states)``
+(T5: :func:`fused_output_layer`) and the (smoothed) cross-entropy token loss.
 
 The decoder's inputs are the labels shifted right (:func:`decoder_input_ids`): the model's own
 ``prepare_decoder_input_ids_from_labels`` where it has one (mBART's rotates the language code to the
@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -46,6 +46,8 @@ from textsmooth.losses import LossOutput, NumItems, sequence_smoothed_nll, smoot
 
 __all__ = [
     "PLAIN_LM_HEAD_MODELS",
+    "SCALED_STATE_MODELS",
+    "FusedOutputLayer",
     "TokenSimilarity",
     "decoder_input_ids",
     "decoder_sequence_nll",
@@ -164,47 +166,71 @@ def decoder_sequence_nll(
 
 
 PLAIN_LM_HEAD_MODELS = ("M2M100ForConditionalGeneration",)
-"""Model classes whose logits are ``lm_head(model.model(...).last_hidden_state)`` and nothing more (NLLB
-checkpoints are of this class)."""
+"""Model classes whose logits are ``lm_head(decoder states)`` and nothing more (NLLB checkpoints are of
+this class)."""
+
+SCALED_STATE_MODELS = ("T5ForConditionalGeneration",)
+"""Model classes whose logits are ``lm_head(d_model ** -0.5 * decoder states)`` where the config says so
+(T5 with tied embeddings, its default), else ``lm_head(decoder states)``."""
 
 
-def fused_output_layer(model: Any) -> tuple[Tensor, Tensor | None]:
-    """``(weight (V, H), bias (V,) or None)``: the output layer the fused projection applies.
+class FusedOutputLayer(NamedTuple):
+    """The output layer as the fused projection applies it: ``logits = state_scale * states @ weight.T +
+    bias``."""
+
+    weight: Tensor
+    """``(V, H)``, the model's ``lm_head.weight``."""
+    bias: Tensor | None
+    """``(V,)`` or ``None``."""
+    state_scale: float
+    """The factor the model applies to the decoder states before ``lm_head`` (1.0 but for T5)."""
+
+
+def fused_output_layer(model: Any) -> FusedOutputLayer:
+    """The output layer the fused projection applies, read from ``model`` (:class:`FusedOutputLayer`).
 
     The Marian, BART, mBART, Pegasus and Blenderbot families of ``transformers`` compute
     ``self.lm_head(outputs[0]) + self.final_logits_bias``: the bias is ``final_logits_bias`` (plus
     ``lm_head.bias`` where the layer has one). M2M100 and NLLB (:data:`PLAIN_LM_HEAD_MODELS`) compute
-    ``self.lm_head(outputs.last_hidden_state)``: the bias is ``lm_head.bias`` (``None`` there). All take
-    their decoder states from ``model.model``.
+    ``self.lm_head(outputs.last_hidden_state)``: the bias is ``lm_head.bias`` (``None`` there). T5
+    (:data:`SCALED_STATE_MODELS`) computes ``self.lm_head(sequence_output * self.model_dim ** -0.5)``
+    when ``config.scale_decoder_outputs`` (``tie_word_embeddings`` before transformers 5), else without
+    the factor, and has no bias. All take their decoder states from ``model.get_decoder()``.
 
     Raises:
-        ConfigError: another kind of model (T5 rescales the states first, the LSTM model has its own
-            layer): train it with the model's logits (``output_chunk_size`` ``None``).
+        ConfigError: another kind of model (the LSTM model has its own layer; mT5 and others are not
+            checked here): train it with the model's logits (``output_chunk_size`` ``None``).
     """
     import torch.nn as nn
 
+    name = type(model).__name__
     head = getattr(model, "lm_head", None)
     bias = getattr(model, "final_logits_bias", None)
-    body = getattr(model, "model", None)
-    plain = type(model).__name__ in PLAIN_LM_HEAD_MODELS
+    decoder = model.get_decoder() if callable(getattr(model, "get_decoder", None)) else None
+    plain = name in PLAIN_LM_HEAD_MODELS
+    scaled = name in SCALED_STATE_MODELS
     if (
         not isinstance(head, nn.Linear)
-        or not isinstance(body, nn.Module)
-        or not (plain or isinstance(bias, Tensor))
+        or not isinstance(decoder, nn.Module)
+        or not (plain or scaled or isinstance(bias, Tensor))
     ):
         raise ConfigError(
             f"the fused output projection needs a model with lm_head and final_logits_bias (Marian, BART, "
-            f"mBART, Pegasus) or M2M100 / NLLB, not {type(model).__name__}",
+            f"mBART, Pegasus), M2M100 / NLLB or T5, not {name}",
             column="output_chunk_size",
             hint="leave output_chunk_size unset to train on the model's logits",
         )
+    if scaled:
+        config = model.config
+        scale = getattr(config, "scale_decoder_outputs", getattr(config, "tie_word_embeddings", True))
+        return FusedOutputLayer(head.weight, head.bias, config.d_model**-0.5 if scale else 1.0)
     if plain:
-        return head.weight, head.bias
+        return FusedOutputLayer(head.weight, head.bias, 1.0)
     assert isinstance(bias, Tensor)
     full_bias = bias.reshape(-1)
     if head.bias is not None:
         full_bias = full_bias + head.bias
-    return head.weight, full_bias
+    return FusedOutputLayer(head.weight, full_bias, 1.0)
 
 
 def _fused_sequence_loss(
@@ -219,20 +245,20 @@ def _fused_sequence_loss(
 ) -> LossOutput:
     """``sum_n sequence_weight_n * sum_t loss(n, t)`` through the fused output projection (module
     docstring); ``nll`` the unweighted token NLL summed over every position."""
-    from transformers.modeling_outputs import BaseModelOutput
-
     from textsmooth.losses import fused_linear_cross_entropy
 
-    weight, bias = fused_output_layer(model)
-    states = model.model(
-        encoder_outputs=BaseModelOutput(last_hidden_state=encoder_hidden),
-        attention_mask=attention_mask,
-        decoder_input_ids=decoder_input_ids(model, labels),
+    layer = fused_output_layer(model)
+    states = model.get_decoder()(
+        input_ids=decoder_input_ids(model, labels),
+        encoder_hidden_states=encoder_hidden,
+        encoder_attention_mask=attention_mask,
         use_cache=False,
     ).last_hidden_state
+    if layer.state_scale != 1.0:
+        states = states * layer.state_scale
     row_weight = sequence_weight.detach()[:, None].expand(labels.shape)
     return fused_linear_cross_entropy(
-        states, weight, labels, label_smoothing, bias=bias, row_weight=row_weight,
+        states, layer.weight, labels, label_smoothing, bias=layer.bias, row_weight=row_weight,
         reduction="sum", chunk_size=chunk_size, validate=False,
     )  # fmt: skip
 
@@ -260,8 +286,8 @@ def seq2seq_loss(
         similarity: word-similarity token targets (:class:`TokenSimilarity`) in place of the token
             cross-entropy on every decoder pass.
         output_chunk_size: fuse the output projection with the token loss, this many positions at a
-            time (module docstring; Marian / BART-like models, not with ``similarity``); ``None``: the
-            model's logits.
+            time (module docstring; Marian / BART-like models, NLLB, T5; not with ``similarity``);
+            ``None``: the model's logits.
 
     Returns:
         :class:`~textsmooth.losses.LossOutput`: ``loss`` to train on; ``nll`` the gold sequences' NLL
