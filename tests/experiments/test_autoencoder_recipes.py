@@ -164,3 +164,28 @@ def test_too_few_sentences_for_the_holdout(tmp_path, shared_data):
     path = write_recipe(tmp_path, max_sentences=30)
     with pytest.raises(ConfigError, match="none to train on"):
         load_autoencoder_data(load_autoencoder_recipe(path))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_run_another_process_is_training_is_skipped(finished, tmp_path, jobs):
+    # two `experiment run` processes on one folder: the run the other one holds is neither trained nor
+    # recorded, the other is (with --jobs 2 in a worker process)
+    import shutil
+
+    from textsmooth.io.atomic import claim
+
+    recipe = load_autoencoder_recipe(CI_RECIPE)
+    out = tmp_path / "run"
+    shutil.copytree(finished, out)
+    held_run = "soft-label_N=3__seed0"
+    deleted = [held_run] if jobs == 1 else ["cross-entropy__seed0", held_run]
+    for run_id in deleted:
+        for path in (out / "results").glob(f"{run_id}.*"):
+            path.unlink()
+    logs: list[str] = []
+    with claim(out / "runs" / held_run) as held:
+        assert held
+        records = run_autoencoder_recipe(recipe, out, jobs=jobs, log=logs.append, progress=False)
+    assert [r["run_id"] for r in records] == ["cross-entropy__seed0"]
+    assert any("skipped: another process is training it now" in line for line in logs), logs
+    assert not (out / "results" / f"{held_run}.json").exists()

@@ -299,3 +299,51 @@ def test_interrupted_training_leaves_no_record(tmp_path, monkeypatch):
         run_recipe(load_recipe(CI_RECIPE), out, seeds=[0], progress=False, log=lambda line: None)
     assert list((out / "results").iterdir()) == []
     assert json.loads((out / "runs" / "balanced__textcnn__none__seed0" / "timing.json").read_text())["since"]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_run_another_process_is_training_is_skipped_with_the_runs_that_need_it(tiny_runs, tmp_path, jobs):
+    """Two `experiment run` processes on one folder: a run the other one holds (its claim,
+    RUN_DIR/runs/<run>.lock) is neither trained nor recorded, nor the LS-Distill run whose teacher it is;
+    once the claim is released a run trains them."""
+    from textsmooth.io.atomic import claim
+
+    recipe, outputs = tiny_runs
+    out = tmp_path / "run"
+    shutil.copytree(outputs[1][0], out)
+    teacher, student = "balanced__textcnn__none__seed0", "balanced__textcnn__distill__seed0"
+    for run_id in (teacher, student):
+        for suffix in (".json", ".npz"):
+            (out / "results" / f"{run_id}{suffix}").unlink()
+    args = ("experiment", "run", recipe, "-o", out, "--seeds", "0", "--no-progress", "--no-report")
+    with claim(out / "runs" / teacher) as held:  # "the other process", training the teacher run
+        assert held
+        result = run_cli(*args, "--jobs", str(jobs))
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "skipped: another process is training it now" in flat
+    assert (
+        f"{student}: skipped: it takes its teacher from {teacher}, which another process is training" in flat
+    )
+    assert "1 runs finished" in flat  # the kwls run, finished before
+    assert sorted(p.stem for p in (out / "results").glob("*.json")) == ["balanced__textcnn__kwls__seed0"]
+    if jobs == 1:  # released: the next run trains both (the teacher first)
+        again = run_cli(*args)
+        assert again.exit_code == 0 and "skipped" not in again.output, again.output
+        assert re.findall(r"\[\d+/3\] (\S+)", again.output) == [teacher, student]
+        for run_id in (teacher, student):
+            assert read_result(out / "results" / f"{run_id}.json").run_id == run_id
+
+
+def test_a_claimed_run_another_process_finished_meanwhile_is_read_not_trained(tmp_path):
+    # the race two processes can have: B lists a run as to do, A finishes it, then B takes the claim
+    from textsmooth.experiments.runner import train_claimed
+    from textsmooth.io.atomic import claim
+
+    def train():
+        raise AssertionError("trained a finished run")
+
+    assert train_claimed(tmp_path, "r", lambda: "A's record", train) == "A's record"
+    assert train_claimed(tmp_path, "r", lambda: None, lambda: "trained") == "trained"
+    with claim(tmp_path / "runs" / "r"):
+        assert train_claimed(tmp_path, "r", lambda: "A's record", train) is None  # held: skipped

@@ -375,3 +375,37 @@ def test_a_table_another_process_is_building_is_waited_for_then_reused(tmp_path,
     assert not worker.is_alive() and path.is_file()
     assert logs[0].startswith("  built") and logs[1].startswith("  reusing"), logs  # built once
     assert len(table) > 0
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_run_another_process_is_training_is_skipped(tmp_path, finished, jobs):
+    # two `experiment run` processes on one folder: the run the other one holds is neither trained nor
+    # recorded; the rest are (with --jobs 2 the other run trains in a worker process)
+    from textsmooth.experiments.seq2seq import _run_claimed
+    from textsmooth.io.atomic import claim
+
+    recipe = load_seq2seq_recipe(CI_RECIPE)
+    plain, semantic = recipe.runs()
+    out = tmp_path / "run"
+    shutil.copytree(finished, out)
+    deleted = [semantic] if jobs == 1 else [plain, semantic]
+    for spec in deleted:
+        for path in (out / "results").glob(f"{spec.run_id}.*"):
+            path.unlink()
+    logs: list[str] = []
+    with claim(out / "runs" / semantic.run_id) as held:
+        assert held
+        records = run_seq2seq_recipe(recipe, out, jobs=jobs, progress=False, log=logs.append)
+    assert [r.run_id for r in records] == [plain.run_id]
+    assert any("skipped: another process is training it now" in line for line in logs), logs
+    assert not (out / "results" / f"{semantic.run_id}.json").exists()
+    expected = json.loads((finished / "results" / f"{plain.run_id}.json").read_text())["test"]
+    assert records[0].test == expected
+    if jobs == 1:  # the record the other process wrote meanwhile is read, not trained again
+        for path in (finished / "results").glob(f"{semantic.run_id}.*"):
+            shutil.copy(path, out / "results")
+
+        def train():
+            raise AssertionError("trained a finished run")
+
+        assert _run_claimed(semantic, out, train).run_id == semantic.run_id

@@ -1,4 +1,4 @@
-"""Atomic writes: all or nothing, with the permissions of a plain open()."""
+"""Atomic writes: all or nothing, with the permissions of a plain open(); claims: one holder at a time."""
 
 from __future__ import annotations
 
@@ -38,3 +38,35 @@ def test_replaces_an_existing_file_whole(tmp_path):
     atomic_write_text(target, "old")
     atomic_write_text(target, "new")
     assert target.read_text() == "new" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_claim_is_taken_once_and_ends_with_its_block_or_its_holder(tmp_path):
+    # claim(): one holder at a time, no waiting; the lock ends with the block, or with a holder that dies
+    import subprocess
+    import sys
+
+    from textsmooth.io.atomic import claim
+
+    target = tmp_path / "runs" / "a"
+    with claim(target) as first:
+        assert first and (tmp_path / "runs" / "a.lock").is_file()
+        with claim(target) as second:
+            assert not second  # another holder (here another lock object of this process)
+        with claim(tmp_path / "runs" / "b") as other:
+            assert other  # another path is another lock
+    with claim(target) as again:
+        assert again  # released at the end of the block
+    script = (
+        f"from textsmooth.io.atomic import claim\nimport time\nwith claim({str(target)!r}):\n"
+        "    print('held', flush=True)\n    time.sleep(120)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with claim(target) as taken:
+            assert not taken  # another process holds it
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    with claim(target) as taken:
+        assert taken  # the killed holder's lock went with it

@@ -351,7 +351,9 @@ def run_autoencoder_recipe(
 
     ``jobs > 1``: that many trainings at once in spawned worker processes (one torch thread each);
     ``executor`` (e.g. a :class:`~textsmooth.distributed.executor.RayExecutor`) runs every training
-    instead (see :func:`textsmooth.experiments.runner.training_executor`). Same records either way.
+    instead (see :func:`textsmooth.experiments.runner.training_executor`). Same records either way. A
+    run another process is training now is skipped and left out of the records returned
+    (:func:`textsmooth.experiments.runner.train_claimed`).
     """
     out = Path(out)
     specs = recipe.runs(seeds)
@@ -367,29 +369,66 @@ def run_autoencoder_recipe(
         else:
             results[record["run_id"]] = record
     log(f"{len(specs)} runs, {len(specs) - len(todo)} finished, {len(todo)} to train")
+    from textsmooth.experiments.runner import SKIPPED_BUSY
+
     if todo and (executor is not None or (jobs > 1 and len(todo) > 1)):
         from concurrent.futures import as_completed
 
         from textsmooth.experiments.runner import training_executor
 
         with training_executor(executor, jobs, len(todo), log) as pool:
-            futures = [pool.submit(_worker, recipe, row, seed, data, str(out)) for row, seed in todo]
+            futures = {
+                pool.submit(_worker, recipe, row, seed, data, str(out)): (row, seed) for row, seed in todo
+            }
             for future in as_completed(futures):
                 record = future.result()
+                if record is None:
+                    log(f"  {recipe.run_id(*futures[future])}: {SKIPPED_BUSY}")
+                    continue
                 results[record["run_id"]] = record
                 log(f"  finished {record['run_id']}")
     else:
         for row, seed in todo:
             log(f"{recipe.run_id(row, seed)}")
-            record = run_one(recipe, row, seed, data, out, progress=progress)
-            results[record["run_id"]] = record
-    return [results[recipe.run_id(row, seed)] for row, seed in specs]
+            record = _run_claimed(recipe, row, seed, data, out, progress=progress)
+            if record is None:
+                log(f"  {SKIPPED_BUSY}")
+            else:
+                results[record["run_id"]] = record
+    wanted = [recipe.run_id(row, seed) for row, seed in specs]
+    return [results[run_id] for run_id in wanted if run_id in results]
 
 
-def _worker(recipe: AutoencoderRecipe, row: dict[str, Any], seed: int, data: AutoencoderData, out: str):
+def _run_claimed(
+    recipe: AutoencoderRecipe,
+    row: dict[str, Any],
+    seed: int,
+    data: AutoencoderData,
+    out: Path,
+    *,
+    progress: bool,
+    num_threads: int | None = None,
+) -> dict[str, Any] | None:
+    """:func:`run_one` under the run's claim (:func:`~textsmooth.experiments.runner.train_claimed`):
+    ``None`` where another process trains the run now, its record where that one finished it meanwhile.
+    ``num_threads``: the training's torch threads (a worker's), else the row's."""
+    from textsmooth.experiments.runner import train_claimed
+
+    threaded = row if num_threads is None else {**row, "num_threads": num_threads}
+    return train_claimed(
+        out,
+        recipe.run_id(row, seed),
+        lambda: _finished(recipe, out, row, seed),
+        lambda: run_one(recipe, threaded, seed, data, out, progress=progress),
+    )
+
+
+def _worker(
+    recipe: AutoencoderRecipe, row: dict[str, Any], seed: int, data: AutoencoderData, out: str
+) -> dict[str, Any] | None:
     from textsmooth.experiments.runner import worker_threads
 
-    return run_one(recipe, {**row, "num_threads": worker_threads()}, seed, data, Path(out), progress=False)
+    return _run_claimed(recipe, row, seed, data, Path(out), progress=False, num_threads=worker_threads())
 
 
 def _words(vocab: Any, text: str) -> list[str]:

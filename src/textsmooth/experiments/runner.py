@@ -5,6 +5,7 @@ Layout of a run directory::
     RUN_DIR/recipe.yaml            copy of the recipe
     RUN_DIR/manifest.json          library and package versions, recipe name, data description
     RUN_DIR/runs/<run_id>/         metrics.jsonl, checkpoint.pt and timing.json of a run in progress
+    RUN_DIR/runs/<run_id>.lock     held by the process training the run (:func:`train_claimed`)
     RUN_DIR/results/<run_id>.json  finished run: spec, test metrics, dev history, seconds
     RUN_DIR/results/<run_id>.npz   its test probabilities and labels (for significance tests)
 
@@ -37,6 +38,11 @@ way: the runners of all three recipe kinds submit the same worker functions to i
 :class:`textsmooth.distributed.executor.RayExecutor` (``experiment run --backend ray``), whose tasks set
 torch's threads to their CPUs. :func:`local_pool` is the ``jobs > 1`` executor; :func:`worker_threads`
 is what a worker function gives its training.
+
+Two ``experiment run`` processes may share a run folder (e.g. one per seed, or a second one started to
+use more cores): each training runs under an exclusive claim on its run (:func:`train_claimed`), so a
+process skips a run another one is training now, and takes the other's record where it finished in
+the meantime; a run is never trained twice at once, and a crashed process's claim ends with it.
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -67,7 +73,7 @@ from textsmooth.experiments.records import (
     write_result,
 )
 from textsmooth.experiments.settings import SETTINGS, minority_metrics
-from textsmooth.io.atomic import atomic_path, atomic_write_text
+from textsmooth.io.atomic import atomic_path, atomic_write_text, claim
 from textsmooth.io.readers import TextDataset, read_dataset
 from textsmooth.io.splits import stratified_sample, stratified_split
 
@@ -81,9 +87,30 @@ __all__ = [
     "read_result",
     "register_run_handler",
     "run_recipe",
+    "train_claimed",
     "training_executor",
     "worker_threads",
 ]
+
+
+_Record = TypeVar("_Record")
+
+SKIPPED_BUSY = "skipped: another process is training it now"
+"""What the runners log for a run :func:`train_claimed` skipped."""
+
+
+def train_claimed(
+    out: Path, run_id: str, finished: Callable[[], _Record | None], train: Callable[[], _Record]
+) -> _Record | None:
+    """Train run ``run_id`` of the run folder ``out`` under its claim (``out/runs/<run_id>.lock``,
+    :func:`~textsmooth.io.atomic.claim`): ``None`` where another process holds the claim (it is training
+    the run now); else ``finished()`` where that gives a record (another process finished the run since
+    this one looked), else ``train()``'s record."""
+    with claim(out / "runs" / run_id, feature="textsmooth experiment run") as mine:
+        if not mine:
+            return None
+        record = finished()
+        return record if record is not None else train()
 
 
 def check_run_dir(out: str | Path, *, option: str | None = None) -> None:
@@ -202,6 +229,9 @@ def run_recipe(
 ) -> list[RunRecord]:
     """Run every run of ``recipe`` that has no result yet; return all results (finished and new).
 
+    A run another process is training now (the folder shared by two ``experiment run`` processes) is
+    skipped, and so is an LS-Distill run whose teacher run it is; neither is in the list returned.
+
     Args:
         recipe: a validated recipe (:func:`~textsmooth.experiments.recipe.load_recipe`).
         out_dir: the run directory (created; a previous run's folder resumes it).
@@ -264,17 +294,37 @@ def run_recipe(
         if todo:
             _import_training_modules()
         while todo:
-            spec = next(s for s in todo if ready(s))  # baselines wait for nothing, so one is ready
+            # baselines wait for nothing: none is ready only when the rest wait on a skipped baseline
+            spec = next((s for s in todo if ready(s)), None)
+            if spec is None:
+                _log_waiting_on_skipped(todo, baselines, number, len(specs), log)
+                break
             todo.remove(spec)
             log(f"[{number[spec.run_id]}/{len(specs)}] {spec.run_id}")
-            results[spec.run_id] = _run_one(
-                spec, recipe, train_full, test, out, baselines.get(spec.run_id), progress
-            )
+            record = _run_one(spec, recipe, train_full, test, out, baselines.get(spec.run_id), progress)
+            if record is None:
+                log(f"  {SKIPPED_BUSY}")
+            else:
+                results[spec.run_id] = record
     elif todo:
         _run_parallel(
             recipe, out, todo, ready, baselines, number, len(specs), int(jobs), results, log, executor
         )
-    return [results[spec.run_id] for spec in specs]
+    return [results[spec.run_id] for spec in specs if spec.run_id in results]
+
+
+def _log_waiting_on_skipped(
+    todo: list[RunSpec],
+    baselines: dict[str, str],
+    number: dict[str, int],
+    total: int,
+    log: Callable[..., Any],
+) -> None:
+    for spec in todo:
+        log(
+            f"[{number[spec.run_id]}/{total}] {spec.run_id}: skipped: it takes its teacher from "
+            f"{baselines[spec.run_id]}, which another process is training now"
+        )
 
 
 def _run_parallel(
@@ -309,10 +359,16 @@ def _run_parallel(
                 log(f"[{number[spec.run_id]}/{total}] {spec.run_id} started")
                 future = pool.submit(_worker_run, spec, str(out), baselines.get(spec.run_id), recipe)
                 running[future] = spec
+            if not running:  # the rest wait on a baseline another process is training
+                _log_waiting_on_skipped(todo, baselines, number, total, log)
+                return
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 spec = running.pop(future)
                 record = future.result()  # a worker's error stops the run here
+                if record is None:
+                    log(f"  {spec.run_id}: {SKIPPED_BUSY}")
+                    continue
                 results[spec.run_id] = record
                 n_done += 1
                 log(
@@ -426,7 +482,7 @@ def _load_worker(recipe: Recipe) -> None:
     _WORKER.update(recipe=recipe, data=load_recipe_data(recipe), busy=False)
 
 
-def _worker_run(spec: RunSpec, out: str, baseline: str | None, recipe: Recipe) -> RunRecord:
+def _worker_run(spec: RunSpec, out: str, baseline: str | None, recipe: Recipe) -> RunRecord | None:
     _load_worker(recipe)
     train_full, test = _WORKER["data"]
     threads = worker_threads()
@@ -681,9 +737,15 @@ def _run_one(
     out: Path,
     baseline: str | None,
     progress: bool,
-) -> RunRecord:
+) -> RunRecord | None:
+    """Train ``spec`` under its claim (:func:`train_claimed`): ``None`` where another process trains it."""
     handler = _RUN_HANDLERS[recipe.setting]
-    return handler(spec, RunContext(recipe, train_full, test, out, baseline, progress))
+    return train_claimed(
+        out,
+        spec.run_id,
+        lambda: _check_finished_runs([spec], out).get(spec.run_id),
+        lambda: handler(spec, RunContext(recipe, train_full, test, out, baseline, progress)),
+    )
 
 
 def _classification_run(spec: RunSpec, ctx: RunContext) -> RunRecord:

@@ -949,13 +949,17 @@ def run_seq2seq_recipe(
     in a spawned worker process with one torch thread (results as with ``jobs=1``: every run is seeded by
     its own configuration). ``executor`` (e.g. a
     :class:`~textsmooth.distributed.executor.RayExecutor`) runs every training instead, ``jobs`` unused
-    (see :func:`textsmooth.experiments.runner.training_executor`).
+    (see :func:`textsmooth.experiments.runner.training_executor`). A run another process is training
+    now (two processes sharing the folder) is skipped and left out of the records returned
+    (:func:`textsmooth.experiments.runner.train_claimed`).
 
     Raises:
         ConfigError: a seed the recipe does not list; the folder holds another recipe's results, results
             on other data or with other settings.
         ArtifactError: a corrupt result file.
     """
+    from textsmooth.experiments.runner import SKIPPED_BUSY
+
     out = Path(out_dir)
     chosen = recipe.seeds if seeds is None else recipe.check_seeds(seeds)
     data = load_seq2seq_data(recipe)
@@ -977,12 +981,26 @@ def run_seq2seq_recipe(
     number = {s.run_id: i for i, s in enumerate(specs, start=1)}
     if todo and (executor is not None or (int(jobs) > 1 and len(todo) > 1)):
         _run_parallel(todo, recipe, data, out, int(jobs), results, log, executor)
-        return [results[s.run_id] for s in specs]
-    for spec in todo:
-        log(f"[{number[spec.run_id]}/{len(specs)}] {spec.run_id}")
-        table = tables[(spec.pair, spec.table.name)] if spec.table is not None else None
-        results[spec.run_id] = _run_one(spec, recipe, data[spec.pair], table, out, progress)
-    return [results[s.run_id] for s in specs]
+    else:
+        for spec in todo:
+            log(f"[{number[spec.run_id]}/{len(specs)}] {spec.run_id}")
+            table = tables[(spec.pair, spec.table.name)] if spec.table is not None else None
+            record = _run_claimed(
+                spec, out, lambda s=spec, t=table: _run_one(s, recipe, data[s.pair], t, out, progress)
+            )
+            if record is None:
+                log(f"  {SKIPPED_BUSY}")
+            else:
+                results[spec.run_id] = record
+    return [results[s.run_id] for s in specs if s.run_id in results]
+
+
+def _run_claimed(spec: Seq2SeqRunSpec, out: Path, train: Callable[[], Seq2SeqRecord]) -> Seq2SeqRecord | None:
+    """``train()`` under the run's claim (:func:`~textsmooth.experiments.runner.train_claimed`): ``None``
+    where another process trains the run now, its record where that process finished it meanwhile."""
+    from textsmooth.experiments.runner import train_claimed
+
+    return train_claimed(out, spec.run_id, lambda: _finished_runs([spec], out).get(spec.run_id), train)
 
 
 def _run_parallel(
@@ -998,7 +1016,7 @@ def _run_parallel(
     """Train ``todo`` on ``executor`` (default: ``jobs`` spawned worker processes, one torch thread each)."""
     from concurrent.futures import as_completed
 
-    from textsmooth.experiments.runner import training_executor
+    from textsmooth.experiments.runner import SKIPPED_BUSY, training_executor
 
     with training_executor(executor, jobs, len(todo), log) as pool:
         futures = {
@@ -1010,6 +1028,9 @@ def _run_parallel(
         }  # fmt: skip
         for future in as_completed(futures):
             record = future.result()  # a worker's error stops the run here
+            if record is None:
+                log(f"  {futures[future].run_id}: {SKIPPED_BUSY}")
+                continue
             results[record.run_id] = record
             log(f"  finished {record.run_id}: test BLEU-4 {record.test['bleu']:.2f}")
 
@@ -1020,13 +1041,17 @@ def _worker_run(
     splits: tuple[Any, Any, Any],
     table_path: str | None,
     out: str,
-) -> Seq2SeqRecord:
+) -> Seq2SeqRecord | None:
     from textsmooth.experiments.runner import worker_threads
     from textsmooth.sequence import NeighborTable
 
     spec = dataclasses.replace(spec, config=dataclasses.replace(spec.config, num_threads=worker_threads()))
-    table = None if table_path is None else NeighborTable.read(table_path, texts=list(splits[0].targets))
-    return _run_one(spec, recipe, splits, table, Path(out), progress=False)
+
+    def train() -> Seq2SeqRecord:
+        table = None if table_path is None else NeighborTable.read(table_path, texts=list(splits[0].targets))
+        return _run_one(spec, recipe, splits, table, Path(out), progress=False)
+
+    return _run_claimed(spec, Path(out), train)
 
 
 def _write_run_folder(

@@ -6,6 +6,8 @@ and a failure (exception, Ctrl-C) removes the temporary file. The file gets the 
 
 :func:`exclusive` is for an artifact several processes may need at once (a neighbour table shared by
 the runs of two ``experiment run`` processes): one builds it, the others wait and then reuse it.
+:func:`claim` is for work only one process should do, where the others go on to other work instead of
+waiting (a training run of a recipe two ``experiment run`` processes share).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "exclusive"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "claim", "exclusive"]
 
 
 def file_mode() -> int:
@@ -51,6 +53,41 @@ def exclusive(path: str | Path, *, feature: str = "textsmooth.io.atomic.exclusiv
     target.parent.mkdir(parents=True, exist_ok=True)
     with filelock.FileLock(str(target.with_name(target.name + ".lock"))):
         yield
+
+
+def _lock_file(path: str | Path) -> Path:
+    target = Path(path)
+    return target.with_name(target.name + ".lock")
+
+
+@contextlib.contextmanager
+def claim(path: str | Path, *, feature: str = "textsmooth.io.atomic.claim") -> Iterator[bool]:
+    """Try to take the exclusive lock of ``path`` (``path`` + ``.lock``, as :func:`exclusive`) without
+    waiting: yield ``True`` holding it until the block ends, or ``False``, holding nothing, where another
+    process (or another lock object of this one) holds it.
+
+    The operating system releases the lock if its holder dies, so a crashed process never blocks the
+    work; the lock file stays. Needs a file system with working ``flock`` locks (local disks do; some
+    network file systems do not).
+
+    Raises:
+        MissingDependencyError: filelock is not installed.
+    """
+    from textsmooth._extras import require
+
+    filelock = require("filelock", extra="experiments", feature=feature)
+    lock_file = _lock_file(path)
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(lock_file), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
 
 
 @contextlib.contextmanager
