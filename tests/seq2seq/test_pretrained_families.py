@@ -66,16 +66,23 @@ def opus_mt_tokenizer(train, work: Path):
     )  # fmt: skip
 
 
-def tiny(family: str, vocab_size: int):
+def tiny(family: str, vocab_size: int, **overrides):
+    """A tiny randomly initialised model of ``family`` (t5, mt5, marian, bart); ``overrides``: T5 config
+    fields."""
     torch.manual_seed(0)
-    if family == "t5":
-        from transformers import T5Config, T5ForConditionalGeneration
+    if family in ("t5", "mt5"):
+        from transformers import MT5Config, MT5ForConditionalGeneration, T5Config, T5ForConditionalGeneration
 
-        config = T5Config(
+        config_class, model_class = (
+            (T5Config, T5ForConditionalGeneration)
+            if family == "t5"
+            else (MT5Config, MT5ForConditionalGeneration)
+        )
+        config = config_class(
             vocab_size=vocab_size, d_model=32, d_ff=64, d_kv=16, num_layers=1, num_heads=2,
-            pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+            pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, **overrides,
         )  # fmt: skip
-        return T5ForConditionalGeneration(config)
+        return model_class(config)
     if family == "marian":
         from transformers import MarianConfig, MarianMTModel
 
@@ -162,18 +169,10 @@ def test_a_checkpoint_of_the_family_is_fine_tuned_and_translates(tmp_path, check
 def test_the_fused_projection_on_t5_scales_the_states_only_when_its_embeddings_are_tied(tied, splits):
     # T5 multiplies the decoder states by d_model ** -0.5 before lm_head when its embeddings are tied
     # (its default, the fixture's checkpoint), not otherwise: loss and gradients equal the logits' path
-    from transformers import T5Config, T5ForConditionalGeneration
-
     from textsmooth.seq2seq.objective import fused_output_layer
 
     hf_tokenizer = tokenizer(splits[0])
-    torch.manual_seed(0)
-    model = T5ForConditionalGeneration(
-        T5Config(
-            vocab_size=len(hf_tokenizer), d_model=32, d_ff=64, d_kv=16, num_layers=1, num_heads=2,
-            pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, tie_word_embeddings=tied,
-        )
-    )  # fmt: skip
+    model = tiny("t5", len(hf_tokenizer), tie_word_embeddings=tied)
     model.eval()  # no dropout: the two paths see the same network
     assert fused_output_layer(model).state_scale == (32**-0.5 if tied else 1.0)
     vocab = PretrainedVocab(hf_tokenizer)
@@ -194,16 +193,8 @@ def test_the_fused_projection_on_t5_scales_the_states_only_when_its_embeddings_a
 
 @pytest.fixture(scope="module")
 def mt5_checkpoint(tmp_path_factory, splits):
-    from transformers import MT5Config, MT5ForConditionalGeneration
-
     hf_tokenizer = tokenizer(splits[0])
-    torch.manual_seed(0)
-    model = MT5ForConditionalGeneration(
-        MT5Config(
-            vocab_size=len(hf_tokenizer), d_model=32, d_ff=64, d_kv=16, num_layers=1, num_heads=2,
-            pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
-        )
-    )  # fmt: skip
+    model = tiny("mt5", len(hf_tokenizer))
     folder = tmp_path_factory.mktemp("mt5")
     model.save_pretrained(folder)
     hf_tokenizer.save_pretrained(folder)
