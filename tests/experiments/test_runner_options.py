@@ -122,6 +122,31 @@ def test_status_lists_finished_and_waiting_runs(tiny_runs):
     assert "3 of 6 runs finished, 0 started, 3 waiting" in result.output
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/locks"), reason="Linux's lock table")
+def test_status_names_the_process_training_a_run(tiny_runs, tmp_path):
+    from textsmooth.io.atomic import claim
+
+    recipe, outputs = tiny_runs
+    out = tmp_path / "run"
+    shutil.copytree(outputs[1][0], out)
+    run_id = "balanced__textcnn__kwls__seed0"
+    for suffix in (".json", ".npz"):
+        (out / "results" / f"{run_id}{suffix}").unlink()  # started: its folder is there
+    with claim(out / "runs" / run_id):  # this test process is "training" it
+        result = run_cli("experiment", "status", recipe, "-o", out)
+        again = run_cli(
+            "experiment", "run", recipe, "-o", out, "--seeds", "0", "--no-progress", "--no-report"
+        )
+    assert result.exit_code == 0, result.output
+    lines = {line.split(":")[0]: line for line in result.output.splitlines() if "__seed" in line}
+    assert lines[run_id].startswith(f"{run_id}: started: 1 of 1 epochs")
+    assert lines[run_id].endswith(f"; training now (process {os.getpid()})")
+    assert sum("training now" in line for line in lines.values()) == 1
+    assert "skipped: another process is training it now" in again.output  # status took no lock
+    after = run_cli("experiment", "status", recipe, "-o", out)
+    assert "training now" not in after.output
+
+
 def test_seeds_the_recipe_does_not_list_are_refused(tmp_path):
     out = tmp_path / "run"
     result = run_cli("experiment", "run", CI_RECIPE, "-o", out, "--seeds", "0,5")

@@ -70,3 +70,57 @@ def test_claim_is_taken_once_and_ends_with_its_block_or_its_holder(tmp_path):
         holder.wait(timeout=30)
     with claim(target) as taken:
         assert taken  # the killed holder's lock went with it
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/locks"), reason="Linux's lock table")
+def test_claim_holder_names_the_process_holding_the_claim_without_taking_it(tmp_path):
+    import subprocess
+    import sys
+
+    from textsmooth.io.atomic import claim, claim_holder
+
+    target = tmp_path / "runs" / "a"
+    assert claim_holder(target) is None  # no lock file
+    with claim(target) as mine:
+        assert mine and claim_holder(target) == os.getpid()
+    assert claim_holder(target) is None  # released (the lock file stays)
+    script = (
+        f"from textsmooth.io.atomic import claim\nimport time\nwith claim({str(target)!r}):\n"
+        "    print('held', flush=True)\n    time.sleep(120)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        for _ in range(3):  # asking takes nothing: the holder keeps it, and asking again gives the same
+            assert claim_holder(target) == holder.pid
+        with claim(target) as taken:
+            assert not taken
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert claim_holder(target) is None
+
+
+def test_claim_holder_reads_the_lock_table_format(tmp_path):
+    # /proc/locks: "N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE START END", device numbers in hex; a
+    # "N: -> FLOCK ..." line is a process waiting for the lock, not its holder
+    from textsmooth.io.atomic import claim_holder
+
+    target = tmp_path / "run"
+    lock = tmp_path / "run.lock"
+    lock.write_text("")
+    info = lock.stat()
+    device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}"
+    table = tmp_path / "locks"
+    lines = [
+        f"1: POSIX  ADVISORY  WRITE 11 {device}:{info.st_ino} 0 EOF",  # a POSIX lock: not a claim
+        f"2: FLOCK  ADVISORY  WRITE 22 {device}:{info.st_ino + 1} 0 EOF",  # another file
+        f"3: -> FLOCK  ADVISORY  WRITE 33 {device}:{info.st_ino} 0 EOF",  # waiting
+        "4: FLOCK  ADVISORY  WRITE x 00:00:1 0 EOF",  # malformed
+        f"5: FLOCK  ADVISORY  WRITE 55 {device}:{info.st_ino} 0 EOF",
+    ]
+    table.write_text("\n".join(lines) + "\n")
+    assert claim_holder(target, locks_table=table) == 55
+    table.write_text("\n".join(lines[:4]) + "\n")
+    assert claim_holder(target, locks_table=table) is None
+    assert claim_holder(target, locks_table=tmp_path / "absent") is None  # no lock table here

@@ -133,8 +133,8 @@ def register(app: typer.Typer) -> None:
 
     @experiment.command(
         "status",
-        help="Show which runs of a recipe are finished, started (epochs so far) or waiting in a run folder; "
-        "trains and writes nothing.\n\nExample:\n\n"
+        help="Show which runs of a recipe are finished, started (epochs so far) or waiting in a run folder, "
+        "and which process is training a run now; trains, locks and writes nothing.\n\nExample:\n\n"
         "  textsmooth experiment status recipes/multi30k-de-en.yaml -o docs/results/runs/multi30k-de-en",
     )
     @friendly_errors
@@ -164,6 +164,8 @@ def register(app: typer.Typer) -> None:
                 )
             else:
                 what = "waiting"
+            if s.holder is not None:
+                what += f"; training now (process {s.holder})"
             console.print(f"{s.run.run_id}: {what}", highlight=False, soft_wrap=True)
         count = {k: sum(s.state == k for s in states) for k in ("finished", "started", "waiting")}
         spent = sum(s.seconds for s in states)

@@ -6,8 +6,10 @@ A run is *finished* when its record ``RUN_DIR/results/<run>.json`` exists (the r
 atomically), *started* when its folder ``RUN_DIR/runs/<run>/`` exists (the epochs so far are the lines
 of its ``metrics.jsonl``), else *waiting*. Each finished run shows its test score and each started run
 its last validation score (:func:`headline`); a started seq2seq run with mid-epoch checkpoints also shows
-how far its last checkpoint got into the epoch in progress (``progress.json``, :func:`epoch_progress`).
-Nothing is trained, loaded or written.
+how far its last checkpoint got into the epoch in progress (``progress.json``, :func:`epoch_progress`),
+and a run a process is training now names that process (it holds the run's claim,
+``RUN_DIR/runs/<run>.lock``, read from the kernel's lock table without taking it). Nothing is trained,
+loaded, locked or written.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from textsmooth.errors import ArtifactError
+from textsmooth.io.atomic import claim_holder
 
 __all__ = [
     "PlannedRun",
@@ -67,6 +70,8 @@ class RunState:
             ``None`` before the first epoch or where the files have none.
         batches: a started run's ``(batches done, batches)`` of the epoch in progress at its last
             mid-epoch checkpoint (:func:`epoch_progress`), else ``None``.
+        holder: the id of the process training the run now (it holds the run's claim,
+            :func:`~textsmooth.io.atomic.claim_holder`), else ``None`` (no process, or not known here).
     """
 
     run: PlannedRun
@@ -75,6 +80,7 @@ class RunState:
     epoch_times: tuple[float, ...] = ()
     score: Score | None = None
     batches: tuple[int, int] | None = None
+    holder: int | None = None
 
     @property
     def epochs_done(self) -> int:
@@ -211,7 +217,8 @@ def run_states(run_dir: str | Path, runs: Iterable[PlannedRun]) -> list[RunState
             score = headline(epochs[-1], _EPOCH_SCORES) if epochs else None
             progress = epoch_progress(folder / "progress.json", len(epochs))  # trainer.PROGRESS_FILE
             batches, within = (progress[:2], progress[2]) if progress else (None, 0.0)
-            states.append(RunState(run, "started", sum(times) + within, times, score, batches))
+            holder = claim_holder(folder)
+            states.append(RunState(run, "started", sum(times) + within, times, score, batches, holder))
         else:
-            states.append(RunState(run, "waiting", 0.0))
+            states.append(RunState(run, "waiting", 0.0, holder=claim_holder(folder)))
     return states

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "claim", "exclusive"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "claim", "claim_holder", "exclusive"]
 
 
 def file_mode() -> int:
@@ -88,6 +88,37 @@ def claim(path: str | Path, *, feature: str = "textsmooth.io.atomic.claim") -> I
         yield True
     finally:
         lock.release()
+
+
+def claim_holder(path: str | Path, *, locks_table: str | Path = "/proc/locks") -> int | None:
+    """The id of the process holding :func:`claim`'s lock of ``path`` now, or ``None`` (no holder, no lock
+    file, or a system without Linux's lock table).
+
+    Reads the kernel's table of held locks (``/proc/locks``: ``N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE
+    ...``, the device numbers in hex) for the lock file's device and inode; takes no lock itself, so
+    asking never makes a process that wants the claim at that moment skip its work. The id is as the
+    kernel lists it (``0`` or another namespace's id for a process outside this one's PID namespace).
+    """
+    lock_file = _lock_file(path)
+    try:
+        info = lock_file.stat()
+        table = Path(locks_table).read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    wanted = (os.major(info.st_dev), os.minor(info.st_dev), info.st_ino)
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) < 6 or fields[1] != "FLOCK":  # "N: -> FLOCK ...": a waiter, not a holder
+            continue
+        parts = fields[5].split(":")
+        try:
+            held = (int(parts[0], 16), int(parts[1], 16), int(parts[2]))
+            pid = int(fields[4])
+        except (ValueError, IndexError):
+            continue
+        if held == wanted:
+            return pid
+    return None
 
 
 @contextlib.contextmanager
