@@ -230,16 +230,13 @@ def test_the_fused_projection_is_refused_for_a_model_it_does_not_know(tmp_path, 
     assert not out.exists()
 
 
+@pytest.mark.parametrize("checkpoint", ["bart", "marian"], indirect=True)  # T5: no position limit
 def test_the_command_names_the_option_a_checkpoint_refuses(tmp_path, checkpoint):
     from typer.testing import CliRunner
 
     from textsmooth.cli import app
 
-    family, folder = checkpoint
-    if family == "t5":
-        pytest.skip(
-            "T5 has no position limit (relative attention); the fused projection refusal is tested on mT5"
-        )
+    _, folder = checkpoint
     sample = Path(__file__).resolve().parents[1] / "data" / "multi30k_sample"
     data = ["--train-src", sample / "train.de", "--train-tgt", sample / "train.en"]
     data += ["--val-src", sample / "train.de", "--val-tgt", sample / "train.en", "--max-train", "32"]
