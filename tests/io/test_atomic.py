@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -40,11 +43,24 @@ def test_replaces_an_existing_file_whole(tmp_path):
     assert target.read_text() == "new" and len(list(tmp_path.iterdir())) == 1
 
 
+@contextlib.contextmanager
+def held_by_another_process(target):
+    """A second Python process holding ``claim(target)`` until the block ends, then killed (its pid)."""
+    script = (
+        f"from textsmooth.io.atomic import claim\nimport time\nwith claim({str(target)!r}):\n"
+        "    print('held', flush=True)\n    time.sleep(120)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield holder.pid
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+
+
 def test_claim_is_taken_once_and_ends_with_its_block_or_its_holder(tmp_path):
     # claim(): one holder at a time, no waiting; the lock ends with the block, or with a holder that dies
-    import subprocess
-    import sys
-
     from textsmooth.io.atomic import claim
 
     target = tmp_path / "runs" / "a"
@@ -56,27 +72,14 @@ def test_claim_is_taken_once_and_ends_with_its_block_or_its_holder(tmp_path):
             assert other  # another path is another lock
     with claim(target) as again:
         assert again  # released at the end of the block
-    script = (
-        f"from textsmooth.io.atomic import claim\nimport time\nwith claim({str(target)!r}):\n"
-        "    print('held', flush=True)\n    time.sleep(120)"
-    )
-    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        with claim(target) as taken:
-            assert not taken  # another process holds it
-    finally:
-        holder.kill()
-        holder.wait(timeout=30)
+    with held_by_another_process(target), claim(target) as taken:
+        assert not taken  # another process holds it
     with claim(target) as taken:
         assert taken  # the killed holder's lock went with it
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/locks"), reason="Linux's lock table")
 def test_claim_holder_names_the_process_holding_the_claim_without_taking_it(tmp_path):
-    import subprocess
-    import sys
-
     from textsmooth.io.atomic import claim, claim_holder
 
     target = tmp_path / "runs" / "a"
@@ -84,20 +87,11 @@ def test_claim_holder_names_the_process_holding_the_claim_without_taking_it(tmp_
     with claim(target) as mine:
         assert mine and claim_holder(target) == os.getpid()
     assert claim_holder(target) is None  # released (the lock file stays)
-    script = (
-        f"from textsmooth.io.atomic import claim\nimport time\nwith claim({str(target)!r}):\n"
-        "    print('held', flush=True)\n    time.sleep(120)"
-    )
-    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with held_by_another_process(target) as pid:
         for _ in range(3):  # asking takes nothing: the holder keeps it, and asking again gives the same
-            assert claim_holder(target) == holder.pid
+            assert claim_holder(target) == pid
         with claim(target) as taken:
             assert not taken
-    finally:
-        holder.kill()
-        holder.wait(timeout=30)
     assert claim_holder(target) is None
 
 
