@@ -75,7 +75,7 @@ def test_classification_recipe_on_ray_gives_the_local_records(ray_local, tmp_pat
     # a rerun trains nothing
     stamps = result_stamps(tmp_path / "ray")
     again = run_cli(*common, "-o", tmp_path / "ray", "--backend", "ray")
-    assert "started" not in again and "3 runs finished" in again
+    assert "started" not in again and "3 of 3 runs finished" in again
     assert result_stamps(tmp_path / "ray") == stamps
 
 
@@ -99,7 +99,7 @@ def test_seq2seq_recipe_on_ray_gives_the_local_records(ray_local, tmp_path):
         )
     stamps = result_stamps(tmp_path / "ray")
     again = run_cli(*common, "-o", tmp_path / "ray", "--backend", "ray")
-    assert "trainings on Ray" not in again and "2 runs finished" in again
+    assert "trainings on Ray" not in again and "2 of 2 runs finished" in again
     assert result_stamps(tmp_path / "ray") == stamps
 
 

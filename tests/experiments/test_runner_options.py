@@ -350,7 +350,7 @@ def test_a_run_another_process_is_training_is_skipped_with_the_runs_that_need_it
     assert (
         f"{student}: skipped: it takes its teacher from {teacher}, which another process is training" in flat
     )
-    assert "1 runs finished" in flat  # the kwls run, finished before
+    assert "1 of 3 runs finished; 2 skipped (see above)" in flat  # the kwls run, finished before
     assert sorted(p.stem for p in (out / "results").glob("*.json")) == ["balanced__textcnn__kwls__seed0"]
     if jobs == 1:  # released: the next run trains both (the teacher first)
         again = run_cli(*args)

@@ -134,7 +134,7 @@ def test_runtime_settings_keep_finished_results(tmp_path, finished):
     shutil.copytree(finished, copy)
     again = invoke("experiment", "run", runtime, "-o", copy, "--no-progress", "--no-report")
     assert again.exit_code == 0, again.output
-    assert "[1/2]" not in again.output and "2 runs finished" in again.output
+    assert "[1/2]" not in again.output and "2 of 2 runs finished" in again.output
 
 
 def test_interrupted_run_resumes_and_parallel_runs_agree(tmp_path, finished, monkeypatch):

@@ -127,7 +127,10 @@ def register(app: typer.Typer) -> None:
             records = run_any(
                 parsed, out, seeds=chosen, jobs=jobs, executor=executor, progress=progress, log=console.print
             )
-        console.print(f"{len(records)} runs finished")
+        planned = [r for r in _planned_runs(recipe)[1] if chosen is None or r.seed in chosen]
+        skipped = len(planned) - len(records)
+        again = f"; {skipped} skipped (see above): run again once the other process is done"
+        console.print(f"{len(records)} of {len(planned)} runs finished" + (again if skipped else ""))
         if report:
             console.print(f"report: [bold]{build_any(out)}[/]")
 
