@@ -91,6 +91,40 @@ def test_the_report_gives_every_two_rows_their_p_value(finished):
     assert matrix[3] == f"| 2. semantic alpha=0.1 k=3 m=2 ({semantic['test']['bleu']:.2f}) |  | · |"
 
 
+def test_the_report_tests_the_seed_means_of_rows_with_two_seeds(tmp_path, finished):
+    """A second seed of both rows (seed 0's records and hypotheses, each line's last word dropped): the
+    strongest-baseline table gives the p-value of each seed and of the two rows' seed means."""
+    import sacrebleu
+
+    from textsmooth.seq2seq.decode import paired_bleu_p_value_over_seeds
+
+    copy = tmp_path / "copy"
+    shutil.copytree(finished, copy, ignore=shutil.ignore_patterns("runs", "*.parquet"))
+    references = (copy / "data" / "de-en.test.ref.txt").read_text().splitlines()
+    hyps = {}
+    for path in sorted((copy / "results").glob("*__seed0.json")):
+        record = json.loads(path.read_text())
+        lines = (copy / "results" / f"{record['run_id']}.hyp.txt").read_text().splitlines()
+        shorter = [" ".join(line.split()[:-1]) for line in lines]
+        hyps[record["method"]] = (lines, shorter)
+        run_id = record["run_id"].replace("__seed0", "__seed1")
+        record.update(run_id=run_id, seed=1)
+        record["test"]["bleu"] = sacrebleu.corpus_bleu(shorter, [references]).score
+        (copy / "results" / f"{run_id}.json").write_text(json.dumps(record))
+        (copy / "results" / f"{run_id}.hyp.txt").write_text("\n".join(shorter) + "\n")
+    assert invoke("report", copy).exit_code == 0
+    md = (copy / "results.md").read_text()
+    table = md.split("| method | BLEU-4 (test) |")[1].split("\n\n")[0].splitlines()
+    assert table[0].endswith("| p vs strongest baseline (per seed) | p vs strongest baseline (seed means) |")
+    none, semantic = hyps["none"], hyps["semantic alpha=0.1 k=3 m=2"]
+    expected = paired_bleu_p_value_over_seeds(none, semantic, references)
+    row = next(line for line in table if line.startswith("| semantic alpha=0.1 k=3 m=2 |"))
+    assert row.endswith(f"| {expected:.3f} |") and "| 2 |" in row
+    assert next(line for line in table if line.startswith("| none |")).endswith("| (strongest baseline) |  |")
+    matrix = md.split("every two rows' seed means, seeds 0, 1")[1].split("\n\n")[1].splitlines()
+    assert matrix[2].startswith("| 1. none (") and matrix[2].endswith(f"| · | {expected:.3f} |")
+
+
 def test_the_report_tests_each_two_runs_once(tmp_path, finished, monkeypatch):
     # the strongest-baseline table and the every-two-rows triangle share the none/semantic comparison
     from textsmooth.experiments import seq2seq_report

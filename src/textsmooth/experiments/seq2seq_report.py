@@ -9,6 +9,9 @@ Sections:
   and ``token-swap`` of that pair). The test is sacrebleu's paired bootstrap resampling
   (``sacrebleu.significance.PairedTest``, ``bs``, 1,000 resamples, sacrebleu's fixed seed) on corpus
   BLEU-4, run per seed on the two rows' test hypotheses; the column lists the p-value of every seed.
+  Where the two rows share two seeds or more, a second column tests the difference of their BLEU means
+  over those seeds (:func:`~textsmooth.seq2seq.decode.paired_bleu_p_value_over_seeds`: the same
+  resampled sentences for every seed; test-set noise only, not the variation between seeds).
 * **BLEU-3, BLEU-4, BLEU-5 and chrF** (the paper's Tables 3-4: the effect of the BLEU order), means
   over seeds.
 * **BLEU-4 per seed** (where the pair has runs of two or more seeds): each row's test BLEU-4 on every
@@ -18,7 +21,8 @@ Sections:
   recipe (the reference), with what it changes (method, re-rank order, alpha, k', m, token LS), the mean
   BLEU-4 difference over the seeds both have, and the paired bootstrap p-value per shared seed.
 * **Every two rows, per seed**: the paired bootstrap p-value of each pair of rows that ran the seed (a
-  triangle; the test is symmetric), so any comparison a reader makes has its p-value.
+  triangle; the test is symmetric), so any comparison a reader makes has its p-value; and, where two rows
+  or more ran the same two seeds or more, the p-value of each two rows' seed means.
 * **Validation BLEU per epoch** (model selection), one plot per pair.
 * **Related targets** (the paper's Table 1): a few training targets with their best two related targets
   of every table the runs used, with cosine and BLEU.
@@ -44,7 +48,7 @@ from textsmooth.experiments.seq2seq import (
     test_files,
 )
 from textsmooth.io.atomic import atomic_write_text
-from textsmooth.seq2seq.decode import paired_bleu_p_value
+from textsmooth.seq2seq.decode import paired_bleu_p_value, paired_bleu_p_value_over_seeds
 
 __all__ = ["BASELINE_METHODS", "build_seq2seq_report", "paired_bleu_p_value"]
 
@@ -121,6 +125,7 @@ class _PairedPValues:
         self._references: list[str] | None = None
         self._hypotheses: dict[str, list[str]] = {}
         self._p: dict[frozenset[str], float] = {}
+        self._pooled: dict[frozenset[tuple[str, ...]], float] = {}
 
     def _lines(self, run_id: str) -> list[str]:
         if run_id not in self._hypotheses:
@@ -132,30 +137,46 @@ class _PairedPValues:
         """p-value of the test between runs ``a`` and ``b`` (:func:`paired_bleu_p_value`)."""
         key = frozenset((a.run_id, b.run_id))
         if key not in self._p:
-            if self._references is None:
-                ref_path = test_files(self.run_dir, self.pair)[1]
-                self._references = ref_path.read_text(encoding="utf-8").splitlines()
-            self._p[key] = paired_bleu_p_value(self._lines(a.run_id), self._lines(b.run_id), self._references)
+            references = self._pair_references()
+            self._p[key] = paired_bleu_p_value(self._lines(a.run_id), self._lines(b.run_id), references)
         return self._p[key]
 
+    def over_seeds(self, a: list[Seq2SeqRecord], b: list[Seq2SeqRecord]) -> float:
+        """p-value of the test of two rows' BLEU means over the seeds both ran (runs of those seeds in
+        ``a`` and ``b``; :func:`paired_bleu_p_value_over_seeds`)."""
+        shared = sorted({r.seed for r in a} & {r.seed for r in b})
+        runs = [[next(r for r in recs if r.seed == seed) for seed in shared] for recs in (a, b)]
+        key = frozenset(tuple(r.run_id for r in row) for row in runs)
+        if key not in self._pooled:
+            hyps = [[self._lines(r.run_id) for r in row] for row in runs]
+            self._pooled[key] = paired_bleu_p_value_over_seeds(hyps[0], hyps[1], self._pair_references())
+        return self._pooled[key]
 
-def _significance(p_value: _PairedPValues, rows: dict[str, list[Seq2SeqRecord]]) -> dict[str, str]:
-    """p-values per row label against the strongest baseline row of the pair ('' for that row itself)."""
+    def _pair_references(self) -> list[str]:
+        if self._references is None:
+            ref_path = test_files(self.run_dir, self.pair)[1]
+            self._references = ref_path.read_text(encoding="utf-8").splitlines()
+        return self._references
+
+
+def _significance(
+    p_value: _PairedPValues, rows: dict[str, list[Seq2SeqRecord]]
+) -> dict[str, tuple[str, str]]:
+    """Per row label, its p-values against the strongest baseline row of the pair: per seed (``" / "``
+    between seeds), and over the seeds both rows ran where they share two or more ("–" otherwise)."""
     baselines = {label: recs for label, recs in rows.items() if _method_of(recs[0]) in BASELINE_METHODS}
     if not baselines:
         return {}
     best = max(baselines, key=lambda label: np.mean([r.test["bleu"] for r in baselines[label]]))
     by_seed = {r.seed: r for r in rows[best]}
-    out = {best: "(strongest baseline)"}
+    out = {best: ("(strongest baseline)", "")}
     for label, recs in rows.items():
         if label == best:
             continue
-        values = [
-            f"{p_value(by_seed[record.seed], record):.3f}"
-            for record in sorted(recs, key=lambda r: r.seed)
-            if record.seed in by_seed
-        ]
-        out[label] = " / ".join(values) if values else "–"
+        shared = sorted((r for r in recs if r.seed in by_seed), key=lambda r: r.seed)
+        values = [f"{p_value(by_seed[record.seed], record):.3f}" for record in shared]
+        pooled = f"{p_value.over_seeds(rows[best], recs):.3f}" if len(shared) >= 2 else "–"
+        out[label] = (" / ".join(values) if values else "–", pooled)
     return out
 
 
@@ -231,6 +252,27 @@ def _pairwise(
     return out
 
 
+def _pairwise_seed_means(
+    p_value: _PairedPValues, rows: dict[str, list[Seq2SeqRecord]]
+) -> tuple[list[int], list[str], list[list[str]]] | None:
+    """``(seeds, header, rows)`` of the matrix of p-values of the seed means' differences
+    (:meth:`_PairedPValues.over_seeds`) between the rows that ran the most seeds (two or more; the same
+    seeds); ``None`` when fewer than two rows did."""
+    most = max((sorted({r.seed for r in recs}) for recs in rows.values()), key=len, default=[])
+    ran = [(label, recs) for label, recs in rows.items() if sorted({r.seed for r in recs}) == most]
+    if len(most) < 2 or len(ran) < 2:
+        return None
+    header = ["row (mean test BLEU-4)", *[str(j + 1) for j in range(len(ran))]]
+    table = []
+    for i, (label, recs) in enumerate(ran):
+        cells = ["·" if j == i else "" for j in range(len(ran))]
+        for j in range(i + 1, len(ran)):
+            cells[j] = f"{p_value.over_seeds(recs, ran[j][1]):.3f}"
+        mean = np.mean([r.test["bleu"] for r in recs])
+        table.append([f"{i + 1}. {label} ({mean:.2f})", *cells])
+    return most, header, table
+
+
 def _curves(pair: str, rows: dict[str, list[Seq2SeqRecord]]) -> str:
     import matplotlib
 
@@ -295,13 +337,14 @@ def build_seq2seq_report(run_dir: str | Path) -> Path:
         p_value = _PairedPValues(run_dir, pair)
         sig = _significance(p_value, rows)
         header = ["method", "BLEU-4 (test)", "seeds", "paper", "p vs strongest baseline (per seed)"]
+        header.append("p vs strongest baseline (seed means)")
         table = [
             [
                 label,
                 _mean_sd([r.test["bleu"] for r in rows[label]]),
                 str(len(rows[label])),
                 str(paper.get(label, "–")),
-                sig.get(label, "–"),
+                *sig.get(label, ("–", "–")),
             ]
             for label in labels
             if label in rows
@@ -335,6 +378,16 @@ def build_seq2seq_report(run_dir: str | Path) -> Path:
             body.append(f"<h3>{html.escape(intro.rstrip(':'))}</h3>" + table_html(head, ablations))
         for seed, head, matrix in _pairwise(p_value, rows):
             intro = f"Paired bootstrap p-values of every two rows, seed {seed} (BLEU-4, 1,000 resamples):"
+            md += [intro, "", table_md(head, matrix), ""]
+            body.append(f"<h3>{html.escape(intro.rstrip(':'))}</h3>" + table_html(head, matrix))
+        means = _pairwise_seed_means(p_value, rows)
+        if means is not None:
+            seeds_ran, head, matrix = means
+            intro = (
+                "Paired bootstrap p-values of every two rows' seed means, seeds "
+                f"{', '.join(map(str, seeds_ran))} (BLEU-4, 1,000 resamples, the same for every seed; "
+                "test-set noise only, not the variation between seeds):"
+            )
             md += [intro, "", table_md(head, matrix), ""]
             body.append(f"<h3>{html.escape(intro.rstrip(':'))}</h3>" + table_html(head, matrix))
         body.append(f"<h3>Validation BLEU per epoch</h3><img src='{_curves(pair, rows)}'>")

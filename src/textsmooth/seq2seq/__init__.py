@@ -10,7 +10,8 @@
   with the same loss;
 * :func:`read_parallel` / :func:`load_multi30k_pair` read parallel corpora, :func:`train_subword_vocab`
   learns the subword vocabulary, :func:`build_seq2seq_model` builds a compact Marian model,
-  :func:`corpus_scores` gives BLEU-3/4/5 and chrF, :func:`paired_bleu_p_value` sacrebleu's paired bootstrap.
+  :func:`corpus_scores` gives BLEU-3/4/5 and chrF, :func:`paired_bleu_p_value` sacrebleu's paired bootstrap,
+  :func:`paired_bleu_p_value_over_seeds` the same test of two methods' BLEU means over several seeds.
 
 Names are imported lazily, so ``import textsmooth.seq2seq`` does not import torch or transformers; a
 name that needs torch raises :class:`~textsmooth.errors.MissingDependencyError` (extra ``seq2seq``) when
@@ -41,6 +42,7 @@ _LAZY = {
     "seq2seq_loss": "textsmooth.seq2seq.objective",
     "corpus_scores": "textsmooth.seq2seq.decode",
     "paired_bleu_p_value": "textsmooth.seq2seq.decode",
+    "paired_bleu_p_value_over_seeds": "textsmooth.seq2seq.decode",
     "translate": "textsmooth.seq2seq.decode",
     "Translator": "textsmooth.seq2seq.saved",
     "load_translator": "textsmooth.seq2seq.saved",
@@ -59,7 +61,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from textsmooth.seq2seq.collate import Seq2SeqCollator  # noqa: F401
     from textsmooth.seq2seq.config import METHODS, Seq2SeqConfig  # noqa: F401
     from textsmooth.seq2seq.data import ParallelCorpus, load_multi30k_pair, read_parallel  # noqa: F401
-    from textsmooth.seq2seq.decode import corpus_scores, paired_bleu_p_value, translate  # noqa: F401
+    from textsmooth.seq2seq.decode import (  # noqa: F401
+        corpus_scores,
+        paired_bleu_p_value,
+        paired_bleu_p_value_over_seeds,
+        translate,
+    )
     from textsmooth.seq2seq.model import ModelShape, build_seq2seq_model, load_seq2seq_model  # noqa: F401
     from textsmooth.seq2seq.objective import seq2seq_loss  # noqa: F401
     from textsmooth.seq2seq.related import RelatedIds, related_ids_from_table  # noqa: F401

@@ -23,7 +23,14 @@ from textsmooth.errors import InputError
 if TYPE_CHECKING:  # pragma: no cover
     from textsmooth.seq2seq.vocab import SubwordVocab
 
-__all__ = ["BLEU_ORDERS", "corpus_scores", "paired_bleu_p_value", "tokenized_references", "translate"]
+__all__ = [
+    "BLEU_ORDERS",
+    "corpus_scores",
+    "paired_bleu_p_value",
+    "paired_bleu_p_value_over_seeds",
+    "tokenized_references",
+    "translate",
+]
 
 BLEU_ORDERS = {"bleu3": 3, "bleu": 4, "bleu5": 5}
 """Score names of :func:`corpus_scores` and their BLEU n-gram orders (``bleu`` is BLEU-4)."""
@@ -128,26 +135,81 @@ def paired_bleu_p_value(
     seed) of corpus BLEU-4 between two systems' hypotheses of the same references.
 
     The test statistic is the absolute BLEU difference, so the p-value does not depend on which system is
-    the baseline.
+    the baseline. Computed by :func:`paired_bleu_p_value_over_seeds` with one run each: sacrebleu's
+    p-value, but 1 for two identical systems (where sacrebleu gives its smallest, ``1 / (1 + R)``).
 
     Raises:
         InputError: hypothesis and reference counts differ, or there are none.
     """
-    from sacrebleu.metrics import BLEU
-    from sacrebleu.significance import PairedTest
+    return paired_bleu_p_value_over_seeds([baseline], [system], references, n_samples=n_samples)
 
-    for name, hyps in (("baseline", baseline), ("system", system)):
-        if len(hyps) != len(references) or not hyps:
-            raise InputError(f"{len(hyps)} {name} hypotheses for {len(references)} references", column=name)
-    test = PairedTest(
-        [("baseline", list(baseline)), ("system", list(system))],
-        {"BLEU": BLEU()},
-        [list(references)],
-        test_type="bs",
-        n_samples=n_samples,
-    )
-    _, scores = test()
-    return float(scores["BLEU"][1].p_value)
+
+def paired_bleu_p_value_over_seeds(
+    baseline: Sequence[Sequence[str]],
+    system: Sequence[Sequence[str]],
+    references: Sequence[str],
+    n_samples: int = 1000,
+    seed: int = 12345,
+) -> float:
+    """p-value of the paired bootstrap test of corpus BLEU-4 between two methods trained with several seeds,
+    on the difference of their BLEU means over the seeds.
+
+    ``baseline[s]`` and ``system[s]`` are the hypotheses of the two methods' runs of seed ``s`` (the same
+    seeds, in the same order). Each resample draws one set of test-sentence indices (with replacement) and
+    applies it to every run, so the resampled sentences are the same for all seeds and both methods; its
+    statistic is ``|d*| = |mean_s BLEU(system_s*) - mean_s BLEU(baseline_s*)|``. As in sacrebleu's test
+    (``PairedTest``, ``bs``; Koehn 2004), ``p = (1 + #{|d*| - mean(|d*|) > |d|}) / (1 + R)`` with ``d`` the
+    observed difference of the means and ``R = n_samples``. With one seed this is sacrebleu's test (the
+    same indices for the same ``seed``, the same p-value), but for identical hypotheses (``|d*| = d = 0``
+    in every resample): there sacrebleu's strict ``>`` counts no resample and gives its smallest p-value,
+    ``1 / (1 + R)``, calling a system significantly different from itself; here the p-value is 1.
+
+    What it measures: how sure the difference of the seed means is, given the test set's sampling noise.
+    The training seeds are not resampled, so it does not say how the difference would vary with other
+    seeds; with few seeds read it beside the per-seed values and their standard deviation.
+
+    Raises:
+        InputError: no seeds, different numbers of seeds, or hypothesis and reference counts that differ.
+        ConfigError: ``n_samples`` below 1.
+    """
+    import numpy as np
+    from sacrebleu.metrics import BLEU
+
+    check_int("n_samples", n_samples)
+    if not baseline or len(baseline) != len(system):
+        raise InputError(
+            f"{len(baseline)} baseline and {len(system)} system runs: give one run of each per seed",
+            column="system",
+        )
+    n = len(references)
+    for name, runs in (("baseline", baseline), ("system", system)):
+        for s, hyps in enumerate(runs):
+            if len(hyps) != n or not hyps:
+                which = f" of run {s}" if len(runs) > 1 else ""
+                raise InputError(f"{len(hyps)} {name} hypotheses{which} for {n} references", column=name)
+    metric = BLEU()
+    refs = [list(references)]
+    indices = np.random.default_rng(seed).choice(n, size=(n_samples, n), replace=True)  # sacrebleu's draw
+    draws = np.bincount((indices + n * np.arange(n_samples)[:, None]).ravel(), minlength=n_samples * n)
+    counts = draws.reshape(n_samples, n).astype(np.float64)  # how often each sentence is in each resample
+
+    def means(runs: Sequence[Sequence[str]]) -> tuple[float, np.ndarray]:
+        """Mean over the runs of corpus BLEU on all sentences and on each resample."""
+        full, resampled = 0.0, np.zeros(n_samples)
+        for hyps in runs:
+            stats = metric._extract_corpus_statistics(list(hyps), refs)  # per sentence, as sacrebleu's test
+            full += metric._aggregate_and_compute(stats).score
+            sums = (counts @ np.asarray(stats, dtype=np.float64)).astype(np.float32)  # exact: integer counts
+            resampled += [metric._compute_score_from_stats(row).score for row in sums]
+        return full / len(runs), resampled / len(runs)
+
+    base_full, base_resampled = means(baseline)
+    system_full, system_resampled = means(system)
+    observed = abs(system_full - base_full)
+    sample = np.abs(system_resampled - base_resampled)
+    if observed == 0 and not sample.any():  # identical hypotheses: no evidence of a difference
+        return 1.0
+    return float((np.sum(sample - sample.mean() > observed) + 1) / (n_samples + 1))
 
 
 @contextlib.contextmanager
