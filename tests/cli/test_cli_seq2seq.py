@@ -168,3 +168,49 @@ def test_score_gives_sacrebleus_scores_and_paired_test(tmp_path):
     assert paired_bleu_p_value(a, b, refs) == paired_bleu_p_value(b, a, refs)
     short = invoke("seq2seq", "score", tmp_path / "ref.en", tmp_path / "a.hyp", tmp_path / "short.hyp")
     assert short.exit_code == 2 and "short.hyp: 59 lines but the references" in " ".join(short.output.split())
+
+
+def test_score_with_seeds_compares_the_systems_means_over_their_runs(tmp_path):
+    import sacrebleu
+
+    from textsmooth.seq2seq import paired_bleu_p_value_over_seeds
+
+    refs = (SAMPLE / "train.en").read_text(encoding="utf-8").splitlines()[:60]
+    runs = {  # two systems, each run with two seeds
+        "a0.hyp": [" ".join(r.split()[:-2]) for r in refs],
+        "a1.hyp": [" ".join(r.split()[1:]) for r in refs],
+        "b0.hyp": [r.replace(" a ", " the ") for r in refs],
+        "b1.hyp": [r.replace(" the ", " a ") for r in refs],
+    }
+    (tmp_path / "ref.en").write_text("\n".join(refs) + "\n", encoding="utf-8")
+    for name, lines in runs.items():
+        (tmp_path / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    files = [tmp_path / name for name in runs]
+    out = tmp_path / "scores.json"
+    result = invoke(
+        "seq2seq", "score", tmp_path / "ref.en", *files, "--seeds", "2", "--json", out, "--resamples", "200"
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    a, b = payload["systems"]
+    assert a["paths"] == [str(files[0]), str(files[1])] and a["p_value_vs_first"] is None
+    bleu = {name: sacrebleu.corpus_bleu(lines, [refs]).score for name, lines in runs.items()}
+    assert a["bleu"] == pytest.approx((bleu["a0.hyp"] + bleu["a1.hyp"]) / 2)
+    assert [run["bleu"] for run in b["runs"]] == pytest.approx([bleu["b0.hyp"], bleu["b1.hyp"]])
+    expected = paired_bleu_p_value_over_seeds(
+        [runs["a0.hyp"], runs["a1.hyp"]], [runs["b0.hyp"], runs["b1.hyp"]], refs, n_samples=200
+    )
+    assert b["p_value_vs_first"] == expected and "means over 2 runs" in payload["test"]["kind"]
+    assert (
+        f"| {files[2]} + {files[3]} | " in result.output and "p vs baseline (BLEU-4 means)" in result.output
+    )
+    odd = invoke(
+        "seq2seq", "score", tmp_path / "ref.en", *files[:3], "--seeds", "2", "--json", tmp_path / "x.json"
+    )
+    flat = " ".join(odd.output.split())
+    assert (
+        odd.exit_code == 2
+        and "--seeds" in flat
+        and "3 hypothesis files do not split into systems of 2" in flat
+    )
+    assert not (tmp_path / "x.json").exists()

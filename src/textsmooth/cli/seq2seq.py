@@ -260,10 +260,14 @@ def register(app: typer.Typer) -> None:
             "Score translations against their references: corpus BLEU-3, BLEU-4, BLEU-5 and chrF "
             "(sacrebleu, 13a tokenisation, as training and the reports score), and for every system after "
             "the first the p-value of sacrebleu's paired bootstrap test of BLEU-4 against the first. "
-            "Prints a Markdown table; --json writes the scores.\n\n"
+            "Prints a Markdown table; --json writes the scores. With --seeds N each system is N files "
+            "(its runs of N training seeds, system by system): the table gives the means over the runs, "
+            "and the test compares the systems' BLEU-4 means (the same resampled sentences for every "
+            "run).\n\n"
             "Examples:\n\n"
             "  textsmooth seq2seq score test.en before.hyp.en finetuned.hyp.en\n\n"
-            "  textsmooth seq2seq score test.en a.hyp b.hyp c.hyp --json scores.json"
+            "  textsmooth seq2seq score test.en a.hyp b.hyp c.hyp --json scores.json\n\n"
+            "  textsmooth seq2seq score test.en ls.s0.hyp ls.s1.hyp sem.s0.hyp sem.s1.hyp --seeds 2"
         )
     )
     @friendly_errors
@@ -274,6 +278,13 @@ def register(app: typer.Typer) -> None:
         ),
         json_out: Path | None = typer.Option(None, "--json", help="Also write the scores as JSON."),
         resamples: int = typer.Option(1000, "--resamples", help="Bootstrap resamples of the test."),
+        seeds: int = typer.Option(
+            1,
+            "--seeds",
+            min=1,
+            help="Hypothesis files per system (one per training seed, the same seeds in the same order "
+            "for every system); the files are the first system's, then the second's, and so on.",
+        ),
     ) -> None:
         import json
 
@@ -281,11 +292,17 @@ def register(app: typer.Typer) -> None:
         from textsmooth.experiments.pages import table_md
         from textsmooth.io.atomic import atomic_write_text
         from textsmooth.io.paths import check_output_paths
-        from textsmooth.seq2seq.decode import corpus_scores, paired_bleu_p_value
+        from textsmooth.seq2seq.decode import corpus_scores, paired_bleu_p_value_over_seeds
         from textsmooth.sequence.data import read_lines
 
         if resamples < 100:
             raise ConfigError(f"must be >= 100, got {resamples}", option="--resamples")
+        if len(hypotheses) % seeds:
+            raise ConfigError(
+                f"{len(hypotheses)} hypothesis files do not split into systems of {seeds} runs",
+                option="--seeds",
+                hint="give every system one file per seed",
+            )
         if json_out is not None:
             check_output_paths({"--json": json_out}, inputs=[references, *hypotheses])
             check_writable({"--json": json_out})
@@ -300,17 +317,45 @@ def register(app: typer.Typer) -> None:
                     hint="one translation per reference line, in the same order",
                 )
             systems.append((path, hyps))
+        names = ("bleu3", "bleu", "bleu5", "chrf")
+        groups = [systems[i : i + seeds] for i in range(0, len(systems), seeds)]
         rows, records = [], []
-        for i, (path, hyps) in enumerate(systems):
-            scores = corpus_scores(hyps, refs)
-            p = None if i == 0 else paired_bleu_p_value(systems[0][1], hyps, refs, n_samples=resamples)
-            records.append({"path": str(path), **scores, "p_value_vs_first": p})
-            cells = [f"{scores[k]:.2f}" for k in ("bleu3", "bleu", "bleu5", "chrf")]
-            rows.append([str(path), *cells, "(baseline)" if p is None else f"{p:.3f}"])
+        for i, group in enumerate(groups):
+            runs = [corpus_scores(hyps, refs) for _, hyps in group]
+            means = {k: sum(run[k] for run in runs) / seeds for k in names}
+            p = None
+            if i > 0:
+                first, this = [h for _, h in groups[0]], [h for _, h in group]
+                p = paired_bleu_p_value_over_seeds(first, this, refs, n_samples=resamples)
+            if seeds == 1:
+                records.append({"path": str(group[0][0]), **runs[0], "p_value_vs_first": p})
+            else:
+                runs_out = [{"path": str(path), **run} for (path, _), run in zip(group, runs, strict=True)]
+                records.append(
+                    {
+                        "paths": [str(path) for path, _ in group],
+                        **means,
+                        "runs": runs_out,
+                        "p_value_vs_first": p,
+                    }
+                )
+            label = " + ".join(str(path) for path, _ in group)
+            rows.append(
+                [label, *[f"{means[k]:.2f}" for k in names], "(baseline)" if p is None else f"{p:.3f}"]
+            )
         header = ["system", "BLEU-3", "BLEU-4", "BLEU-5", "chrF", "p vs baseline (BLEU-4)"]
+        if seeds > 1:
+            header = [
+                "system (runs)",
+                *[f"{name} (mean)" for name in header[1:5]],
+                "p vs baseline (BLEU-4 means)",
+            ]
         console.print(table_md(header, rows), markup=False, highlight=False, soft_wrap=True)
         if json_out is not None:
-            test = {"kind": "sacrebleu paired bootstrap (bs) of corpus BLEU-4", "resamples": resamples}
+            kind = "sacrebleu paired bootstrap (bs) of corpus BLEU-4"
+            if seeds > 1:
+                kind += f", of the means over {seeds} runs (the same resamples for every run)"
+            test = {"kind": kind, "resamples": resamples}
             payload = {"references": str(references), "test": test, "systems": records}
             atomic_write_text(json_out, json.dumps(payload, indent=1) + "\n")
             console.print(f"wrote [bold]{json_out}[/]")
