@@ -33,6 +33,7 @@ from __future__ import annotations
 import html
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -230,25 +231,33 @@ def _ablations(p_value: _PairedPValues, rows: dict[str, list[Seq2SeqRecord]]) ->
     return out
 
 
+def _triangle(
+    first: str, ran: list[tuple[str, Any]], bleu: Callable[[Any], float], p: Callable[[Any, Any], float]
+) -> tuple[list[str], list[list[str]]]:
+    """``(header, rows)`` of the matrix of p-values between the ``(label, runs)`` of ``ran``: row ``i``,
+    column ``j > i`` holds ``p(runs_i, runs_j)``, the diagonal ``·``; each row is named by its number,
+    label and ``bleu(runs)``."""
+    header = [first, *[str(j + 1) for j in range(len(ran))]]
+    table = []
+    for i, (label, runs) in enumerate(ran):
+        cells = ["·" if j == i else "" for j in range(len(ran))]
+        for j in range(i + 1, len(ran)):
+            cells[j] = f"{p(runs, ran[j][1]):.3f}"
+        table.append([f"{i + 1}. {label} ({bleu(runs):.2f})", *cells])
+    return header, table
+
+
 def _pairwise(
     p_value: _PairedPValues, rows: dict[str, list[Seq2SeqRecord]]
 ) -> list[tuple[int, list[str], list[list[str]]]]:
     """Per seed that two rows or more ran: ``(seed, header, rows)`` of the matrix of paired bootstrap
-    p-values between them (row ``i``, column ``j > i``: rows ``i`` and ``j``; the diagonal ``·``)."""
+    p-values between them (:func:`_triangle`)."""
     out = []
     seeds = sorted({r.seed for recs in rows.values() for r in recs})
     for seed in seeds:
         ran = [(label, r) for label, recs in rows.items() for r in recs if r.seed == seed]
-        if len(ran) < 2:
-            continue
-        header = ["row (test BLEU-4)", *[str(j + 1) for j in range(len(ran))]]
-        table = []
-        for i, (label, record) in enumerate(ran):
-            cells = ["·" if j == i else "" for j in range(len(ran))]
-            for j in range(i + 1, len(ran)):
-                cells[j] = f"{p_value(record, ran[j][1]):.3f}"
-            table.append([f"{i + 1}. {label} ({record.test['bleu']:.2f})", *cells])
-        out.append((seed, header, table))
+        if len(ran) >= 2:
+            out.append((seed, *_triangle("row (test BLEU-4)", ran, lambda r: r.test["bleu"], p_value)))
     return out
 
 
@@ -256,21 +265,17 @@ def _pairwise_seed_means(
     p_value: _PairedPValues, rows: dict[str, list[Seq2SeqRecord]]
 ) -> tuple[list[int], list[str], list[list[str]]] | None:
     """``(seeds, header, rows)`` of the matrix of p-values of the seed means' differences
-    (:meth:`_PairedPValues.over_seeds`) between the rows that ran the most seeds (two or more; the same
-    seeds); ``None`` when fewer than two rows did."""
+    (:meth:`_PairedPValues.over_seeds`, :func:`_triangle`) between the rows that ran the most seeds (two
+    or more; the same seeds); ``None`` when fewer than two rows did."""
     most = max((sorted({r.seed for r in recs}) for recs in rows.values()), key=len, default=[])
     ran = [(label, recs) for label, recs in rows.items() if sorted({r.seed for r in recs}) == most]
     if len(most) < 2 or len(ran) < 2:
         return None
-    header = ["row (mean test BLEU-4)", *[str(j + 1) for j in range(len(ran))]]
-    table = []
-    for i, (label, recs) in enumerate(ran):
-        cells = ["·" if j == i else "" for j in range(len(ran))]
-        for j in range(i + 1, len(ran)):
-            cells[j] = f"{p_value.over_seeds(recs, ran[j][1]):.3f}"
-        mean = np.mean([r.test["bleu"] for r in recs])
-        table.append([f"{i + 1}. {label} ({mean:.2f})", *cells])
-    return most, header, table
+
+    def mean(recs: list[Seq2SeqRecord]) -> float:
+        return float(np.mean([r.test["bleu"] for r in recs]))
+
+    return most, *_triangle("row (mean test BLEU-4)", ran, mean, p_value.over_seeds)
 
 
 def _curves(pair: str, rows: dict[str, list[Seq2SeqRecord]]) -> str:
