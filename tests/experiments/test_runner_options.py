@@ -17,6 +17,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from claim_holders import held_by_another_process
 from recipe_copies import copy_recipe
 from textsmooth.cli import app
 from textsmooth.errors import ArtifactError, ConfigError
@@ -129,7 +130,7 @@ def test_status_names_the_process_training_a_run(tiny_runs, tmp_path):
     recipe, outputs = tiny_runs
     out = tmp_path / "run"
     shutil.copytree(outputs[1][0], out)
-    run_id = "balanced__textcnn__kwls__seed0"
+    run_id, other = "balanced__textcnn__kwls__seed0", "balanced__textcnn__none__seed0"
     for suffix in (".json", ".npz"):
         (out / "results" / f"{run_id}{suffix}").unlink()  # started: its folder is there
     with claim(out / "runs" / run_id):  # this test process is "training" it
@@ -137,12 +138,20 @@ def test_status_names_the_process_training_a_run(tiny_runs, tmp_path):
         again = run_cli(
             "experiment", "run", recipe, "-o", out, "--seeds", "0", "--no-progress", "--no-report"
         )
+        for suffix in (".json", ".npz"):
+            (out / "results" / f"{other}{suffix}").unlink()
+        with held_by_another_process(out / "runs" / other) as pid:  # a second process trains another run
+            two = run_cli("experiment", "status", recipe, "-o", out)
     assert result.exit_code == 0, result.output
     lines = {line.split(":")[0]: line for line in result.output.splitlines() if "__seed" in line}
     assert lines[run_id].startswith(f"{run_id}: started: 1 of 1 epochs")
     assert lines[run_id].endswith(f"; training now (process {os.getpid()})")
     assert sum("training now" in line for line in lines.values()) == 1
+    assert "wall time" not in result.output  # one process: the training time left is the wall time
     assert "skipped: another process is training it now" in again.output  # status took no lock
+    assert two.exit_code == 0, two.output
+    assert f"{other}: started: 1 of 1 epochs" in two.output and f"(process {pid})" in two.output
+    assert "of wall time with the 2 processes training now" in " ".join(two.output.split())
     after = run_cli("experiment", "status", recipe, "-o", out)
     assert "training now" not in after.output
 

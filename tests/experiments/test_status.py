@@ -16,6 +16,7 @@ from textsmooth.experiments.status import (
     epoch_progress,
     headline,
     remaining_seconds,
+    remaining_wall_seconds,
 )
 
 
@@ -33,6 +34,26 @@ def test_remaining_time_uses_each_rows_epoch_times_else_all():
     every = (10 + 12 + 14 + 20 + 30 + 50) / 6
     assert remaining_seconds(states) == pytest.approx(4 * 14.0 + 2 * 40.0 + 2 * every)
     assert remaining_seconds([state("none", "waiting", 3, ())]) is None  # nothing measured yet
+
+
+def test_wall_time_left_schedules_the_waiting_runs_on_the_processes_training_now():
+    from dataclasses import replace
+
+    states = [  # every row's epochs take 10 s
+        state("a", "finished", 2, (10.0, 10.0)),
+        replace(state("b", "started", 2, (10.0,)), holder=101),  # 10 s left, then process 101 is free
+        replace(state("c", "started", 4, (10.0,)), holder=202),  # 30 s left
+        state("d", "started", 3, (10.0,)),  # interrupted (no process): waits for one, 20 s
+        state("e", "waiting", 1, ()),  # 10 s
+        state("f", "waiting", 2, ()),  # 20 s
+    ]
+    assert remaining_seconds(states) == pytest.approx(10 + 30 + 20 + 10 + 20)
+    # in order: d to 101 (free at 10) until 30; e to one of the two free at 30, until 40; f to the other,
+    # until 50
+    assert remaining_wall_seconds(states) == pytest.approx(50.0)
+    assert remaining_wall_seconds([replace(s, holder=None) for s in states]) is None  # nobody training
+    one = [replace(s, holder=101) if s.state == "started" else replace(s, holder=None) for s in states]
+    assert remaining_wall_seconds(one) == pytest.approx(90.0)  # all held by one: the sum
 
 
 def test_headline_takes_the_first_numeric_score_of_its_kind():

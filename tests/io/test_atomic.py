@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
-import subprocess
-import sys
 
 import pytest
 
+from claim_holders import held_by_another_process
 from textsmooth.io.atomic import atomic_path, atomic_write_text
 
 
@@ -41,22 +39,6 @@ def test_replaces_an_existing_file_whole(tmp_path):
     atomic_write_text(target, "old")
     atomic_write_text(target, "new")
     assert target.read_text() == "new" and len(list(tmp_path.iterdir())) == 1
-
-
-@contextlib.contextmanager
-def held_by_another_process(target):
-    """A second Python process holding ``claim(target)`` until the block ends, then killed (its pid)."""
-    script = (
-        f"from textsmooth.io.atomic import claim\nimport time\nwith claim({str(target)!r}):\n"
-        "    print('held', flush=True)\n    time.sleep(120)"
-    )
-    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        yield holder.pid
-    finally:
-        holder.kill()
-        holder.wait(timeout=30)
 
 
 def test_claim_is_taken_once_and_ends_with_its_block_or_its_holder(tmp_path):

@@ -147,7 +147,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from textsmooth.errors import ConfigError
         from textsmooth.experiments.records import format_duration
-        from textsmooth.experiments.status import remaining_seconds, run_states
+        from textsmooth.experiments.status import remaining_seconds, remaining_wall_seconds, run_states
 
         if not out.is_dir():
             raise ConfigError("is not a run folder (no such folder)", option="-o", path=out)
@@ -185,6 +185,14 @@ def register(app: typer.Typer) -> None:
                 "run at a time; at most: early stopping may end runs sooner)",
                 soft_wrap=True,
             )
+            wall = remaining_wall_seconds(states)
+            processes = len({s.holder for s in states if s.holder is not None})
+            if wall is not None and processes > 1:
+                console.print(
+                    f"about {format_duration(wall)} of wall time with the {processes} processes training "
+                    "now, each taking the next waiting run when its run ends",
+                    soft_wrap=True,
+                )
 
     @app.command(
         "report",

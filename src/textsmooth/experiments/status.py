@@ -14,6 +14,7 @@ loaded, locked or written.
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ __all__ = [
     "epoch_progress",
     "headline",
     "remaining_seconds",
+    "remaining_wall_seconds",
     "run_states",
 ]
 
@@ -175,18 +177,46 @@ def remaining_seconds(states: list[RunState]) -> float | None:
     same method row (of all runs where that row has no finished epoch yet). An upper bound where early
     stopping ends runs sooner; ``None`` before any epoch.
     """
+    left = _runs_left(states)
+    return None if left is None else sum(left.values())
+
+
+def remaining_wall_seconds(states: list[RunState]) -> float | None:
+    """Wall-clock time left when the processes training now (the distinct :attr:`RunState.holder`) go on
+    until the grid is done: each finishes its run (:func:`remaining_seconds`' time for it), then takes
+    the next waiting run in the order of ``states`` (how ``experiment run`` processes sharing a folder
+    proceed), whichever process is free first taking it. The time of the last process to finish; ``None``
+    before any epoch, or when no process is training now.
+    """
+    left = _runs_left(states)
+    holders = {s.holder for s in states if s.holder is not None and s.state != "finished"}
+    if left is None or not holders:
+        return None
+    busy = {holder: 0.0 for holder in holders}  # when each process is free
+    for s in states:
+        if s.holder in busy and s.run.run_id in left:
+            busy[s.holder] += left[s.run.run_id]
+    free = sorted(busy.values())
+    for s in states:
+        if s.holder is None and s.run.run_id in left:
+            heapq.heapreplace(free, free[0] + left[s.run.run_id])
+    return max(free)
+
+
+def _runs_left(states: list[RunState]) -> dict[str, float] | None:
+    """Seconds left per unfinished run id (:func:`remaining_seconds`); ``None`` before any epoch."""
     by_label: dict[str, list[float]] = {}
     for state in states:
         by_label.setdefault(state.run.label, []).extend(state.epoch_times)
     every = [t for times in by_label.values() for t in times]
     if not every:
         return None
-    left = 0.0
+    left = {}
     for state in states:
         if state.state == "finished":
             continue
         times = by_label[state.run.label] or every
-        left += max(state.run.epochs - state.epochs_fraction, 0.0) * sum(times) / len(times)
+        left[state.run.run_id] = max(state.run.epochs - state.epochs_fraction, 0.0) * sum(times) / len(times)
     return left
 
 
