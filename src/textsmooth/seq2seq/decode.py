@@ -163,6 +163,9 @@ def paired_bleu_p_value_over_seeds(
     same indices for the same ``seed``, the same p-value), but for identical hypotheses (``|d*| = d = 0``
     in every resample): there sacrebleu's strict ``>`` counts no resample and gives its smallest p-value,
     ``1 / (1 + R)``, calling a system significantly different from itself; here the p-value is 1.
+    Each run's per-sentence BLEU statistics come from sacrebleu (``BLEU._extract_corpus_statistics``, the
+    private method its own test uses; the tests compare the p-value with ``PairedTest``'s, so a change in
+    sacrebleu shows there); a resample's statistics are one matrix product of draw counts and them.
 
     What it measures: how sure the difference of the seed means is, given the test set's sampling noise.
     The training seeds are not resampled, so it does not say how the difference would vary with other
